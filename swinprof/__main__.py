@@ -1,0 +1,5 @@
+import sys
+
+from swinprof.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""The timing harness: warm up, then time many iterations; CUDA with events and synchronisation."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class Timing:
+    """Latency samples of one measured callable, in milliseconds."""
+
+    samples_ms: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    def percentile(self, q: float) -> float:
+        """Linear-interpolated percentile, q in [0, 100]."""
+        s = sorted(self.samples_ms)
+        pos = (len(s) - 1) * q / 100
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    @property
+    def p90(self) -> float:
+        return self.percentile(90)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.samples_ms)
+
+    @property
+    def stdev(self) -> float:
+        return statistics.stdev(self.samples_ms) if len(self.samples_ms) > 1 else 0.0
+
+    @property
+    def min(self) -> float:
+        return min(self.samples_ms)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_once(fn: Callable[[], object], device: torch.device | str = "cpu") -> float:
+    """One call of `fn`, in ms. On CUDA timed with events between synchronisations."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        _sync(device)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def measure(
+    fn: Callable[[], object],
+    warmup: int = 3,
+    iters: int = 10,
+    device: torch.device | str = "cpu",
+    on_iter: Callable[[], None] | None = None,
+    grad: bool = False,
+) -> Timing:
+    """Call `fn` `warmup` times untimed, then `iters` times timed. `on_iter` advances a progress bar.
+
+    Runs under `torch.inference_mode()` unless `grad=True` (training steps).
+    """
+    device = torch.device(device)
+    with contextlib.nullcontext() if grad else torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        _sync(device)
+        samples = []
+        for _ in range(iters):
+            samples.append(time_once(fn, device))
+            if on_iter is not None:
+                on_iter()
+    return Timing(samples)
+
+
+def measure_interleaved(
+    fns: dict[str, Callable[[], object]],
+    warmup: int = 3,
+    iters: int = 10,
+    device: torch.device | str = "cpu",
+    on_iter: Callable[[], None] | None = None,
+    grad: bool = False,
+) -> dict[str, Timing]:
+    """Time several callables round-robin so machine noise hits them alike (ratios stay honest)."""
+    device = torch.device(device)
+    out = {name: Timing() for name in fns}
+    with contextlib.nullcontext() if grad else torch.inference_mode():
+        for fn in fns.values():
+            for _ in range(warmup):
+                fn()
+        _sync(device)
+        for _ in range(iters):
+            for name, fn in fns.items():
+                out[name].samples_ms.append(time_once(fn, device))
+                if on_iter is not None:
+                    on_iter()
+    return out

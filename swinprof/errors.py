@@ -1,0 +1,53 @@
+"""The exception hierarchy. Every message names what to do; the CLI prints it as one line, exit 2."""
+
+from __future__ import annotations
+
+
+class SwinprofError(Exception):
+    """Base class: a user-facing error with a message that says what to do."""
+
+
+class UnknownVariantError(SwinprofError, KeyError):
+    """A model variant name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class InvalidResolutionError(SwinprofError, ValueError):
+    """An input resolution the network cannot take."""
+
+
+class UnknownAttentionError(SwinprofError, KeyError):
+    """An `attn_impl` name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class CheckpointError(SwinprofError):
+    """A checkpoint that is missing, corrupt, or does not match the model."""
+
+
+class MissingExtraError(SwinprofError, ImportError):
+    """An optional dependency that is not installed; the message names the pip extra."""
+
+
+class DeviceUnavailableError(SwinprofError, RuntimeError):
+    """A device (e.g. CUDA) or hardware feature that this machine does not have."""
+
+
+class DataPathError(SwinprofError, FileNotFoundError):
+    """An image, folder or output path that does not exist or cannot be used."""
+
+
+def require_extra(module: str, extra: str, purpose: str):
+    """Import `module` or raise MissingExtraError naming `pip install 'swinprof[extra]'`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{purpose} needs the '{module}' package: pip install 'swinprof[{extra}]' ({exc})"
+        ) from exc

@@ -1,0 +1,43 @@
+"""`reference`: the paper's shifted-window attention, exactly as described.
+
+Trades: materialises a rolled copy of the feature map and a (B*nW, heads, N, N) score tensor; simple and
+the baseline every other implementation is tested against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from swinprof.models.attention.registry import register_attention
+from swinprof.models.windows import shift_mask, window_partition, window_reverse
+
+
+def attend_windows(
+    windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int
+) -> torch.Tensor:
+    """Attention inside each window. `windows` `(B*nW, N, C)`, `mask` `(nW, N, N)` -> `(B*nW, N, C)`."""
+    bw, n, c = windows.shape
+    q, k, v = attn.qkv_heads(windows)  # (B*nW, heads, N, hd)
+    q, k = attn.scaled_qk(q, k)
+    scores = q @ k.transpose(-2, -1) + attn.position_bias().unsqueeze(0)
+    if mask is not None:
+        nw = mask.shape[0]
+        scores = scores.view(batch, nw, attn.num_heads, n, n) + mask[None, :, None].to(scores.dtype)
+        scores = scores.view(bw, attn.num_heads, n, n)
+    probs = attn.attn_drop(scores.softmax(dim=-1))
+    out = (probs @ v).transpose(1, 2).reshape(bw, n, c)
+    return attn.proj_drop(attn.proj(out))
+
+
+@register_attention("reference")
+def reference_attention(x, attn, window, shift):
+    batch, h, w, _ = x.shape
+    shifted = any(shift)
+    if shifted:
+        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+    mask = shift_mask((h, w), window, shift, x.device) if shifted else None
+    out = attend_windows(window_partition(x, window), attn, mask, batch)
+    out = window_reverse(out, window, (h, w))
+    if shifted:
+        out = torch.roll(out, shifts=shift, dims=(1, 2))
+    return out

@@ -1,0 +1,137 @@
+"""The Swin Transformer network (v1 and v2) and its builder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from swinprof.errors import InvalidResolutionError
+from swinprof.models.attention import get_attention
+from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage
+from swinprof.models.config import RESOLUTION_MULTIPLE, SwinConfig, get_variant
+from swinprof.models.windows import clamp_window
+
+
+class SwinTransformer(nn.Module):
+    """Swin v1/v2 image classifier: `(B, 3, H, W)` -> logits `(B, num_classes)`.
+
+    Module names match the official checkpoints: `patch_embed`, `layers.{i}.blocks.{j}`,
+    `layers.{i}.downsample`, `norm`, `head`. Each block's window and shift are fixed at build time from
+    `config.img_size` (clamped where a feature map is no larger than the window, as the official code
+    does); other input sizes that are multiples of 32 run with zero padding to window multiples.
+    """
+
+    def __init__(self, config: SwinConfig, attn_impl: str = "reference") -> None:
+        super().__init__()
+        get_attention(attn_impl)
+        self.config = config
+        c = config
+        self.patch_embed = PatchEmbed(c.patch_size, c.in_chans, c.embed_dim)
+        self.pos_drop = nn.Dropout(c.drop_rate)
+        drop_path = torch.linspace(0, c.drop_path_rate, sum(c.depths), device="cpu").tolist()
+        stages, first = [], 0
+        for i, (depth, heads) in enumerate(zip(c.depths, c.num_heads)):
+            dim = c.embed_dim * 2**i
+            side = c.stage_resolution(i)
+            window, shift = clamp_window((side, side), c.window_size, c.window_size // 2)
+            pretrained = (c.pretrained_window_sizes[i],) * 2
+            blocks = [
+                SwinBlock(
+                    dim, heads, window, shift if j % 2 else (0, 0), c.version, c.mlp_ratio, c.qkv_bias,
+                    c.drop_rate, c.attn_drop_rate, drop_path[first + j], pretrained, attn_impl,
+                )
+                for j in range(depth)
+            ]
+            downsample = PatchMerging(dim, c.version) if i < c.num_stages - 1 else None
+            stages.append(SwinStage(blocks, downsample))
+            first += depth
+        self.layers = nn.ModuleList(stages)
+        self.norm = nn.LayerNorm(c.num_features)
+        self.head = nn.Linear(c.num_features, c.num_classes) if c.num_classes else nn.Identity()
+        self.apply(_init_weights)
+
+    @property
+    def attn_impl(self) -> str:
+        return next(self.blocks()).attn_impl
+
+    def blocks(self):
+        """Every SwinBlock, stage by stage."""
+        for stage in self.layers:
+            yield from stage.blocks
+
+    def set_attn_impl(self, name: str) -> SwinTransformer:
+        """Switch every block to attention implementation `name`; weights are untouched."""
+        get_attention(name)
+        for block in self.blocks():
+            block.attn_impl = name
+        return self
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(B, 3, H, W)` -> normed last-stage features `(B, H/32, W/32, num_features)`."""
+        _check_input(x, self.config)
+        x = self.pos_drop(self.patch_embed(x))
+        for stage in self.layers:
+            x = stage(x)
+        return self.norm(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, h, w, C)` -> logits `(B, num_classes)` by global average pooling."""
+        return self.head(features.mean(dim=(1, 2)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _check_input(x: torch.Tensor, config: SwinConfig) -> None:
+    if x.ndim != 4 or x.shape[1] != config.in_chans:
+        raise InvalidResolutionError(
+            f"expected an image batch (B, {config.in_chans}, H, W), got shape {tuple(x.shape)}"
+        )
+    h, w = x.shape[-2:]
+    if h % RESOLUTION_MULTIPLE or w % RESOLUTION_MULTIPLE:
+        raise InvalidResolutionError(
+            f"input {h}x{w} is not supported: height and width must be multiples of {RESOLUTION_MULTIPLE}"
+        )
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif hasattr(module, "relative_position_bias_table"):
+        nn.init.trunc_normal_(module.relative_position_bias_table, std=0.02)
+
+
+def create_model(
+    name: str,
+    img_size: int | None = None,
+    attn_impl: str = "reference",
+    weights: str | None = None,
+    device: str | torch.device | None = None,
+    **overrides,
+) -> SwinTransformer:
+    """Build a registered variant, e.g. `create_model("swinv2_s_w8", img_size=256, attn_impl="reference")`.
+
+    `img_size` defaults to the variant's; any multiple of 32 works. `overrides` replace config fields
+    (`window_size=`, `num_classes=`, `depths=`, ...). `weights` loads a checkpoint file (official, timm or
+    torchvision layout, `.pth` or `.safetensors`). `device="meta"` builds without allocating, for counting.
+    """
+    config = get_variant(name).config
+    if img_size is not None:
+        overrides["img_size"] = img_size
+    if overrides:
+        config = config.replace(**overrides)
+    if device is not None and str(device) == "meta":
+        with torch.device("meta"):
+            model = SwinTransformer(config, attn_impl)
+        return model.to("meta")
+    model = SwinTransformer(config, attn_impl)
+    if weights is not None:
+        from swinprof.models.checkpoint import load_checkpoint
+
+        load_checkpoint(model, weights)
+    return model.to(device) if device is not None else model

@@ -1,0 +1,57 @@
+"""DataFrame -> markdown / csv / json text. Pure functions; writing files is `report.files`' job."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+
+def format_cell(value) -> str:
+    """Human formatting: blanks for missing values, thousands separators for ints, 4 significant floats."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.1f}"
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame, title: str | None = None) -> str:
+    """A GitHub-flavoured markdown table (pipes in cells escaped)."""
+    cols = [str(c) for c in df.columns]
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "|".join("---" for _ in cols) + "|")
+    for row in df.itertuples(index=False):
+        cells = [format_cell(v).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False)
+
+
+def _json_value(v):
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    return v
+
+
+def to_records(df: pd.DataFrame) -> list[dict]:
+    return [{str(k): _json_value(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def to_json(df: pd.DataFrame, title: str | None = None) -> str:
+    return json.dumps({"title": title, "rows": to_records(df)}, indent=2)
