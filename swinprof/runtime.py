@@ -53,7 +53,11 @@ def git_state(cwd: str | None = None) -> tuple[str | None, bool | None]:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, timeout=5, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout
         return sha, bool(status.strip())
     except (OSError, subprocess.SubprocessError):

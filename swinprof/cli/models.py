@@ -15,6 +15,5 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    print_frame(variant_table(), title="Swin variants (params and GMACs: one image, aten-level count)",
-                fmt=args.format)
+    print_frame(variant_table(), title="Swin variants (params and GMACs: one image, aten-level count)", fmt=args.format)
     return 0

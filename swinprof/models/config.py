@@ -66,8 +66,7 @@ def validate_resolution(img_size: int, patch_size: int = 4, num_stages: int = 4)
     multiple = patch_size * 2 ** (num_stages - 1)
     if not isinstance(img_size, int) or img_size < multiple or img_size % multiple:
         raise InvalidResolutionError(
-            f"resolution {img_size!r} is not supported: use a positive multiple of {multiple} "
-            f"(e.g. 224, 256, 384, 512)"
+            f"resolution {img_size!r} is not supported: use a positive multiple of {multiple} (e.g. 224, 256, 384, 512)"
         )
 
 
@@ -112,6 +111,7 @@ def _v2(name, arch, win, params, gmacs, top1, top5, official):
     return Variant(name, cfg, params, gmacs, top1, top5, "ImageNet-1K", 0.9, official, (official,))
 
 
+# fmt: off
 _VARIANT_LIST = [
     _v1("swin_t", _T, 224, 7, 28.29, 4.49, 81.2, 95.5, "swin_tiny_patch4_window7_224"),
     _v1("swin_s", _S, 224, 7, 49.61, 8.74, 83.2, 96.2, "swin_small_patch4_window7_224"),
@@ -128,6 +128,7 @@ _VARIANT_LIST = [
     _v2("swinv2_s_w16", _S, 16, 49.73, 12.78, 84.1, None, "swinv2_small_patch4_window16_256"),
     _v2("swinv2_b_w16", _B, 16, 87.92, 21.97, 84.6, None, "swinv2_base_patch4_window16_256"),
 ]
+# fmt: on
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in _VARIANT_LIST}
 _ALIASES: dict[str, str] = {alias: v.name for v in _VARIANT_LIST for alias in v.aliases}
@@ -137,7 +138,5 @@ def get_variant(name: str) -> Variant:
     """Look a variant up by short or official name; unknown names list the valid ones."""
     key = _ALIASES.get(name, name)
     if key not in VARIANTS:
-        raise UnknownVariantError(
-            f"unknown model variant {name!r}; choose one of: {', '.join(VARIANTS)}"
-        )
+        raise UnknownVariantError(f"unknown model variant {name!r}; choose one of: {', '.join(VARIANTS)}")
     return VARIANTS[key]

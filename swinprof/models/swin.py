@@ -37,8 +37,18 @@ class SwinTransformer(nn.Module):
             pretrained = (c.pretrained_window_sizes[i],) * 2
             blocks = [
                 SwinBlock(
-                    dim, heads, window, shift if j % 2 else (0, 0), c.version, c.mlp_ratio, c.qkv_bias,
-                    c.drop_rate, c.attn_drop_rate, drop_path[first + j], pretrained, attn_impl,
+                    dim,
+                    heads,
+                    window,
+                    shift=shift if j % 2 else (0, 0),
+                    version=c.version,
+                    mlp_ratio=c.mlp_ratio,
+                    qkv_bias=c.qkv_bias,
+                    drop=c.drop_rate,
+                    attn_drop=c.attn_drop_rate,
+                    drop_path=drop_path[first + j],
+                    pretrained_window=pretrained,
+                    attn_impl=attn_impl,
                 )
                 for j in range(depth)
             ]

@@ -12,9 +12,7 @@ from swinprof.models.attention.registry import register_attention
 from swinprof.models.windows import shift_mask, window_partition, window_reverse
 
 
-def attend_windows(
-    windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int
-) -> torch.Tensor:
+def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int) -> torch.Tensor:
     """Attention inside each window. `windows` `(B*nW, N, C)`, `mask` `(nW, N, N)` -> `(B*nW, N, C)`."""
     bw, n, c = windows.shape
     q, k, v = attn.qkv_heads(windows)  # (B*nW, heads, N, hd)
