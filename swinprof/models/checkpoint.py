@@ -56,6 +56,8 @@ def _read_torch(path: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # not a pickle at all (e.g. "Unsupported operand")
+            raise CheckpointError(f"{path!r} is not a PyTorch checkpoint (unreadable pickle data)") from exc
         # weights_only refuses arbitrary objects; say so rather than suggesting weights_only=False.
         raise CheckpointError(
             f"{path!r} holds objects other than tensors and plain containers; refusing to unpickle it "
