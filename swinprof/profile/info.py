@@ -77,7 +77,7 @@ def model_info(
 
 def resize_size(img_size: int, crop_pct: float) -> int:
     """Side the shorter image edge is resized to before the center crop: floor(img_size / crop_pct)."""
-    return int(math.floor(img_size / crop_pct))
+    return math.floor(img_size / crop_pct)
 
 
 def preprocessing_table(img_size: int, crop_pct: float, interpolation: str = "bicubic") -> pd.DataFrame:

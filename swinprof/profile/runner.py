@@ -98,8 +98,9 @@ def profile_model(
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
     if timings is not None:
         report.chart_svg = latency_vs_macs_svg(st)
-    report.add("ops", "Aten ops (dispatcher counts, MACs; self time from one profiled forward)", op_table(trace, profiled),
-               _crosscheck_note(model, example_input, trace, opts.fvcore, progress))  # fmt: skip
+    ops_title = "Aten ops (dispatcher counts, MACs; self time from one profiled forward)"
+    ops_note = _crosscheck_note(model, example_input, trace, opts.fvcore, progress)
+    report.add("ops", ops_title, op_table(trace, profiled), ops_note)
     if opts.by_shape:
         report.add("ops_by_shape", "Aten ops by input shapes", op_shape_table(trace))
     report.add("nn_ops", "NN operations: module types and their distinct configurations",

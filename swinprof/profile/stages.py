@@ -76,71 +76,59 @@ def _share(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else float("nan")
 
 
-def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: GemmPeak | None = None) -> pd.DataFrame:
-    """One row per stage plus a `total` row. MACs are for the whole batch; latency in ms.
-
-    Columns: stage, output shape, params, MACs, GMACs, MACs %, act peak (MB), latency median/p90 (ms),
-    time %, GFLOP/s (achieved, 2 x MACs / median) and % of peak (the GEMM probe). `df.attrs["memory_method"]`
-    says how the memory column was measured.
-    """
-    total_macs = trace.total_macs
-    total_ms = timings.total.median if timings else float("nan")
-    sum_ms = sum(t.median for t in timings.timings.values()) if timings else float("nan")
-    rows = []
-    for s in trace.stages:
-        t = timings.timings.get(s.name) if timings else None
-        mem = timings.cuda_peak_bytes[s.name] if timings and timings.cuda_peak_bytes else s.peak_live_bytes
-        rows.append(_row(s.name, str(list(s.output_shape)), s.params, s.macs, total_macs, mem, t, sum_ms, peak))
-    last = trace.stages[-1] if trace.stages else None
-    peak_mem = max((r["act peak (MB)"] for r in rows), default=0.0) * MB
-    total_params = sum(s.params for s in trace.stages)
-    rows.append(
-        _row(
-            "total",
-            str(list(last.output_shape)) if last else "",
-            total_params,
-            total_macs,
-            total_macs,
-            peak_mem,
-            None,
-            0,
-            peak,
-        )
-    )
-    rows[-1].update(_latency_cols(timings.total if timings else None, total_ms, total_macs, peak))
-    rows[-1]["time %"] = 100.0 if timings else float("nan")
-    df = pd.DataFrame(rows)
-    df.attrs["memory_method"] = MEMORY_CUDA if timings and timings.cuda_peak_bytes else MEMORY_LIVE
-    return df
+NAN = float("nan")
 
 
-def _latency_cols(t: Timing | None, median_sum: float, macs: int, peak: GemmPeak | None) -> dict:
+def _latency(t: Timing | None, macs: int, peak: GemmPeak | None) -> dict:
     if t is None:
-        return {
-            "median (ms)": float("nan"),
-            "p90 (ms)": float("nan"),
-            "GFLOP/s": float("nan"),
-            "% of peak": float("nan"),
-        }
-    gflops = 2 * macs / (t.median / 1e3) / 1e9 if t.median > 0 else float("nan")
+        return {"median (ms)": NAN, "p90 (ms)": NAN, "GFLOP/s": NAN, "% of peak": NAN}
+    gflops = 2 * macs / (t.median / 1e3) / 1e9 if t.median > 0 else NAN
     return {
         "median (ms)": t.median,
         "p90 (ms)": t.p90,
         "GFLOP/s": gflops,
-        "% of peak": _share(gflops, peak.gflops) if peak else float("nan"),
+        "% of peak": _share(gflops, peak.gflops) if peak else NAN,
     }
 
 
-def _row(name, shape, params, macs, total_macs, mem_bytes, t, sum_ms, peak) -> dict:
-    row = {
+def _row(name: str, shape: tuple, params: int, macs: int, total_macs: int, mem_bytes: float) -> dict:
+    return {
         "stage": name,
-        "output shape": shape,
+        "output shape": str(list(shape)),
         "params": int(params),
         "MACs": int(macs),
         "GMACs": macs / 1e9,
         "MACs %": _share(macs, total_macs),
         "act peak (MB)": mem_bytes / MB,
     }
-    row.update(_latency_cols(t, sum_ms, macs, peak))
-    row["time %"] = _share(t.median, sum_ms) if t is not None else float("nan")
-    return row
+
+
+def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: GemmPeak | None = None) -> pd.DataFrame:
+    """One row per stage plus a `total` row. MACs are for the whole batch; latency in ms.
+
+    Columns: stage, output shape, params, MACs, GMACs, MACs %, act peak (MB), median/p90 (ms), GFLOP/s
+    (achieved: 2 x MACs / median), % of peak (the GEMM probe), time % (of the sum of stage medians).
+    The total row's latency is the median of per-round sums. `df.attrs["memory_method"]` names the
+    memory measurement.
+    """
+    total_macs = trace.total_macs
+    cuda_mem = timings.cuda_peak_bytes if timings else None
+    sum_ms = sum(t.median for t in timings.timings.values()) if timings else NAN
+    rows = []
+    for s in trace.stages:
+        t = timings.timings.get(s.name) if timings else None
+        mem = cuda_mem[s.name] if cuda_mem else s.peak_live_bytes
+        row = _row(s.name, s.output_shape, s.params, s.macs, total_macs, mem)
+        row.update(_latency(t, s.macs, peak), **{"time %": _share(t.median, sum_ms) if t else NAN})
+        rows.append(row)
+    if rows:
+        peak_mem = max(r["act peak (MB)"] for r in rows) * MB
+        params = sum(s.params for s in trace.stages)
+        total = _row("total", trace.stages[-1].output_shape, params, total_macs, total_macs, peak_mem)
+        total.update(
+            _latency(timings.total if timings else None, total_macs, peak), **{"time %": 100.0 if timings else NAN}
+        )
+        rows.append(total)
+    df = pd.DataFrame(rows)
+    df.attrs["memory_method"] = MEMORY_CUDA if cuda_mem else MEMORY_LIVE
+    return df

@@ -67,8 +67,8 @@ def profile_swin(
         model, counted.trace, batch, variant.display_name, f"{res}x{res}", variant.pretrain,
         variant.config.window_size, variant.top1 if native else None, variant.top5 if native else None,
     )  # fmt: skip
-    report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(),
-               None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution")  # fmt: skip
+    info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
+    report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note)
     profile_model(report, model, x, swin_stages(model), opts, counted, progress)
     wall = time.perf_counter() - start
     env = environment(dev)

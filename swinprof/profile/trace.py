@@ -72,7 +72,10 @@ def profile_forward(
     trace_path: str | os.PathLike | None = None,
     warmup: bool = True,
 ) -> ProfiledRun:
-    """Run the stages once (after one untimed warm-up unless `warmup=False`) under the profiler; aten ops only in `op_times`."""
+    """Run the stages once under the profiler (after one untimed warm-up unless `warmup=False`).
+
+    `op_times` keeps aten ops only; stage ranges are in the trace.
+    """
     stage_list = as_stages(model, stages)
     cuda = example_input.device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
