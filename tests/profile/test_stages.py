@@ -3,9 +3,9 @@ import math
 import pandas as pd
 import pytest
 
+from swinprof.profile.grouping import swin_stages
 from swinprof.profile.macs import count_costs
 from swinprof.profile.peak import gemm_peak
-from swinprof.profile.grouping import swin_stages
 from swinprof.profile.stages import MEMORY_LIVE, stage_table, time_stages
 
 from .conftest import tiny_input, tiny_model
