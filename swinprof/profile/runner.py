@@ -25,7 +25,6 @@ from swinprof.profile.ops import op_shape_table, op_table
 from swinprof.profile.peak import gemm_peak
 from swinprof.profile.stages import stage_table, time_stages
 from swinprof.profile.trace import profile_forward
-from swinprof.report.chart import latency_vs_macs_svg
 from swinprof.report.document import Report
 
 
@@ -97,7 +96,7 @@ def profile_model(
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
     if timings is not None:
-        report.chart_svg = latency_vs_macs_svg(st)
+        report.chart = lambda: _chart(st)
     ops_title = "Aten ops (dispatcher counts, MACs; self time from one profiled forward)"
     ops_note = _crosscheck_note(model, example_input, trace, opts.fvcore, progress)
     report.add("ops", ops_title, op_table(trace, profiled), ops_note)
@@ -108,6 +107,12 @@ def profile_model(
     if profiled is not None and profiled.trace_path is not None:
         report.meta["trace"] = str(profiled.trace_path)
     return counted
+
+
+def _chart(stages: pd.DataFrame) -> str:
+    from swinprof.report.chart import latency_vs_macs_svg  # matplotlib: imported only for html output
+
+    return latency_vs_macs_svg(stages)
 
 
 def _add_layers(report: Report, layers, depth: int) -> None:

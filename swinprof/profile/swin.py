@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import torch
 
-from swinprof.errors import DeviceUnavailableError
+from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
@@ -46,8 +46,10 @@ def profile_swin(
     """Every table of `swinprof profile` for variant `name` at `res` x `res` (default: the variant's)."""
     start = time.perf_counter()
     if batch < 1:
-        raise ValueError("batch must be >= 1")
+        raise InvalidOptionError(f"batch must be >= 1, got {batch}")
     variant, res, dev, dt = _check_settings(name, res, device, dtype, attn)
+    if weights is not None and not Path(weights).is_file():
+        raise DataPathError(f"checkpoint {weights!r} does not exist: pass a .pth or .safetensors file to --weights")
     if threads:
         torch.set_num_threads(threads)
     opts, progress = options or ProfileOptions(), progress or Progress()
@@ -84,4 +86,4 @@ def profile_swin(
     return report
 
 
-__all__ = ["ProfileOptions", "profile_swin", "replace"]
+__all__ = ["ProfileOptions", "profile_swin"]

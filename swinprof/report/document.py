@@ -5,6 +5,7 @@ Renderers (markdown, html, csv, json) and the writer take this, so any subcomman
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,7 +26,7 @@ class Report:
     title: str
     sections: list[Section] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
-    chart_svg: str | None = None  # inline chart for the html rendering
+    chart: Callable[[], str] | None = None  # returns an inline SVG for the html rendering (drawn only when needed)
 
     def add(self, key: str, title: str, frame: pd.DataFrame | None = None, note: str | None = None) -> Section:
         section = Section(key, title, frame, note)

@@ -41,8 +41,8 @@ def to_html(report: Report) -> str:
     if report.meta:
         items = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in report.meta.items())
         parts.append(f"<dl>{items}</dl>")
-    if report.chart_svg:
-        parts.append(f'<figure class="chart">{report.chart_svg}</figure>')
+    if report.chart is not None:
+        parts.append(f'<figure class="chart">{report.chart()}</figure>')
     for s in report.sections:
         parts.append(f'<h2 id="{html.escape(s.key)}">{html.escape(s.title)}</h2>')
         if s.frame is not None:

@@ -57,3 +57,9 @@ def test_profile_writes_reports_and_trace(tmp_path, capsys):
     trace = json.loads((out / f"{stem}_trace.json").read_text())
     names = {e.get("name") for e in (trace["traceEvents"] if isinstance(trace, dict) else trace)}
     assert {STAGE_PREFIX + r["stage"] for r in stages[:-1]} <= names
+
+
+def test_missing_weights_file(tmp_path, capsys):
+    assert main(["profile", "swin_t", "--quiet", "--weights", str(tmp_path / "nope.pth")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.pth" in err[0] and "does not exist" in err[0]

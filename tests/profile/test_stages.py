@@ -2,6 +2,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.macs import count_costs
@@ -59,3 +60,15 @@ def test_bad_timing_arguments(tiny):
     model, x, stages = tiny
     with pytest.raises(ValueError):
         time_stages(model, x, stages, iters=0)
+
+
+def test_bf16_halves_activation_bytes():
+    model, x = tiny_model(), tiny_input()
+    fp32 = count_costs(model, x, swin_stages(model))
+    model16 = tiny_model().to(torch.bfloat16)
+    bf16 = count_costs(model16, x.to(torch.bfloat16), swin_stages(model16))
+    assert bf16.total_macs == fp32.total_macs
+    # the shift masks stay float32, everything else halves
+    assert 0.45 * fp32.peak_live_bytes <= bf16.peak_live_bytes <= 0.6 * fp32.peak_live_bytes
+    timings = time_stages(model16, x.to(torch.bfloat16), swin_stages(model16), warmup=0, iters=1)
+    assert timings.total.median > 0

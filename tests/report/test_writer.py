@@ -65,7 +65,7 @@ def test_markdown_is_a_table_per_section():
 
 def test_html_is_self_contained_with_inline_chart():
     report = sample_report()
-    report.chart_svg = latency_vs_macs_svg(report.section("stages").frame)
+    report.chart = lambda: latency_vs_macs_svg(report.section("stages").frame)
     html = to_html(report)
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "<svg" in html and "<?xml" not in html
