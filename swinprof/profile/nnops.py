@@ -7,9 +7,17 @@ from torch import nn
 
 MAX_LISTED = 8  # more distinct configurations than this are shown as first ... last
 
+# Default-valued arguments that only lengthen the table (as the seed write-up prints `LayerNorm ((96,), eps=1e-05)`).
+_DEFAULT_FRAGMENTS = {
+    "LayerNorm": (", elementwise_affine=True", ", bias=True"),
+    "Dropout": (", inplace=False",),
+}
+
 
 def _config(module: nn.Module) -> str:
     text = module.extra_repr()
+    for fragment in _DEFAULT_FRAGMENTS.get(type(module).__name__, ()):
+        text = text.replace(fragment, "")
     return f"({text})" if text else ""
 
 

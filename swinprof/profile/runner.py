@@ -97,7 +97,9 @@ def profile_model(
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
     if timings is not None:
         report.chart = lambda: _chart(st)
-    ops_title = "Aten ops (dispatcher counts, MACs; self time from one profiled forward)"
+    ops_title = (
+        f"Aten ops (dispatcher counts, MACs of batch {example_input.shape[0]}; self time of one profiled forward)"
+    )
     ops_note = _crosscheck_note(model, example_input, trace, opts.fvcore, progress)
     report.add("ops", ops_title, op_table(trace, profiled), ops_note)
     if opts.by_shape:
