@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +18,8 @@ from torch import nn
 
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import StageSpec
-from swinprof.profile.layers import layer_summary
-from swinprof.profile.macs import count_costs
+from swinprof.profile.layers import LayerSummary, layer_summary
+from swinprof.profile.macs import CostTrace, count_costs
 from swinprof.profile.nnops import nn_op_table
 from swinprof.profile.ops import op_shape_table, op_table
 from swinprof.profile.peak import gemm_peak
@@ -55,9 +55,8 @@ class ProfileOptions:
 class Counted:
     """What the counting side produced; the swin adapter uses it for the model-info row."""
 
-    trace: object
-    layers: object
-    extra: dict = field(default_factory=dict)
+    trace: CostTrace
+    layers: LayerSummary
 
 
 def count_side(count_model: nn.Module, count_input: torch.Tensor, count_stages, depth: int) -> Counted:
@@ -90,8 +89,9 @@ def profile_model(
         n_stages = len(trace.stages)
         advance = progress.timing(opts.iters * n_stages)
         timings = time_stages(model, example_input, stages, opts.warmup, opts.iters, on_iter=advance)
+    if opts.time_it or opts.trace_path is not None:
         progress.phase("profiling aten ops")
-        profiled = profile_forward(model, example_input, stages, opts.trace_path, warmup=False)
+        profiled = profile_forward(model, example_input, stages, opts.trace_path, warmup=not opts.time_it)
     _add_layers(report, layers, opts.depth)
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
