@@ -31,7 +31,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--attn", default="reference", help=f"attention implementation ({', '.join(available_attention())})")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls per stage before timing (default 2)")
+    p.add_argument(
+        "--warmup", type=int, default=1, help="untimed calls per stage after the input-caching pass (default 1)"
+    )
     p.add_argument("--iters", type=int, default=10, help="timed calls per stage (default 10)")
     p.add_argument("--depth", type=int, default=3, help="layer-summary depth (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="terminal output format (default table)")

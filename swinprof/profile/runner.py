@@ -41,7 +41,7 @@ class Progress:
 
 @dataclass
 class ProfileOptions:
-    warmup: int = 2
+    warmup: int = 1
     iters: int = 10
     depth: int = 3
     by_shape: bool = False
@@ -127,7 +127,7 @@ def _add_layers(report: Report, layers, depth: int) -> None:
 
 
 def _stage_title(st: pd.DataFrame, timings, x: torch.Tensor) -> str:
-    timing = f"{timings.iters} timed runs after {timings.warmup} warm-up" if timings else "not timed"
+    timing = f"{timings.iters} timed runs after 1 + {timings.warmup} warm-up" if timings else "not timed"
     return f"Per stage (batch {x.shape[0]}; {timing}; memory: {st.attrs['memory_method']})"
 
 
