@@ -58,7 +58,11 @@ def gemm_peak(
     refresh: bool = False,
     n: int = PROBE_SIZE,
 ) -> GemmPeak:
-    """The cached probe for this machine, or a fresh one (stored atomically) when missing or `refresh`."""
+    """The cached probe for this machine, or a fresh one (stored atomically) when missing or `refresh`.
+
+    A peak is a maximum: a refreshed probe never lowers the stored value (a probe taken while the machine
+    was busy reads low, and would otherwise stay in the cache).
+    """
     device = torch.device(device)
     path = Path(cache_path) if cache_path is not None else default_cache_path()
     key = machine_key(device, dtype, n)
@@ -69,7 +73,11 @@ def gemm_peak(
         cache = {}
     if not refresh and isinstance(cache.get(key), dict):
         return GemmPeak(**{**cache[key], "cached": True})
-    peak = GemmPeak(probe_gemm(device, dtype, n), n, str(dtype).removeprefix("torch."), device.type, key)
+    gflops = probe_gemm(device, dtype, n)
+    old = cache.get(key)
+    if isinstance(old, dict) and isinstance(old.get("gflops"), (int, float)):
+        gflops = max(gflops, float(old["gflops"]))
+    peak = GemmPeak(gflops, n, str(dtype).removeprefix("torch."), device.type, key)
     cache[key] = {k: v for k, v in asdict(peak).items() if k != "cached"}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

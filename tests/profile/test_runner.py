@@ -50,3 +50,18 @@ def test_untimed_report_still_writes_a_trace(tmp_path):
     profile_model(report, model, torch.randn(1, 3, 16, 16), None, opts)
     assert report.section("stages").frame["median (ms)"].isna().all()
     assert (tmp_path / "t.json").exists() and report.meta["trace"] == str(tmp_path / "t.json")
+
+
+def test_a_cached_peak_below_achieved_speed_is_reprobed(tmp_path):
+    from swinprof.profile.peak import PROBE_SIZE, machine_key
+
+    cache = tmp_path / "p.json"
+    key = machine_key(torch.device("cpu"), torch.float32, PROBE_SIZE)
+    cache.write_text(
+        json.dumps({key: {"gflops": 1e-9, "n": PROBE_SIZE, "dtype": "float32", "device": "cpu", "key": key}})
+    )
+    model = Tiny().eval()
+    report = Report("tiny")
+    profile_model(report, model, torch.randn(1, 3, 16, 16), None, ProfileOptions(warmup=0, iters=1, peak_cache=cache))
+    assert json.loads(cache.read_text())[key]["gflops"] > 1e-3
+    assert "probed now" in report.section("stages").note

@@ -72,3 +72,14 @@ def test_bf16_halves_activation_bytes():
     assert 0.45 * fp32.peak_live_bytes <= bf16.peak_live_bytes <= 0.6 * fp32.peak_live_bytes
     timings = time_stages(model16, x.to(torch.bfloat16), swin_stages(model16), warmup=0, iters=1)
     assert timings.total.median > 0
+
+
+def test_refresh_never_lowers_the_cached_peak(tmp_path):
+    import json
+
+    path = tmp_path / "peak.json"
+    first = gemm_peak("cpu", cache_path=path, n=64)
+    data = json.loads(path.read_text())
+    data[first.key]["gflops"] = 1e9  # as if an earlier, better probe had stored this
+    path.write_text(json.dumps(data))
+    assert gemm_peak("cpu", cache_path=path, n=64, refresh=True).gflops == 1e9
