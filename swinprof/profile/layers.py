@@ -104,5 +104,6 @@ def layer_summary(model: nn.Module, example_input: torch.Tensor, trace: CostTrac
         int(stats.total_mult_adds),
         stats.total_input / MB,
         stats.total_output_bytes / MB,
-        stats.total_param_bytes / MB,
+        # torchinfo's own param bytes skip parameters used outside a module call (v2's logit_scale, q/v bias)
+        sum(p.numel() * p.element_size() for p in model.parameters()) / MB,
     )
