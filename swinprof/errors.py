@@ -51,3 +51,7 @@ def require_extra(module: str, extra: str, purpose: str):
         raise MissingExtraError(
             f"{purpose} needs the '{module}' package: pip install 'swinprof[{extra}]' ({exc})"
         ) from exc
+
+
+class InvalidOptionError(SwinprofError, ValueError):
+    """A command-line option value outside its valid range (e.g. `--iters 0`)."""

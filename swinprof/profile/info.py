@@ -1,0 +1,97 @@
+"""The model-info row (the paper's table, with units named) and the preprocessing description."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from swinprof.profile.macs import CostTrace
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelInfo:
+    """One row of the model-info table. MACs/FLOPs are for ONE image (FLOPs = 2 x MACs); sizes in MB (1e6)."""
+
+    name: str
+    pretrain: str | None
+    resolution: str
+    window: int | None
+    acc1: float | None
+    acc5: float | None
+    params: int
+    gmacs: float
+    gflops: float
+    input_mb: float
+    params_mb: float
+    activations_mb: float
+
+    def frame(self) -> pd.DataFrame:
+        row = asdict(self)
+        labels = {
+            "acc1": "acc@1",
+            "acc5": "acc@5",
+            "gmacs": "GMACs (1 img)",
+            "gflops": "GFLOPs (1 img)",
+            "input_mb": "input (MB)",
+            "params_mb": "params size (MB)",
+            "activations_mb": "fwd activations (MB)",
+        }
+        return pd.DataFrame([{labels.get(k, k): v for k, v in row.items()}])
+
+
+def param_stats(model: nn.Module) -> tuple[int, int]:
+    """(parameter count, parameter bytes); non-persistent buffers are not parameters."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+
+
+def model_info(
+    model: nn.Module,
+    trace: CostTrace,
+    batch: int,
+    name: str,
+    resolution: str,
+    pretrain: str | None = None,
+    window: int | None = None,
+    acc1: float | None = None,
+    acc5: float | None = None,
+) -> ModelInfo:
+    """Info row from a counting pass over a batch of `batch` images (MACs are reported per image).
+
+    `activations_mb` is the peak of live tensor bytes during the forward of the whole batch.
+    """
+    count, nbytes = param_stats(model)
+    macs = trace.total_macs / batch
+    return ModelInfo(
+        name, pretrain, resolution, window, acc1, acc5, count, macs / 1e9, 2 * macs / 1e9,
+        trace.input_bytes / 1e6, nbytes / 1e6, trace.peak_live_bytes / 1e6,
+    )  # fmt: skip
+
+
+def resize_size(img_size: int, crop_pct: float) -> int:
+    """Side the shorter image edge is resized to before the center crop: floor(img_size / crop_pct)."""
+    return math.floor(img_size / crop_pct)
+
+
+def preprocessing_table(img_size: int, crop_pct: float, interpolation: str = "bicubic") -> pd.DataFrame:
+    """The evaluation transform, step by step (e.g. 224 / 0.9 -> resize 248, crop 224)."""
+    steps = [
+        ("Resize", f"shorter side to {resize_size(img_size, crop_pct)} ({interpolation}), crop_pct={crop_pct}"),
+        ("CenterCrop", f"{img_size}x{img_size}"),
+        ("ToTensor", "uint8 HWC [0, 255] -> float32 CHW [0, 1]"),
+        ("Normalize", f"mean={IMAGENET_MEAN}, std={IMAGENET_STD}"),
+    ]
+    return pd.DataFrame(steps, columns=["step", "parameters"])
+
+
+def environment_table(env: dict, dtype: torch.dtype, extra: dict | None = None) -> pd.DataFrame:
+    """`swinprof.runtime.environment()` plus dtype and anything else, as key/value rows."""
+    items = {**env, "dtype": str(dtype).removeprefix("torch."), **(extra or {})}
+    return pd.DataFrame([{"key": k, "value": "" if v is None else str(v)} for k, v in items.items()])

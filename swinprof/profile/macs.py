@@ -1,0 +1,200 @@
+"""The aten-level cost counter: every op the dispatcher runs, with its MACs, module path and stage.
+
+One forward pass (the meta device is enough: nothing is computed) under a `TorchDispatchMode` records each
+aten call. MACs come from PyTorch's own flop formulas (`torch.utils.flop_counter`, FLOPs / 2), so matmuls
+inside attention are seen, unlike module-hook counters. Every record carries the innermost module that was
+running and the stage it belongs to, so per-stage, per-layer and per-op tables are group-bys of one list
+and add up to the same total exactly.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import flop_registry
+
+from swinprof.profile.grouping import Stage, StageSpec, as_stages
+
+aten = torch.ops.aten
+
+# Metadata queries that are not computation (the same list FlopCounterMode ignores).
+_METADATA_OPS = {
+    aten.is_contiguous.default,
+    aten.is_contiguous.memory_format,
+    aten.is_strides_like_format.default,
+    aten.is_non_overlapping_and_dense.default,
+    aten.size.default,
+    aten.sym_size.default,
+    aten.stride.default,
+    aten.sym_stride.default,
+    aten.storage_offset.default,
+    aten.sym_storage_offset.default,
+    aten.numel.default,
+    aten.sym_numel.default,
+    aten.dim.default,
+    torch.ops.prim.layout.default,
+    torch.ops.prim.device.default,
+}
+
+RECORD_COLUMNS = ["stage", "module", "op", "macs", "shapes", "out_bytes"]
+
+
+@dataclass
+class StageCost:
+    """What one stage costs: `output_shape` of its result, its params, MACs and live-tensor peak."""
+
+    name: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    peak_live_bytes: int
+    output_bytes: int
+
+
+@dataclass
+class CostTrace:
+    """The counting pass: one row per aten call plus per-stage summaries.
+
+    `records` columns: stage, module (dotted path, "" = the root), op (`aten.mm`), macs, shapes (input
+    tensor shapes), out_bytes (bytes newly allocated by the call; views and in-place ops allocate none).
+    """
+
+    records: pd.DataFrame
+    stages: list[StageCost]
+    modules_called: dict[str, int] = field(default_factory=dict)  # module path -> number of calls
+    input_bytes: int = 0
+    peak_live_bytes: int = 0
+
+    @property
+    def total_macs(self) -> int:
+        return int(self.records["macs"].sum())
+
+    def macs_by(self, column: str) -> pd.Series:
+        return self.records.groupby(column, sort=False)["macs"].sum()
+
+
+def _shape_text(args, kwargs) -> str:
+    leaves, _ = tree_flatten((args, kwargs))
+    return " x ".join(str(list(t.shape)) for t in leaves if isinstance(t, torch.Tensor))
+
+
+def _tensor_bytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+class _CostMode(TorchDispatchMode):
+    """Records every aten call; tracks bytes of live op outputs (freed when their tensor is collected)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple] = []
+        self.stage = ""
+        self.module_stack: list[str] = [""]
+        self.live = 0
+        self.peak = 0
+
+    def _free(self, nbytes: int) -> None:
+        self.live -= nbytes
+
+    def _track(self, func, args, out) -> int:
+        """Count outputs that are fresh allocations (not views, not written-into inputs)."""
+        returns = func._schema.returns
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        allocated = 0
+        for i, t in enumerate(outs):
+            if not isinstance(t, torch.Tensor):
+                continue
+            if i < len(returns) and returns[i].alias_info is not None:
+                continue  # view or in-place: shares an existing allocation
+            nbytes = _tensor_bytes(t)
+            allocated += nbytes
+            weakref.finalize(t, self._free, nbytes)
+        self.live += allocated
+        self.peak = max(self.peak, self.live)
+        return allocated
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _METADATA_OPS:
+            return func(*args, **kwargs)
+        packet = func._overloadpacket
+        if packet not in flop_registry:
+            # Like FlopCounterMode: ops with a composite decomposition are counted through it.
+            with self:
+                r = func.decompose(*args, **kwargs)
+            if r is not NotImplemented:
+                return r
+        out = func(*args, **kwargs)
+        flops = flop_registry[packet](*args, **kwargs, out_val=out) if packet in flop_registry else 0
+        allocated = self._track(func, args, out)
+        name = f"aten.{packet.__name__}"
+        self.rows.append(
+            (self.stage, self.module_stack[-1], name, int(flops) // 2, _shape_text(args, kwargs), allocated)
+        )
+        return out
+
+
+def _module_hooks(model: nn.Module, mode: _CostMode, calls: dict[str, int]) -> list:
+    handles = []
+    for name, module in model.named_modules():
+
+        def pre(_mod, _inp, name=name):
+            mode.module_stack.append(name)
+            calls[name] = calls.get(name, 0) + 1
+
+        def post(_mod, _inp, _out, name=name):
+            if mode.module_stack[-1] == name:
+                mode.module_stack.pop()
+
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post, always_call=True))
+    return handles
+
+
+def stage_params(stage: Stage, called: set[nn.Module]) -> int:
+    """Parameters of the stage's listed modules (or, for a bare callable, of the modules it ran)."""
+    modules = stage.modules or tuple(called)
+    seen: dict[int, int] = {}
+    for m in modules:
+        for p in m.parameters():
+            seen[id(p)] = p.numel()
+    return sum(seen.values())
+
+
+def count_costs(model: nn.Module, example_input: torch.Tensor, stages: Sequence[StageSpec] | None = None) -> CostTrace:
+    """Run the stages once on `example_input` under the counter (use the meta device to make it free).
+
+    `example_input` is the model input, e.g. `(B, 3, H, W)`; counts are for the whole batch.
+    """
+    stage_list = as_stages(model, stages)
+    mode, calls = _CostMode(), {}
+    handles = _module_hooks(model, mode, calls)
+    by_id = {id(m): m for m in model.modules()}
+    results: list[StageCost] = []
+    try:
+        with torch.no_grad(), mode:
+            x = example_input
+            for stage in stage_list:
+                mode.stage, first_row = stage.name, len(mode.rows)
+                before = dict(calls)
+                mode.peak = mode.live
+                x = stage.fn(x)
+                ran = {by_id[id(m)] for n, m in model.named_modules() if calls.get(n, 0) > before.get(n, 0)}
+                macs = sum(r[3] for r in mode.rows[first_row:])
+                out_shape = tuple(x.shape) if isinstance(x, torch.Tensor) else ()
+                out_bytes = _tensor_bytes(x) if isinstance(x, torch.Tensor) else 0
+                results.append(StageCost(stage.name, out_shape, stage_params(stage, ran), macs, mode.peak, out_bytes))
+            del x
+    finally:
+        for h in handles:
+            h.remove()
+    records = pd.DataFrame(mode.rows, columns=RECORD_COLUMNS)
+    peak = max((s.peak_live_bytes for s in results), default=0)
+    return CostTrace(records, results, calls, _tensor_bytes(example_input), peak)

@@ -1,0 +1,171 @@
+"""Run every profiler on one model and collect the tables into a `Report`.
+
+Generic: any `nn.Module`, an example input and a stage grouping. Counting (MACs, shapes, live bytes, the
+torchinfo tree) runs on `count_model` / `count_input` when given, typically a meta-device twin of the model
+that computes nothing; timing and the op profile run on the real model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from swinprof.profile.crosscheck import fvcore_cross_check
+from swinprof.profile.grouping import StageSpec
+from swinprof.profile.layers import LayerSummary, layer_summary
+from swinprof.profile.macs import CostTrace, count_costs
+from swinprof.profile.nnops import nn_op_table
+from swinprof.profile.ops import op_shape_table, op_table
+from swinprof.profile.peak import gemm_peak
+from swinprof.profile.stages import stage_table, time_stages
+from swinprof.profile.trace import profile_forward
+from swinprof.report.document import Report
+
+
+class Progress:
+    """Callbacks the runner reports through (no-ops here; the CLI draws a progress bar)."""
+
+    def phase(self, description: str) -> None:
+        pass
+
+    def timing(self, total_calls: int) -> Callable[[], None]:
+        """Called once before timing; returns the per-call `advance` callback."""
+        return lambda: None
+
+
+@dataclass
+class ProfileOptions:
+    warmup: int = 1
+    iters: int = 10
+    depth: int = 3
+    by_shape: bool = False
+    fvcore: bool = False
+    trace_path: Path | None = None
+    peak_cache: Path | None = None
+    time_it: bool = True
+
+
+@dataclass
+class Counted:
+    """What the counting side produced; the swin adapter uses it for the model-info row."""
+
+    trace: CostTrace
+    layers: LayerSummary
+
+
+def count_side(count_model: nn.Module, count_input: torch.Tensor, count_stages, depth: int) -> Counted:
+    trace = count_costs(count_model, count_input, count_stages)
+    return Counted(trace, layer_summary(count_model, count_input, trace, depth))
+
+
+def profile_model(
+    report: Report,
+    model: nn.Module,
+    example_input: torch.Tensor,
+    stages: Sequence[StageSpec] | None = None,
+    options: ProfileOptions | None = None,
+    counted: Counted | None = None,
+    progress: Progress | None = None,
+) -> Counted:
+    """Append layer, stage, op (and by-shape), cross-check and NN-op sections to `report`.
+
+    `counted` is the result of `count_side` on a (meta) twin; without it the real model is counted.
+    """
+    opts, progress = options or ProfileOptions(), progress or Progress()
+    if counted is None:
+        progress.phase("counting aten ops")
+        counted = count_side(model, example_input, stages, opts.depth)
+    trace, layers = counted.trace, counted.layers
+    timings = peak = profiled = None
+    if opts.time_it:
+        progress.phase("probing matmul peak")
+        peak = gemm_peak(example_input.device, example_input.dtype, opts.peak_cache)
+        n_stages = len(trace.stages)
+        advance = progress.timing(opts.iters * n_stages)
+        timings = time_stages(model, example_input, stages, opts.warmup, opts.iters, on_iter=advance)
+        if _best_gflops(trace, timings) > peak.gflops:  # the cached probe read low (a busy machine): re-probe
+            progress.phase("re-probing matmul peak")
+            peak = gemm_peak(example_input.device, example_input.dtype, opts.peak_cache, refresh=True)
+    if opts.time_it or opts.trace_path is not None:
+        progress.phase("profiling aten ops")
+        profiled = profile_forward(model, example_input, stages, opts.trace_path, warmup=not opts.time_it)
+    _add_layers(report, layers, opts.depth)
+    st = stage_table(trace, timings, peak)
+    report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
+    if timings is not None:
+        report.chart = lambda: _chart(st)
+    ops_title = (
+        f"Aten ops (dispatcher counts, MACs of batch {example_input.shape[0]}; self time of one profiled forward)"
+    )
+    ops_note = _crosscheck_note(model, example_input, trace, opts.fvcore, progress)
+    report.add("ops", ops_title, op_table(trace, profiled), ops_note)
+    if opts.by_shape:
+        report.add("ops_by_shape", "Aten ops by input shapes", op_shape_table(trace))
+    report.add("nn_ops", "NN operations: module types and their distinct configurations",
+               nn_op_table(model, trace.modules_called))  # fmt: skip
+    if profiled is not None and profiled.trace_path is not None:
+        report.meta["trace"] = str(profiled.trace_path)
+    return counted
+
+
+def _best_gflops(trace: CostTrace, timings) -> float:
+    """Highest achieved GFLOP/s of any stage (2 x MACs / median)."""
+    rates = [2 * s.macs / (timings.timings[s.name].median / 1e3) / 1e9 for s in trace.stages]
+    return max(rates, default=0.0)
+
+
+def _chart(stages: pd.DataFrame) -> str:
+    from swinprof.report.chart import latency_vs_macs_svg  # matplotlib: imported only for html output
+
+    return latency_vs_macs_svg(stages)
+
+
+def _add_layers(report: Report, layers, depth: int) -> None:
+    note = (
+        f"mult-adds: aten count {layers.total_macs / 1e9:.4f} G (MACs (self) sums to it); torchinfo's own "
+        f"{layers.torchinfo_macs / 1e9:.4f} G misses Linear's token dimension and functional matmuls"
+    )
+    report.add("layers", f"Layer summary (depth {depth}; MACs = multiply-adds, batch as given)", layers.frame, note)
+    report.add("layers_totals", "Layer summary totals", layers.footer())
+
+
+def _stage_title(st: pd.DataFrame, timings, x: torch.Tensor) -> str:
+    timing = f"{timings.iters} timed runs after 1 + {timings.warmup} warm-up" if timings else "not timed"
+    return f"Per stage (batch {x.shape[0]}; {timing}; memory: {st.attrs['memory_method']})"
+
+
+def _peak_note(peak, timings) -> str | None:
+    if peak is None:
+        return None
+    src = "cached probe" if peak.cached else "probed now"
+    return (
+        f"% of peak: achieved GFLOP/s (2 x MACs / median) over this machine's {peak.gflops:.1f} GFLOP/s "
+        f"{peak.dtype} matmul peak ({peak.n}^3 GEMM, {src}); total latency = median of per-run stage sums"
+    )
+
+
+OPS_NOTE = (
+    "count: top-level calls the dispatcher saw (what the model asked for); profiler calls also include ops run "
+    "inside other kernels (clone -> copy_, roll -> cat), whose time is their own self time. "
+)
+
+
+def _crosscheck_note(model, x, trace, enabled: bool, progress: Progress) -> str:
+    return OPS_NOTE + _fvcore_line(model, x, trace, enabled, progress)
+
+
+def _fvcore_line(model, x, trace, enabled: bool, progress: Progress) -> str:
+    if not enabled:
+        return "fvcore cross-check not run (it JIT-traces the model, ~10 s for swin_s): add --fvcore"
+    if x.device.type == "meta":
+        return "fvcore cross-check needs real tensors; not run on the meta device"
+    progress.phase("fvcore cross-check")
+    start = time.perf_counter()
+    check = fvcore_cross_check(model, x, trace)
+    return check.explanation + f" [{time.perf_counter() - start:.1f} s]"

@@ -1,0 +1,89 @@
+"""The Swin adapter: build a registered variant (a meta twin for counting, a real one for timing) and profile it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
+from swinprof.models import create_model, get_variant
+from swinprof.models.attention.registry import unavailable_reason
+from swinprof.models.config import validate_resolution
+from swinprof.profile.grouping import swin_stages
+from swinprof.profile.info import environment_table, model_info, preprocessing_table
+from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model
+from swinprof.report.document import Report
+from swinprof.runtime import environment, resolve_device, resolve_dtype
+
+INPUT_SEED = 0
+
+
+def _check_settings(name: str, res: int | None, device: str, dtype: str, attn: str):
+    variant = get_variant(name)
+    res = variant.config.img_size if res is None else res
+    validate_resolution(res, variant.config.patch_size, variant.config.num_stages)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    reason = unavailable_reason(attn, dev, dt)
+    if reason:
+        raise DeviceUnavailableError(f"attention {attn!r} cannot run on {dev.type}/{dtype}: {reason}")
+    return variant, res, dev, dt
+
+
+def profile_swin(
+    name: str,
+    res: int | None = None,
+    batch: int = 1,
+    dtype: str = "fp32",
+    device: str = "cpu",
+    attn: str = "reference",
+    weights: str | None = None,
+    threads: int | None = None,
+    options: ProfileOptions | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Every table of `swinprof profile` for variant `name` at `res` x `res` (default: the variant's)."""
+    start = time.perf_counter()
+    if batch < 1:
+        raise InvalidOptionError(f"batch must be >= 1, got {batch}")
+    variant, res, dev, dt = _check_settings(name, res, device, dtype, attn)
+    if weights is not None and not Path(weights).is_file():
+        raise DataPathError(f"checkpoint {weights!r} does not exist: pass a .pth or .safetensors file to --weights")
+    if threads:
+        torch.set_num_threads(threads)
+    opts, progress = options or ProfileOptions(), progress or Progress()
+    progress.phase("counting aten ops (meta device)")
+    meta = create_model(variant.name, img_size=res, attn_impl=attn, device="meta").to(dt).eval()
+    meta_x = torch.empty(batch, 3, res, res, device="meta", dtype=dt)
+    counted: Counted = count_side(meta, meta_x, swin_stages(meta), opts.depth)
+    progress.phase("building the model")
+    model = create_model(variant.name, img_size=res, attn_impl=attn, weights=weights).to(dev, dt).eval()
+    gen = torch.Generator().manual_seed(INPUT_SEED)
+    x = torch.randn(batch, 3, res, res, generator=gen).to(dev, dt)
+
+    report = Report(f"swinprof profile {variant.name}: {variant.display_name} at {res}x{res}")
+    report.add("preprocessing", "Pre-processing (evaluation transform)", preprocessing_table(res, variant.crop_pct))
+    native = res == variant.config.img_size
+    info = model_info(
+        model, counted.trace, batch, variant.display_name, f"{res}x{res}", variant.pretrain,
+        variant.config.window_size, variant.top1 if native else None, variant.top5 if native else None,
+    )  # fmt: skip
+    info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
+    report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note)
+    profile_model(report, model, x, swin_stages(model), opts, counted, progress)
+    wall = time.perf_counter() - start
+    env = environment(dev)
+    extra = {
+        "attn_impl": attn,
+        "batch": batch,
+        "weights": weights or "random init (seeded)",
+        "profile wall (s)": f"{wall:.2f}",
+    }
+    report.add("environment", "Environment", environment_table(env, dt, extra))
+    report.meta.update({"variant": variant.name, "official name": variant.official_name, "resolution": res,
+                        "batch": batch, "dtype": dtype, "device": dev.type, "wall_s": round(wall, 3)})  # fmt: skip
+    return report
+
+
+__all__ = ["ProfileOptions", "profile_swin"]

@@ -1,0 +1,85 @@
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from swinprof.profile.grouping import swin_stages
+from swinprof.profile.macs import count_costs
+from swinprof.profile.peak import gemm_peak
+from swinprof.profile.stages import MEMORY_LIVE, stage_table, time_stages
+
+from .conftest import tiny_input, tiny_model
+
+
+def test_timed_stage_table(tmp_path):
+    model, x = tiny_model(), tiny_input()
+    stages = swin_stages(model)
+    calls = []
+    timings = time_stages(model, x, stages, warmup=1, iters=3, on_iter=lambda: calls.append(1))
+    assert len(calls) == 3 * len(stages)
+    assert list(timings.timings) == [s.name for s in stages]
+    assert all(len(t.samples_ms) == 3 and t.min > 0 for t in timings.timings.values())
+    assert timings.total.samples_ms[0] == pytest.approx(sum(t.samples_ms[0] for t in timings.timings.values()))
+    peak = gemm_peak("cpu", x.dtype, tmp_path / "peak.json", n=128)
+    trace = count_costs(model, x, stages)
+    df = stage_table(trace, timings, peak)
+    body, total = df.iloc[:-1], df.iloc[-1]
+    assert total["stage"] == "total" and len(body) == len(stages)
+    assert body["MACs"].sum() == total["MACs"] == trace.total_macs
+    assert body["params"].sum() == total["params"] == sum(p.numel() for p in model.parameters())
+    assert body["MACs %"].sum() == pytest.approx(100.0)
+    assert body["time %"].sum() == pytest.approx(100.0)
+    assert (body["p90 (ms)"] >= body["median (ms)"]).all()
+    heavy = body[body["MACs"] > 0]
+    expected = 2 * heavy["MACs"] / (heavy["median (ms)"] / 1e3) / 1e9
+    assert heavy["GFLOP/s"].tolist() == pytest.approx(expected.tolist())
+    assert heavy["% of peak"].tolist() == pytest.approx((100 * heavy["GFLOP/s"] / peak.gflops).tolist())
+    assert df.attrs["memory_method"] == MEMORY_LIVE
+    assert (body["act peak (MB)"] > 0).all()
+
+
+def test_untimed_table_has_blank_latency(tiny):
+    model, x, stages = tiny
+    df = stage_table(count_costs(model, x, stages))
+    assert df["median (ms)"].isna().all() and df["MACs"].iloc[-1] == df["MACs"].iloc[:-1].sum()
+    assert pd.api.types.is_integer_dtype(df["MACs"])
+
+
+def test_gemm_peak_is_cached_per_machine(tmp_path):
+    path = tmp_path / "cache" / "peak.json"
+    first = gemm_peak("cpu", cache_path=path, n=128)
+    assert not first.cached and path.exists() and first.gflops > 0 and math.isfinite(first.gflops)
+    again = gemm_peak("cpu", cache_path=path, n=128)
+    assert again.cached and again.gflops == first.gflops and again.key == first.key
+    fresh = gemm_peak("cpu", cache_path=path, n=128, refresh=True)
+    assert not fresh.cached
+
+
+def test_bad_timing_arguments(tiny):
+    model, x, stages = tiny
+    with pytest.raises(ValueError):
+        time_stages(model, x, stages, iters=0)
+
+
+def test_bf16_halves_activation_bytes():
+    model, x = tiny_model(), tiny_input()
+    fp32 = count_costs(model, x, swin_stages(model))
+    model16 = tiny_model().to(torch.bfloat16)
+    bf16 = count_costs(model16, x.to(torch.bfloat16), swin_stages(model16))
+    assert bf16.total_macs == fp32.total_macs
+    # the shift masks stay float32, everything else halves
+    assert 0.45 * fp32.peak_live_bytes <= bf16.peak_live_bytes <= 0.6 * fp32.peak_live_bytes
+    timings = time_stages(model16, x.to(torch.bfloat16), swin_stages(model16), warmup=0, iters=1)
+    assert timings.total.median > 0
+
+
+def test_refresh_never_lowers_the_cached_peak(tmp_path):
+    import json
+
+    path = tmp_path / "peak.json"
+    first = gemm_peak("cpu", cache_path=path, n=64)
+    data = json.loads(path.read_text())
+    data[first.key]["gflops"] = 1e9  # as if an earlier, better probe had stored this
+    path.write_text(json.dumps(data))
+    assert gemm_peak("cpu", cache_path=path, n=64, refresh=True).gflops == 1e9
