@@ -1,0 +1,103 @@
+"""Helpers shared by the non-reference implementations: cached bias+mask tensors, gather indices, SDPA core.
+
+Nothing here registers an implementation; `reference.py` stays self-contained as the documented baseline.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from swinprof.models.windows import Pair, shift_mask, window_partition
+
+_CACHE_ATTR = "_swinprof_mask_cache"
+
+
+def _bias_sources(attn) -> tuple[torch.Tensor, ...]:
+    """The tensors `attn.position_bias()` is computed from (its cache must follow them)."""
+    if attn.version == 1:
+        return (attn.relative_position_bias_table, attn.relative_position_index)
+    return (*attn.cpb_mlp.parameters(), attn.relative_coords_table, attn.relative_position_index)
+
+
+def _fold(attn, hw: Pair, window: Pair, shift: Pair, device: torch.device) -> torch.Tensor:
+    bias = attn.position_bias().unsqueeze(0)  # (1, heads, N, N)
+    if any(shift):
+        bias = bias + shift_mask(hw, window, shift, device)[:, None].to(bias.dtype)  # (nW, heads, N, N)
+    return bias
+
+
+def folded_bias_mask(attn, hw: Pair, window: Pair, shift: Pair, dtype: torch.dtype) -> torch.Tensor:
+    """Relative-position bias plus the -100 shift mask as one additive tensor.
+
+    Returns `(nW, heads, N, N)` for a shifted block and `(1, heads, N, N)` for a regular one. When autograd
+    is recording and the bias parameters require grad it is recomputed every call so gradients reach the
+    bias table / cpb MLP. Otherwise (eval, `no_grad`, `inference_mode`) it is cached on `attn`, keyed by the
+    geometry and the identity and in-place version counter of every tensor it depends on, so
+    `load_state_dict`, an optimizer step or `.to()` invalidate it.
+    """
+    sources = _bias_sources(attn)
+    device = sources[0].device
+    if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
+        return _fold(attn, hw, window, shift, device).to(dtype)
+    try:
+        versions = tuple((id(t), t._version) for t in sources)
+    except RuntimeError:  # inference tensors carry no version counter: do not cache what we cannot validate
+        return _fold(attn, hw, window, shift, device).to(dtype)
+    key = (tuple(hw), tuple(window), tuple(shift), str(device), dtype, torch.is_inference_mode_enabled())
+    cache = attn.__dict__.setdefault(_CACHE_ATTR, {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == versions:
+        return hit[1]
+    mask = _fold(attn, hw, window, shift, device).to(dtype).contiguous()
+    cache[key] = (versions, mask)
+    return mask
+
+
+@functools.lru_cache(maxsize=64)
+def _window_order_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    h, w = hw
+    flat = torch.arange(h * w, device=device).view(1, h, w, 1)
+    if any(shift):
+        flat = torch.roll(flat, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+    order = window_partition(flat, window).reshape(-1)  # window-order position -> row-major token index
+    return order, torch.argsort(order)
+
+
+def window_order(hw: Pair, window: Pair, shift: Pair, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(order, inverse)`, each `(H*W,)` long, cached per geometry.
+
+    `x.flatten(1, 2)[:, order]` is `roll(x, -shift)` partitioned into windows (the reference's token
+    order); `y[:, inverse]` undoes it (merge + reverse roll).
+    """
+    return _window_order_cached(tuple(hw), tuple(window), tuple(shift), str(torch.device(device)))
+
+
+def sdpa_windows(windows: torch.Tensor, attn, mask: torch.Tensor, batch: int) -> torch.Tensor:
+    """Window attention through `F.scaled_dot_product_attention`, output projection included.
+
+    `windows` `(B*nW, N, C)` in the reference's window order, `mask` `(nW or 1, heads, N, N)` from
+    `folded_bias_mask` -> `(B*nW, N, C)`. q/k/v are made contiguous with one `stack` (the CPU flash kernel
+    is several times slower on the strided views `qkv_heads` returns). A shifted block runs as
+    `(B, nW*heads, N, hd)` so its `(1, nW*heads, N, N)` mask broadcasts over the batch; a regular one as
+    `(B*nW, heads, N, hd)` with a `(1, heads, N, N)` mask. v2: q, k are L2-normalised and the per-head
+    logit scale multiplies q, so `scale=1`.
+    """
+    bw, n, c = windows.shape
+    heads, hd = attn.num_heads, attn.head_dim
+    q, k, v = attn.qkv_heads(windows)
+    if attn.version == 1:
+        scale = attn.scale
+    else:
+        q, k = attn.scaled_qk(q, k)
+        scale = 1.0
+    qkv = torch.stack((q, k, v))  # (3, B*nW, heads, N, hd), contiguous
+    if mask.shape[0] > 1:
+        qkv = qkv.view(3, batch, (bw // batch) * heads, n, hd)
+        mask = mask.view(1, -1, n, n)
+    drop = attn.attn_drop.p if attn.attn_drop.training else 0.0
+    out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, dropout_p=drop, scale=scale)
+    out = out.view(bw, heads, n, hd).transpose(1, 2).reshape(bw, n, c)
+    return attn.proj_drop(attn.proj(out))
