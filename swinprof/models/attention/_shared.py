@@ -75,29 +75,37 @@ def window_order(hw: Pair, window: Pair, shift: Pair, device: torch.device | str
     return _window_order_cached(tuple(hw), tuple(window), tuple(shift), str(torch.device(device)))
 
 
+def scaled_qk_for_sdpa(attn, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """`(q, k, scale)` for SDPA. v1 passes its 1/sqrt(d) as `scale` (no extra pass over q); v2 L2-normalises
+    q and k and multiplies q by the per-head logit scale, so `scale=1`."""
+    if attn.version == 1:
+        return q, k, attn.scale
+    q, k = attn.scaled_qk(q, k)
+    return q, k, 1.0
+
+
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn, mask: torch.Tensor, scale: float) -> torch.Tensor:
+    """`F.scaled_dot_product_attention` with the block's attention dropout (active only in training)."""
+    drop = attn.attn_drop.p if attn.attn_drop.training else 0.0
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, scale=scale)
+
+
 def sdpa_windows(windows: torch.Tensor, attn, mask: torch.Tensor, batch: int) -> torch.Tensor:
     """Window attention through `F.scaled_dot_product_attention`, output projection included.
 
     `windows` `(B*nW, N, C)` in the reference's window order, `mask` `(nW or 1, heads, N, N)` from
-    `folded_bias_mask` -> `(B*nW, N, C)`. q/k/v are made contiguous with one `stack` (the CPU flash kernel
-    is several times slower on the strided views `qkv_heads` returns). A shifted block runs as
-    `(B, nW*heads, N, hd)` so its `(1, nW*heads, N, N)` mask broadcasts over the batch; a regular one as
-    `(B*nW, heads, N, hd)` with a `(1, heads, N, N)` mask. v2: q, k are L2-normalised and the per-head
-    logit scale multiplies q, so `scale=1`.
+    `folded_bias_mask` -> `(B*nW, N, C)`. A regular block runs on the strided `(B*nW, heads, N, hd)` views
+    `qkv_heads` returns, with a `(1, heads, N, N)` mask. A shifted block's mask differs per window, and
+    SDPA only broadcasts size-1 mask dims, so q/k/v are copied to `(B, nW*heads, N, hd)` and the mask is
+    viewed as `(1, nW*heads, N, N)`.
     """
     bw, n, c = windows.shape
     heads, hd = attn.num_heads, attn.head_dim
     q, k, v = attn.qkv_heads(windows)
-    if attn.version == 1:
-        scale = attn.scale
-    else:
-        q, k = attn.scaled_qk(q, k)
-        scale = 1.0
-    qkv = torch.stack((q, k, v))  # (3, B*nW, heads, N, hd), contiguous
+    q, k, scale = scaled_qk_for_sdpa(attn, q, k)
     if mask.shape[0] > 1:
-        qkv = qkv.view(3, batch, (bw // batch) * heads, n, hd)
+        q, k, v = (t.reshape(batch, (bw // batch) * heads, n, hd) for t in (q, k, v))
         mask = mask.view(1, -1, n, n)
-    drop = attn.attn_drop.p if attn.attn_drop.training else 0.0
-    out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, dropout_p=drop, scale=scale)
+    out = sdpa(q, k, v, attn, mask, scale)
     out = out.view(bw, heads, n, hd).transpose(1, 2).reshape(bw, n, c)
     return attn.proj_drop(attn.proj(out))
