@@ -15,6 +15,19 @@ from swinprof.models.windows import Pair, shift_mask, window_partition
 _CACHE_ATTR = "_swinprof_mask_cache"
 
 
+def normal_tensors(fn):
+    """Run a cached builder outside inference mode: an index cached during `torch.inference_mode()` would be
+    an inference tensor, which autograd refuses to save (index_select saves its index) in a later
+    training step."""
+
+    @functools.wraps(fn)
+    def build(*args, **kwargs):
+        with torch.inference_mode(False), torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return build
+
+
 def _bias_sources(attn) -> tuple[torch.Tensor, ...]:
     """The tensors `attn.position_bias()` is computed from (its cache must follow them)."""
     if attn.version == 1:
@@ -57,6 +70,7 @@ def folded_bias_mask(attn, hw: Pair, window: Pair, shift: Pair, dtype: torch.dty
 
 
 @functools.lru_cache(maxsize=64)
+@normal_tensors
 def _window_order_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     h, w = hw
     flat = torch.arange(h * w, device=device).view(1, h, w, 1)
@@ -105,7 +119,7 @@ def sdpa_windows(windows: torch.Tensor, attn, mask: torch.Tensor, batch: int) ->
     q, k, scale = scaled_qk_for_sdpa(attn, q, k)
     if mask.shape[0] > 1:
         q, k, v = (t.reshape(batch, (bw // batch) * heads, n, hd) for t in (q, k, v))
-        mask = mask.view(1, -1, n, n)
+        mask = mask.reshape(1, -1, n, n)
     out = sdpa(q, k, v, attn, mask, scale)
     out = out.view(bw, heads, n, hd).transpose(1, 2).reshape(bw, n, c)
     return attn.proj_drop(attn.proj(out))

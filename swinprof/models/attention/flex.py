@@ -14,7 +14,7 @@ import shutil
 import torch
 
 from swinprof.errors import DeviceUnavailableError
-from swinprof.models.attention._shared import folded_bias_mask
+from swinprof.models.attention._shared import folded_bias_mask, normal_tensors
 from swinprof.models.attention.registry import register_attention
 from swinprof.models.windows import Pair, region_ids, window_partition, window_reverse
 
@@ -42,6 +42,7 @@ def _compiled_flex():
 
 
 @functools.lru_cache(maxsize=32)
+@normal_tensors
 def _region_block_mask(hw: Pair, window: Pair, shift: Pair, batch_windows: int, device: str):
     """Block mask letting a token see only tokens of its own region of the rolled window.
 

@@ -17,12 +17,13 @@ import functools
 
 import torch
 
-from swinprof.models.attention._shared import folded_bias_mask, scaled_qk_for_sdpa, sdpa, window_order
+from swinprof.models.attention._shared import folded_bias_mask, normal_tensors, scaled_qk_for_sdpa, sdpa, window_order
 from swinprof.models.attention.registry import register_attention
 from swinprof.models.windows import Pair, shift_mask
 
 
 @functools.lru_cache(maxsize=64)
+@normal_tensors
 def _plan(hw: Pair, window: Pair, shift: Pair, batch: int, device: str):
     """`(rows, inverse, group_sizes, reps)` for gathering `(B*H*W, C)` rows into grouped window order.
 

@@ -18,12 +18,14 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from swinprof.models.attention._shared import normal_tensors
 from swinprof.models.attention.reference import attend_windows
 from swinprof.models.attention.registry import register_attention
 from swinprof.models.windows import Pair, window_partition, window_reverse
 
 
 @functools.lru_cache(maxsize=64)
+@normal_tensors
 def _pad_mask_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
     real = torch.ones(1, hw[0], hw[1], 1, device=device)
     real = F.pad(real, _padding(window, shift))
