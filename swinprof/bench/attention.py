@@ -16,6 +16,7 @@ import torch
 
 from swinprof.bench.memory import peak_bytes
 from swinprof.bench.timing import measure_interleaved
+from swinprof.errors import SwinprofError
 from swinprof.models import create_model
 from swinprof.models.attention import available_attention, get_attention, unavailable_reason
 from swinprof.runtime import environment, resolve_device, resolve_dtype
@@ -153,7 +154,7 @@ def compare_attention(
     status: dict[str, str] = {}
     outputs = _try_impls(model, x, names, backward, dev, dt, status, report)
     if "reference" not in outputs:
-        raise RuntimeError(f"the reference implementation failed: {status['reference']}")
+        raise SwinprofError(f"the reference implementation cannot run here: {status['reference']}")
     runnable = [n for n in names if n in outputs]
     blocks = _block_latency(model, x, runnable, backward, 1, block_iters or iters, dev, report)
     report(f"timing the full model ({iters} rounds of {len(runnable)} implementations)")
