@@ -137,12 +137,14 @@ def compare_attention(
     block_iters: int | None = None,
     seed: int = 0,
     on_progress: Callable[[str], None] | None = None,
+    model_overrides: dict | None = None,
 ) -> AttentionComparison:
     """Compare attention implementations on `variant` at `res`x`res`, batch `batch`.
 
     Per implementation: max abs error of the logits (and, with `backward`, of the input gradient) vs
     `reference`; median latency of one regular and one shifted block per stage; full-model median and p90
     latency interleaved with the others; peak memory of one call (`bench.memory`); speedup vs reference.
+    `model_overrides` replace config fields (`embed_dim=`, `depths=`, ...), e.g. for small test models.
     """
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     names = list(dict.fromkeys(["reference", *(impls or available_attention())]))
@@ -150,7 +152,7 @@ def compare_attention(
         get_attention(name)  # unknown names fail before any work
     report = on_progress or (lambda _msg: None)
     torch.manual_seed(seed)
-    model = create_model(variant, img_size=res).to(device=dev, dtype=dt).eval()
+    model = create_model(variant, img_size=res, **(model_overrides or {})).to(device=dev, dtype=dt).eval()
     x = torch.randn(batch, 3, res, res, device=dev, dtype=dt).requires_grad_(backward)
     status: dict[str, str] = {}
     outputs = _try_impls(model, x, names, backward, dev, dt, status, report)
