@@ -12,10 +12,10 @@ from swinprof.cli.main import main
 
 def test_writes_md_csv_json(tmp_path, capsys):
     argv = ["attention", "swin_t", "--res", "64", "--batch", "1", "--iters", "1", "--warmup", "0"]
-    assert main([*argv, "--impl", "sdpa,fused", "--output", str(tmp_path), "--format", "csv"]) == 0
+    assert main([*argv, "--impl", "fused", "--output", str(tmp_path), "--format", "csv"]) == 0
     stem = tmp_path / "attention_swin_t_64_b1_cpu"
     rows = json.loads(stem.with_suffix(".json").read_text())["rows"]
-    assert [r["impl"] for r in rows] == ["reference", "sdpa", "fused"]
+    assert [r["impl"] for r in rows] == ["reference", "fused"]
     assert all(r["max abs err (logits)"] <= 1e-4 for r in rows)
     assert rows[0]["speedup vs reference"] == 1.0
     assert "| reference | ok |" in stem.with_suffix(".md").read_text()
