@@ -1,0 +1,42 @@
+"""`swinprof attention`: writes the comparison in every format; bad input is one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from swinprof.bench.attention import compare_attention
+from swinprof.cli.main import main
+
+
+def test_writes_md_csv_json(tmp_path, capsys):
+    argv = ["attention", "swin_t", "--res", "64", "--batch", "1", "--iters", "1", "--warmup", "0"]
+    assert main([*argv, "--impl", "fused", "--output", str(tmp_path), "--format", "csv"]) == 0
+    stem = tmp_path / "attention_swin_t_64_b1_cpu"
+    rows = json.loads(stem.with_suffix(".json").read_text())["rows"]
+    assert [r["impl"] for r in rows] == ["reference", "fused"]
+    assert all(r["max abs err (logits)"] <= 1e-4 for r in rows)
+    assert rows[0]["speedup vs reference"] == 1.0
+    assert "| reference | ok |" in stem.with_suffix(".md").read_text()
+    assert "speedup vs reference" in capsys.readouterr().out
+
+
+def test_bad_impl_is_one_line_and_writes_nothing(tmp_path, capsys):
+    assert main(["attention", "swin_t", "--impl", "bogus", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("swinprof: error:") and "choose one of" in err and "\n" not in err
+    assert not list(tmp_path.glob("out/*"))
+
+
+def test_unrunnable_impl_is_listed_with_its_reason():
+    """flex has no CPU backward: with --backward it is a row with the reason, not a crash."""
+    small = dict(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2))
+    result = compare_attention(
+        "swin_t", res=64, batch=1, backward=True, impls=["flex", "sdpa"], warmup=0, iters=1, model_overrides=small
+    )
+    table = result.table.set_index("impl")
+    assert "no backward on CPU" in table.loc["flex", "status"]
+    assert table.loc["sdpa", "status"] == "ok"
+    assert table.loc["sdpa", "max abs err (input grad)"] <= 1e-4
+    assert torch.isnan(torch.tensor(table.loc["flex", "model ms (median)"]))

@@ -1,0 +1,167 @@
+"""Every attention implementation against `reference`: outputs and gradients, v1 and v2, shifted and
+regular blocks, square / non-square / padded maps (fp32, max abs 1e-5), plus whole-model swaps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from swinprof.errors import DeviceUnavailableError
+from swinprof.models import create_model
+from swinprof.models.attention import available_attention, unavailable_reason
+from swinprof.models.blocks import SwinBlock
+
+TOL = 1e-5
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """max |a - b| <= 1e-5, scaled by max |b| where that exceeds 1: weight gradients sum over every token
+    and reach tens, where fp32 summation order alone moves the last bits by ~1e-6 relative."""
+    return bool((a - b).abs().max() <= TOL * max(1.0, b.abs().max().item()))
+
+
+GRAD_IMPLS = ["naive", "sdpa", "fused"]  # flex has no CPU backward: forward-only below
+
+# (map height, width, window, shift): square, non-square, padded (not window multiples), window 7.
+GEOMETRIES = {
+    "square": (8, 8, 4, 2),
+    "nonsquare": (8, 12, 4, 2),
+    "padded": (10, 14, 4, 2),
+    "w7-padded": (15, 17, 7, 3),
+}
+
+
+def _block(version: int, window: int, shift: int, seed: int = 0) -> SwinBlock:
+    """A seeded block with non-trivial position bias / logit scale (init would make some terms zero)."""
+    torch.manual_seed(seed)
+    block = SwinBlock(dim=16, num_heads=2, window=(window, window), shift=(shift, shift), version=version)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    return block.double().float()  # plain fp32 params
+
+
+def _attend(block: SwinBlock, impl: str, x: torch.Tensor, grad_out: torch.Tensor):
+    """Output and gradients (input, every parameter) of the block's windowed attention under `impl`."""
+    block.attn_impl = impl
+    x = x.clone().requires_grad_(True)
+    out = block.window_attention(x)
+    params = [p for p in block.parameters() if p.requires_grad]
+    grads = torch.autograd.grad((out * grad_out).sum(), [x, *params], allow_unused=True)
+    return out.detach(), grads
+
+
+@pytest.mark.parametrize("impl", GRAD_IMPLS)
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+@pytest.mark.parametrize("shifted", [True, False], ids=["shifted", "regular"])
+def test_outputs_and_gradients_match_reference(impl, version, geometry, shifted):
+    h, w, window, shift = GEOMETRIES[geometry]
+    block = _block(version, window, shift if shifted else 0)
+    torch.manual_seed(1)
+    x = torch.randn(2, h, w, 16)
+    grad_out = torch.randn(2, h, w, 16)
+    ref_out, ref_grads = _attend(block, "reference", x, grad_out)
+    out, grads = _attend(block, impl, x, grad_out)
+    assert (out - ref_out).abs().max() <= TOL
+    names = ["input"] + [n for n, p in block.named_parameters() if p.requires_grad]
+    for name, g, rg in zip(names, grads, ref_grads):
+        if rg is None:  # a parameter outside the attention path (norms, MLP)
+            assert g is None, name
+            continue
+        assert _close(g, rg), f"{impl} v{version} {geometry}: gradient of {name} differs"
+
+
+def _unmasked_rolled(block: SwinBlock, x: torch.Tensor) -> torch.Tensor:
+    """The shifted block WITHOUT its region mask: what a wrong implementation would compute."""
+    from swinprof.models.attention.reference import attend_windows
+    from swinprof.models.windows import window_partition, window_reverse
+
+    s, win = block.shift, block.window
+    rolled = torch.roll(x, shifts=(-s[0], -s[1]), dims=(1, 2))
+    out = window_reverse(attend_windows(window_partition(rolled, win), block.attn, None, 2), win, x.shape[1:3])
+    return torch.roll(out, shifts=s, dims=(1, 2))
+
+
+def test_geometries_exercise_the_shift_mask():
+    """Guard for the tests above: dropping the mask changes the output far beyond the tolerance."""
+    block = _block(1, 4, 2)
+    x = torch.randn(2, 8, 12, 16)
+    with torch.no_grad():
+        assert (_unmasked_rolled(block, x) - block.window_attention(x)).abs().max() > 1e-2
+
+
+def _tiny(name: str, seed: int, **overrides) -> torch.nn.Module:
+    """Tiny model whose stages pad (stage 1 at 64x96 input: 16x24 map, window 7 -> 21x28) and clamp."""
+    torch.manual_seed(seed)
+    arch = dict(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=7, num_classes=10)
+    model = create_model(name, img_size=64, **arch, **overrides)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["swin_t", "swinv2_t_w8"], ids=["v1", "v2"])
+def test_swapping_impl_on_loaded_weights_keeps_logits(name):
+    model = _tiny(name, seed=0)
+    model.load_state_dict(_tiny(name, seed=1).state_dict())  # weights arrive after the model was built
+    x = torch.randn(2, 3, 64, 96)
+    with torch.inference_mode():
+        ref = model(x)
+        for impl in GRAD_IMPLS:
+            assert (model.set_attn_impl(impl)(x) - ref).abs().max() <= 1e-4, impl
+
+
+def test_cached_masks_follow_new_weights():
+    """sdpa/fused cache bias+mask in eval; loading other weights must invalidate that cache."""
+    model, other = _tiny("swin_t", 0), _tiny("swin_t", 1)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for impl in ("sdpa", "fused"):
+            model.set_attn_impl(impl)(x)  # fills the cache with seed-0 biases
+        model.load_state_dict(other.state_dict())
+        expected = other(x)
+        for impl in ("sdpa", "fused"):
+            assert (model.set_attn_impl(impl)(x) - expected).abs().max() <= 1e-4, impl
+
+
+def test_training_step_gradients_match_through_the_model():
+    """Whole-model backward in train mode (stochastic depth off so runs are comparable): fused, sdpa = reference."""
+    model = _tiny("swinv2_t_w8", 0, drop_path_rate=0.0).train()
+    x = torch.randn(2, 3, 64, 96)
+    grads = {}
+    for impl in ("reference", "fused", "sdpa"):
+        model.zero_grad()
+        model.set_attn_impl(impl)(x).square().sum().backward()
+        grads[impl] = [p.grad.clone() for p in model.parameters()]
+    for impl in ("fused", "sdpa"):
+        worst = max((a - b).abs().max().item() for a, b in zip(grads[impl], grads["reference"]))
+        assert worst <= 1e-4, impl
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason("flex", "cpu", torch.float32) is not None, reason="flex cannot run here")
+def test_flex_forward_matches_reference_v1_and_v2():
+    """One geometry (flex compiles per geometry; v1 and v2 share the compiled kernel)."""
+    torch.manual_seed(2)
+    x = torch.randn(2, 10, 14, 16)
+    for version in (1, 2):
+        block = _block(version, 4, 2)
+        with torch.no_grad():
+            ref = block.window_attention(x)
+            block.attn_impl = "flex"
+            assert (block.window_attention(x) - ref).abs().max() <= TOL, f"v{version}"
+
+
+def test_flex_refuses_cpu_backward_clearly():
+    block = _block(1, 4, 2)
+    block.attn_impl = "flex"
+    with pytest.raises(DeviceUnavailableError, match="no backward on CPU"):
+        block.window_attention(torch.randn(1, 8, 8, 16, requires_grad=True))
+
+
+def test_every_impl_is_registered_and_runs_here():
+    assert set(available_attention()) >= {"reference", "naive", "sdpa", "flex", "fused"}
+    for impl in ("reference", "naive", "sdpa", "fused"):
+        assert unavailable_reason(impl, "cpu", torch.float32) is None
