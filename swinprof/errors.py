@@ -51,3 +51,7 @@ def require_extra(module: str, extra: str, purpose: str):
         raise MissingExtraError(
             f"{purpose} needs the '{module}' package: pip install 'swinprof[{extra}]' ({exc})"
         ) from exc
+
+
+class MemoryOptionError(SwinprofError, ValueError):
+    """A memory-optimisation option (checkpointing, sequential attention, ZeRO, budget) that cannot work."""
