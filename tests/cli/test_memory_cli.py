@@ -16,6 +16,22 @@ def test_parse_checkpoint_is_one_based():
     assert parse_checkpoint("all,block", 4) == ((0, 1, 2, 3), "block")
 
 
+def test_rows_for_both_options_include_the_combination():
+    import argparse
+
+    from swinprof.cli.memory import build_configs
+
+    args = argparse.Namespace(checkpoint="stages=1,2,block", seq_attn="chunks=2,stages=1")
+    rows, combined = build_configs(args, 4)
+    assert [r.label for r in rows] == [
+        "baseline",
+        "checkpoint blocks 1,2",
+        "seq-attn 2 chunks, stages 1",
+        "checkpoint blocks 1,2 + seq-attn 2 chunks, stages 1",
+    ]
+    assert combined == rows[-1]
+
+
 def test_parse_seq_attn():
     assert parse_seq_attn("chunks=4", 4) == (4, (0, 1))
     assert parse_seq_attn("chunks=8,stages=1", 4) == (8, (0,))
@@ -45,17 +61,12 @@ def test_bad_options_exit_2_with_one_line(argv, message, capsys, monkeypatch, tm
 
 
 def test_end_to_end_writes_report(tmp_path, capsys):
-    argv = ["memory", "swinv2_t_w8", "--res", "64", "--batch", "1", "--checkpoint", "stages=1,2,block"]
-    argv += ["--seq-attn", "chunks=2,stages=1", "--iters", "1", "--warmup", "0", "--format", "json"]
+    argv = ["memory", "swinv2_t_w8", "--res", "64", "--batch", "1", "--seq-attn", "chunks=2,stages=1"]
+    argv += ["--iters", "1", "--warmup", "0", "--format", "json"]
     assert main([*argv, "--output", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "memory_swinv2_t_w8_64_b1_cpu.json").read_text())
     steps = report["sections"]["steps"]["rows"]
-    assert [r["config"] for r in steps] == [
-        "baseline",
-        "checkpoint blocks 1,2",
-        "seq-attn 2 chunks, stages 1",
-        "checkpoint blocks 1,2 + seq-attn 2 chunks, stages 1",
-    ]
+    assert [r["config"] for r in steps] == ["baseline", "seq-attn 2 chunks, stages 1"]
     assert steps[1]["activations vs baseline"] < 1.0
     assert report["sections"]["attention"]["rows"][1]["chunks"] == 2
     assert "## Training step per configuration" in (tmp_path / "memory_swinv2_t_w8_64_b1_cpu.md").read_text()
