@@ -55,3 +55,7 @@ def require_extra(module: str, extra: str, purpose: str):
 
 class InvalidOptionError(SwinprofError, ValueError):
     """A command-line option value outside its valid range (e.g. `--iters 0`)."""
+
+
+class MemoryOptionError(SwinprofError, ValueError):
+    """A memory-optimisation option (checkpointing, sequential attention, ZeRO, budget) that cannot work."""

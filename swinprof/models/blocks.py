@@ -11,8 +11,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from swinprof.models.attention import get_attention
+from swinprof.models.sequential import sequential_attention
 from swinprof.models.windows import (
     Pair,
     log_spaced_coords_table,
@@ -169,11 +171,16 @@ class SwinBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        # > 1: sequential attention over this many groups of windows (models.sequential); 1 = batched.
+        self.attn_chunks = 1
 
     def window_attention(self, x: torch.Tensor) -> torch.Tensor:
         """`(B, H, W, C)` -> `(B, H, W, C)`: pad to window multiples, attend, crop back."""
         padded, (h, w) = pad_to_windows(x, self.window)
-        out = get_attention(self.attn_impl)(padded, self.attn, self.window, self.shift)
+        if self.attn_chunks > 1:
+            out = sequential_attention(padded, self.attn, self.window, self.shift, self.attn_chunks)
+        else:
+            out = get_attention(self.attn_impl)(padded, self.attn, self.window, self.shift)
         if out.shape[1] != h or out.shape[2] != w:
             out = out[:, :h, :w]
         return out
@@ -186,7 +193,8 @@ class SwinBlock(nn.Module):
         return x + self.drop_path(self.norm2(self.mlp(x)))
 
     def extra_repr(self) -> str:
-        return f"window={self.window}, shift={self.shift}, attn_impl={self.attn_impl!r}"
+        chunks = f", attn_chunks={self.attn_chunks}" if self.attn_chunks > 1 else ""
+        return f"window={self.window}, shift={self.shift}, attn_impl={self.attn_impl!r}{chunks}"
 
 
 class PatchEmbed(nn.Module):
@@ -223,14 +231,29 @@ class PatchMerging(nn.Module):
 
 
 class SwinStage(nn.Module):
-    """A stage: `depth` blocks alternating regular/shifted windows, then an optional patch merging."""
+    """A stage: `depth` blocks alternating regular/shifted windows, then an optional patch merging.
+
+    `grad_checkpointing` is None (keep every activation), "stage" (keep only the stage input, recompute the
+    whole stage in backward) or "block" (keep each block's input, recompute one block at a time). Both use
+    non-reentrant `torch.utils.checkpoint`, which replays the RNG state, so results equal the plain stage.
+    """
 
     def __init__(self, blocks: list[SwinBlock], downsample: PatchMerging | None) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.downsample = downsample
+        self.grad_checkpointing: str | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
+        return self.downsample(x) if self.downsample is not None else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing is None or not torch.is_grad_enabled():
+            return self._run(x)
+        if self.grad_checkpointing == "stage":
+            return checkpoint(self._run, x, use_reentrant=False)
+        for block in self.blocks:
+            x = checkpoint(block, x, use_reentrant=False)
         return self.downsample(x) if self.downsample is not None else x

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
-from swinprof.errors import InvalidResolutionError
+from swinprof.errors import InvalidResolutionError, MemoryOptionError
 from swinprof.models.attention import get_attention
 from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage
 from swinprof.models.config import RESOLUTION_MULTIPLE, SwinConfig, get_variant
 from swinprof.models.windows import clamp_window
+
+GRANULARITIES = ("stage", "block")
 
 
 class SwinTransformer(nn.Module):
@@ -75,6 +79,51 @@ class SwinTransformer(nn.Module):
         for block in self.blocks():
             block.attn_impl = name
         return self
+
+    def set_grad_checkpointing(
+        self, enable: bool = True, stages: Iterable[int] | None = None, granularity: str = "stage"
+    ) -> SwinTransformer:
+        """Activation checkpointing for `stages` (0-based; None = all) at "stage" or "block" granularity.
+
+        `enable=False` turns it off for those stages. Outputs and gradients are unchanged; backward recomputes
+        the forward of the checkpointed stages/blocks instead of keeping their activations.
+        """
+        if granularity not in GRANULARITIES:
+            raise MemoryOptionError(
+                f"unknown checkpoint granularity {granularity!r}; choose one of: {', '.join(GRANULARITIES)}"
+            )
+        for i in self._stage_indices(stages):
+            self.layers[i].grad_checkpointing = granularity if enable else None
+        return self
+
+    def set_sequential_attention(self, chunks: int = 4, stages: Iterable[int] | None = (0, 1)) -> SwinTransformer:
+        """Attend over the windows of `stages` (0-based; None = all) in `chunks` groups; `chunks=1` = batched.
+
+        Swin v2 applies this to the first two stages, whose score tensors are the largest.
+        """
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+            raise MemoryOptionError(f"sequential attention needs chunks >= 1 (an integer), got {chunks!r}")
+        for i in self._stage_indices(stages):
+            for block in self.layers[i].blocks:
+                block.attn_chunks = chunks
+        return self
+
+    def memory_options(self) -> dict:
+        """Current per-stage settings: `{"checkpoint": [None|"stage"|"block", ...], "attn_chunks": [int, ...]}`."""
+        return {
+            "checkpoint": [stage.grad_checkpointing for stage in self.layers],
+            "attn_chunks": [stage.blocks[0].attn_chunks if len(stage.blocks) else 1 for stage in self.layers],
+        }
+
+    def _stage_indices(self, stages: Iterable[int] | None) -> list[int]:
+        n = len(self.layers)
+        if stages is None:
+            return list(range(n))
+        out = sorted(set(stages))
+        bad = [s for s in out if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < n]
+        if bad:
+            raise MemoryOptionError(f"stage index {bad[0]!r} out of range: this model has stages 0..{n - 1} (0-based)")
+        return out
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """`(B, 3, H, W)` -> normed last-stage features `(B, H/32, W/32, num_features)`."""

@@ -1,0 +1,160 @@
+"""`swinprof memory`: training-step memory with activation checkpointing, sequential attention, ZeRO-1."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.cli._render import err_console
+from swinprof.errors import MemoryOptionError
+from swinprof.models import create_model
+from swinprof.models.config import get_variant
+from swinprof.optimize.memory import METHOD_CPU, METHOD_CUDA, MemoryConfig
+from swinprof.runtime import environment, resolve_device
+
+FORMATS = ["table", "markdown", "csv", "json"]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "memory",
+        help="training-step memory and time: activation checkpointing, sequential attention, ZeRO-1",
+        description="Run one training step (forward, cross-entropy backward, AdamW step) per configuration and "
+        "report peak memory, its breakdown, step time and ratios vs the baseline. Stage numbers are 1-based "
+        "(stages=1,2,3 are the first three stages). ZeRO-1: launch with "
+        "`torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`.",
+    )
+    p.add_argument("model", help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
+    p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
+    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    p.add_argument("--window", type=int, default=None, help="window size override (e.g. 16)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="SPEC",
+        help="activation checkpointing: stages=1,2,3[,block] (1-based stages; 'all' for every stage; "
+        "granularity stage (default) or block)",
+    )
+    p.add_argument(
+        "--seq-attn",
+        metavar="SPEC",
+        help="sequential attention: chunks=4[,stages=1,2] (1-based stages, default 1,2 as in Swin v2)",
+    )
+    p.add_argument("--zero", type=int, choices=[0, 1], default=0, help="1: ZeRO-1 optimizer sharding (torchrun)")
+    p.add_argument("--budget", metavar="SIZE", help="find the largest batch whose step fits, e.g. 8GiB")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--iters", type=int, default=3, help="timed steps per configuration (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps per configuration (default 1)")
+    p.add_argument("--output", metavar="DIR", help="write memory_<model>_<res>_b<batch>_<device>.md/.json here")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    return p
+
+
+def _stage_list(text: str, what: str) -> tuple[int, ...]:
+    try:
+        stages = tuple(sorted({int(s) for s in text.split(",") if s.strip()}))
+    except ValueError:
+        raise MemoryOptionError(f"{what}: stages must be 1-based numbers like stages=1,2,3, got {text!r}") from None
+    if not stages or min(stages) < 1:
+        raise MemoryOptionError(f"{what}: stages are 1-based (1 = first stage), got {text!r}")
+    return tuple(s - 1 for s in stages)
+
+
+def parse_checkpoint(spec: str, num_stages: int) -> tuple[tuple[int, ...], str]:
+    """`stages=1,2,3[,block]` or `all[,block]` -> (0-based stages, granularity)."""
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    granularity = "stage"
+    if items and items[-1] in ("block", "stage"):
+        granularity = items.pop()
+    text = ",".join(items)
+    if text in ("all", "stages=all", ""):
+        return tuple(range(num_stages)), granularity
+    if not text.startswith("stages="):
+        raise MemoryOptionError(f"--checkpoint {spec!r}: write stages=1,2,3 (1-based) or all, optionally ,block")
+    stages = _stage_list(text.removeprefix("stages="), "--checkpoint")
+    _check_range(stages, num_stages, "--checkpoint")
+    return stages, granularity
+
+
+def parse_seq_attn(spec: str, num_stages: int) -> tuple[int, tuple[int, ...]]:
+    """`chunks=4[,stages=1,2]` -> (chunks, 0-based stages)."""
+    head, _, rest = spec.partition(",stages=")
+    if not head.startswith("chunks="):
+        raise MemoryOptionError(f"--seq-attn {spec!r}: write chunks=4 or chunks=4,stages=1,2 (1-based stages)")
+    try:
+        chunks = int(head.removeprefix("chunks="))
+    except ValueError:
+        raise MemoryOptionError(f"--seq-attn {spec!r}: chunks must be an integer >= 1") from None
+    if chunks < 1:
+        raise MemoryOptionError(f"--seq-attn: chunks must be >= 1 (1 = batched attention), got {chunks}")
+    stages = _stage_list(rest, "--seq-attn") if rest else (0, 1)
+    _check_range(stages, num_stages, "--seq-attn")
+    return chunks, stages
+
+
+def _check_range(stages: tuple[int, ...], num_stages: int, what: str) -> None:
+    if max(stages) >= num_stages:
+        raise MemoryOptionError(f"{what}: stage {max(stages) + 1} does not exist; stages are 1..{num_stages}")
+
+
+def build_configs(args, num_stages: int) -> tuple[list[MemoryConfig], MemoryConfig]:
+    """Rows to compare and the combined configuration the user asked for."""
+    ckpt = parse_checkpoint(args.checkpoint, num_stages) if args.checkpoint else None
+    seq = parse_seq_attn(args.seq_attn, num_stages) if args.seq_attn else None
+    if ckpt is None and seq is None:
+        every = tuple(range(num_stages))
+        rows = [
+            MemoryConfig(),
+            MemoryConfig(every, "stage"),
+            MemoryConfig(every, "block"),
+            MemoryConfig(seq_chunks=4),
+            MemoryConfig(every, "block", seq_chunks=4),
+        ]
+        return rows, MemoryConfig()
+    alone = []
+    if ckpt:
+        alone.append(MemoryConfig(ckpt[0], ckpt[1]))
+    if seq:
+        alone.append(MemoryConfig(seq_chunks=seq[0], seq_stages=seq[1]))
+    combined = MemoryConfig(*(ckpt or ((), "stage")), *(seq or (1, (0, 1))))
+    rows = [MemoryConfig(), *alone] + ([combined] if len(alone) > 1 else [])
+    return rows, combined
+
+
+def _validate(args) -> None:
+    if args.batch < 1:
+        raise MemoryOptionError(f"--batch must be >= 1, got {args.batch}")
+    if args.iters < 1 or args.warmup < 0:
+        raise MemoryOptionError("--iters must be >= 1 and --warmup >= 0")
+    if args.zero and args.budget:
+        raise MemoryOptionError("--budget searches single-process batches; run it without --zero")
+
+
+def run(args: argparse.Namespace) -> int:
+    from swinprof.cli import _memory_run
+
+    _validate(args)
+    variant = get_variant(args.model)
+    res = args.res or variant.config.img_size
+    overrides = {"window_size": args.window} if args.window else {}
+    configs, combined = build_configs(args, variant.config.num_stages)
+    device = resolve_device(args.device)
+    if args.budget:
+        from swinprof.optimize.budget import parse_bytes
+
+        parse_bytes(args.budget)  # a bad size fails before the model is built
+    if args.zero:
+        from swinprof.optimize.zero import init_distributed
+
+        rank, _, device = init_distributed(device)
+        quiet = rank != 0
+    else:
+        quiet = False
+    model = create_model(variant.name, img_size=res, **overrides).to(device)
+    ctx = _memory_run.RunContext(args, variant.name, res, device, environment(device))
+    ctx.method = METHOD_CUDA if device.type == "cuda" else METHOD_CPU
+    if not quiet:
+        err_console.print(f"[dim]{variant.name} {res}x{res} batch {args.batch} on {device}: one step per row...[/dim]")
+    if args.zero:
+        return _memory_run.run_zero(ctx, model, combined, quiet)
+    if args.budget:
+        return _memory_run.run_budget(ctx, model, combined)
+    return _memory_run.run_steps(ctx, model, configs)
