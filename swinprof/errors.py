@@ -51,3 +51,7 @@ def require_extra(module: str, extra: str, purpose: str):
         raise MissingExtraError(
             f"{purpose} needs the '{module}' package: pip install 'swinprof[{extra}]' ({exc})"
         ) from exc
+
+
+class RecipeError(SwinprofError, ValueError):
+    """A recipe file that is missing, unreadable, or does not match the recipe schema."""
