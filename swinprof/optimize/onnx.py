@@ -39,7 +39,8 @@ def export_onnx(
     """Write `model` (eval mode, fp32) as an ONNX file at `path` and return the path."""
     require_extra("onnx", "onnx", "ONNX export")
     path = Path(path)
-    example = torch.zeros(batch, model.config.in_chans, img_size, img_size)
+    # torch.export specialises a dimension of size 1, so a dynamic batch is traced with at least 2 images.
+    example = torch.zeros(max(batch, 2) if dynamic_batch else batch, model.config.in_chans, img_size, img_size)
     model = model.eval()
     try:
         with torch.no_grad():

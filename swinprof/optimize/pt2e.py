@@ -43,6 +43,8 @@ def export_model(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = 
     """`torch.export` the eval-mode model with an optional symbolic batch dimension; returns the graph module."""
     dims = None
     if dynamic_batch:
+        if example.shape[0] == 1:  # export specialises size-1 dimensions: trace with two images
+            example = torch.cat([example, example])
         batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
         dims = {"x": {0: batch}}
     exported = torch.export.export(model.eval(), (example,), dynamic_shapes=dims)

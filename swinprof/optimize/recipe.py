@@ -142,7 +142,7 @@ class ExportSection:
 class TensorRTSection:
     workspace_gb: float = field(default=2.0, metadata={"min": 0.0})
     min_block_size: int = field(default=1, metadata={"min": 1})
-    max_batch: int = field(default=32, metadata={"min": 1})
+    max_batch: int = field(default=32, metadata={"min": 2})
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def compile_tensorrt(
     trt = require_extra("torch_tensorrt", "tensorrt", "TensorRT compilation")
     model = model.eval().cuda()
     c = model.config.in_chans if hasattr(model, "config") else 3
-    example = torch.randn(opt_batch, c, img_size, img_size, device="cuda")
+    # torch.export specialises a size-1 dimension, so the dynamic batch is traced with at least 2 images.
+    example = torch.randn(max(opt_batch, 2), c, img_size, img_size, device="cuda")
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     spec = trt.Input(
         min_shape=(1, c, img_size, img_size),
