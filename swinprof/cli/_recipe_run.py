@@ -38,6 +38,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-batch", type=int, dest="eval_batch_size", help="batch size for fidelity/accuracy")
     p.add_argument("--fidelity-samples", type=int, help="inputs compared against fp32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bench-lock", metavar="FILE", help="flock FILE while timing (compiles run outside the lock)")
     p.add_argument("-o", "--output", help="output folder (default out/<model>-<recipes>-<UTC time>)")
     p.add_argument("--title", help="report title")
     p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
@@ -48,6 +49,7 @@ def options(args: argparse.Namespace) -> RunOptions:
         model=args.model, img_size=args.img_size, weights=args.weights, data=args.data, class_map=args.class_map,
         limit=args.limit, device=args.device, batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters,
         eval_batch_size=args.eval_batch_size, fidelity_samples=args.fidelity_samples, seed=args.seed,
+        bench_lock=args.bench_lock,
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ written by `swinprof.evaluate.record` only at the end, so an interrupted run lea
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class RunOptions:
     eval_batch_size: int | None = None
     fidelity_samples: int | None = None
     seed: int = 0
+    bench_lock: str | None = None  # flock this file around the timing loops only (shared benchmark machines)
 
 
 @dataclass
@@ -145,6 +147,23 @@ def _first_calls(fns: dict[str, Callable], batch_sizes, shape, device) -> dict[t
     return out
 
 
+@contextlib.contextmanager
+def _locked(path: str | None, say: Callable[[str], None]):
+    """Hold an exclusive flock on `path` (so one benchmark times at a time); no-op without a path."""
+    if not path:
+        yield
+        return
+    import fcntl
+
+    with open(path, "a") as f:
+        say(f"waiting for the benchmark lock {path}")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _describe_compile(r: Recipe) -> str:
     return "-" if r.compile.backend == "none" else f"{r.compile.backend}:{r.compile.mode}"
 
@@ -211,6 +230,7 @@ def run_recipes(
     from swinprof.models import create_model, get_variant
 
     say = on_event or (lambda _msg: None)
+    workdir.mkdir(parents=True, exist_ok=True)
     lead = recipes[0]
     images = _scan(opts, lead)
     variant = get_variant(lead.model.name)
@@ -258,13 +278,14 @@ def run_recipes(
     warmup = max(r.benchmark.warmup for r in recipes)
     iters = max(r.benchmark.iters for r in recipes)
     timings, peaks = {}, {}
-    for b in batch_sizes:
-        say(f"timing batch {b}: {len(fns)} models interleaved, {warmup} warmup + {iters} iterations")
-        x = torch.randn(b, *shape).to(device)
-        t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
-        for name in fns:
-            timings[(name, b)] = t[name]
-            peaks[(name, b)] = forward_peak_mb(fns[name], x)
+    with _locked(opts.bench_lock, say):
+        for b in batch_sizes:
+            say(f"timing batch {b}: {len(fns)} models interleaved, {warmup} warmup + {iters} iterations")
+            x = torch.randn(b, *shape).to(device)
+            t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
+            for name in fns:
+                timings[(name, b)] = t[name]
+                peaks[(name, b)] = forward_peak_mb(fns[name], x)
     rows = _rows(recipes, fns, prepared, timings, first, fid, acc, peaks, state_dict_bytes(model))
     table = pd.DataFrame(rows)
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
