@@ -8,6 +8,7 @@ size. Input `images (B, 3, H, W)` float32, output `logits (B, num_classes)`.
 from __future__ import annotations
 
 import ast
+import copy
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,10 +47,13 @@ def export_onnx(
         with torch.no_grad():
             if exporter == "dynamo":
                 require_extra("onnxscript", "onnx", "the dynamo ONNX exporter")
+                # Export ourselves (non-strict, on a copy) and hand the ExportedProgram over: torch.onnx's own
+                # fallback chain retries failed captures, and a failed capture can leave tracing state behind.
                 dims = {"x": {0: torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)}} if dynamic_batch else None
+                program = torch.export.export(copy.deepcopy(model), (example,), dynamic_shapes=dims, strict=False)
                 torch.onnx.export(
-                    model, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
-                    output_names=[OUTPUT_NAME], dynamic_shapes=dims, external_data=False,
+                    program, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME], external_data=False,
                 )  # fmt: skip
             else:
                 axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None

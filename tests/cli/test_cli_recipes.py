@@ -51,3 +51,17 @@ def test_export_onnx_cli(tmp_path, capsys):
     text = capsys.readouterr().out
     assert out.stat().st_size > 1e7 and "batch 2: max abs diff" in text
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_quantize_flags_build_a_recipe():
+    from swinprof.cli.main import build_parser
+    from swinprof.cli.quantize import recipe_from_args
+
+    args = build_parser().parse_args(["quantize", "swin_s", "--method", "int8-dynamic", "--compile", "max-autotune"])
+    r = recipe_from_args(args)
+    assert (r.name, r.model.name, r.quantize.method) == ("int8-dynamic+max-autotune", "swin_s", "int8-dynamic")
+    assert (r.compile.backend, r.compile.mode, r.compile.freezing) == ("inductor", "max-autotune", True)
+    pt2e = recipe_from_args(build_parser().parse_args(["quantize", "swin_t", "--method", "pt2e-int8-x86"]))
+    assert pt2e.compile.backend == "inductor"  # PT2E int8 is only fast compiled
+    ort = recipe_from_args(build_parser().parse_args(["quantize", "swin_t", "--method", "ort-int8-static"]))
+    assert ort.target.runtime == "onnxruntime"
