@@ -43,3 +43,16 @@ def test_pt2e_int8_eager_fidelity_and_skips():
     x = inputs(3, seed=5)  # a batch size not seen in calibration: the export has a dynamic batch
     with torch.no_grad():
         assert sqnr_db(m(x), gm(x)) > 20
+
+
+def test_export_does_not_poison_the_eager_mask_cache():
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    from swinprof.models.windows import _shift_mask_cached
+    from swinprof.optimize.pt2e import export_model
+
+    m = tiny_model()
+    _shift_mask_cached.cache_clear()  # the state of a fresh process: no mask computed yet
+    export_model(m, inputs(2))
+    out = m(inputs(2))
+    assert not isinstance(out, FakeTensor) and torch.isfinite(out).all()

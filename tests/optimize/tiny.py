@@ -6,7 +6,7 @@ import torch
 
 from swinprof.models import create_model
 
-TINY = dict(img_size=64, embed_dim=32, depths=(1, 1, 2, 1), num_heads=(1, 2, 2, 4), window_size=4, num_classes=10)
+TINY = dict(img_size=64, embed_dim=32, depths=(2, 2, 2, 1), num_heads=(1, 2, 2, 4), window_size=4, num_classes=10)
 
 
 def tiny_model(name: str = "swin_t", seed: int = 0, **overrides) -> torch.nn.Module:
