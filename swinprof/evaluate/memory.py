@@ -18,8 +18,20 @@ def _read_status_kb(key: str) -> int | None:
     return None
 
 
+def _release_free_heap() -> None:
+    """Hand memory that the allocator keeps cached back to the OS (glibc `malloc_trim`), so that the next
+    forward's working set shows up as new resident pages instead of reusing already-resident ones."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_rss_peak() -> bool:
     """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to /proc/self/clear_refs)."""
+    _release_free_heap()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -32,8 +44,8 @@ def forward_peak_mb(fn: Callable[[torch.Tensor], object], x: torch.Tensor) -> fl
     """Extra memory (MiB) at the peak of `fn(x)` above what was in use before the call.
 
     CUDA: `max_memory_allocated` above the allocated bytes before the call. CPU: peak RSS (VmHWM) above the RSS
-    before the call, which counts everything the process touches (allocator caching included); None where the
-    peak cannot be reset (non-Linux).
+    before the call, after returning cached free heap to the OS (glibc), so it approximates the forward's
+    working set (activations, workspaces); None where the peak cannot be reset (non-Linux).
     """
     if x.device.type == "cuda":
         torch.cuda.synchronize(x.device)

@@ -40,13 +40,18 @@ def state_dict_bytes(module: nn.Module) -> int:
     return buf.getbuffer().nbytes
 
 
-def graph_module_bytes(gm: nn.Module) -> int:
-    """Bytes of every tensor a (PT2E-converted) graph module holds: parameters, buffers and constant attributes."""
+def graph_module_bytes(gm: torch.fx.GraphModule) -> int:
+    """Bytes of the tensors a (PT2E-converted) graph actually reads through `get_attr` nodes.
+
+    convert_pt2e leaves the original fp32 parameters registered on the module even where the graph now reads
+    folded int8 weights; counting only what the graph uses gives the size of what would be deployed.
+    """
     seen: dict[int, int] = {}
-    for t in list(gm.parameters()) + list(gm.buffers()):
-        seen[id(t)] = t.numel() * t.element_size()
-    for sub in gm.modules():
-        for value in vars(sub).values():
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            value = gm
+            for part in node.target.split("."):
+                value = getattr(value, part)
             if isinstance(value, torch.Tensor):
                 seen[id(value)] = value.numel() * value.element_size()
     return sum(seen.values())

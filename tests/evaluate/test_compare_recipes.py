@@ -40,6 +40,7 @@ def test_every_cpu_preset_end_to_end(tmp_path):
     sizes = dict(zip(table.recipe, table.size_mb))
     assert sizes["int8-weight-only"] < 0.6 * sizes[BASELINE]  # int8 weights on disk
     assert sizes["onnx-ort-int8"] < 0.6 * sizes[BASELINE]
+    assert sizes["int8-x86-cpu"] < 0.6 * sizes[BASELINE]  # only the tensors the int8 graph reads
     assert len(result.prepared["int8-x86-cpu"].quantized_layers) > 0
 
     written = write_run(result, tmp_path / "out", environment("cpu"))
