@@ -110,6 +110,7 @@ def _onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torch.Tenso
         )
         notes.append(f"ONNX Runtime {q.method}, reduce_range={reduce_range}, {len(layers)} nodes quantized")
     fn = ox.OrtModel(ox.session(path, recipe.target.device))
+    notes.append("peak memory is not measurable by RSS here: ONNX Runtime allocates from its own arena")
     return Prepared(recipe.name, fn, 0.0, path.stat().st_size, layers, {"onnx": path}, notes)
 
 
