@@ -1,0 +1,34 @@
+"""`swinprof predict`: top-k ImageNet labels for images with a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.cli._render import print_frame
+from swinprof.evaluate.predict import predict_images
+from swinprof.evaluate.preprocess import EvalTransform
+from swinprof.models import create_model, get_variant
+from swinprof.runtime import resolve_device
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("predict", help="classify images with a checkpoint (top-k ImageNet labels)")
+    p.add_argument("model", help="variant name, e.g. swin_s (see `swinprof models`)")
+    p.add_argument("images", nargs="+", help="image files (jpg, png, ...)")
+    p.add_argument("--weights", required=True, help="checkpoint: official/timm/torchvision .pth or .safetensors")
+    p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    variant = get_variant(args.model)
+    device = resolve_device(args.device)
+    res = args.res or variant.config.img_size
+    model = create_model(variant.name, img_size=res, weights=args.weights).to(device)
+    transform = EvalTransform(res, variant.crop_pct)
+    table = predict_images(model, args.images, transform, k=args.topk)
+    print_frame(table, title=f"{variant.display_name} top-{args.topk} ({args.weights})", fmt=args.format)
+    return 0

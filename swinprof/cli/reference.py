@@ -1,0 +1,39 @@
+"""`swinprof reference`: check our model against transformers' Swin with the same weights (logits + speed)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from swinprof.bench.vs_reference import compare_with_reference
+from swinprof.cli._render import console, print_frame
+from swinprof.report.files import atomic_write_text
+from swinprof.report.render import to_markdown
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("reference", help="compare logits and eager latency with transformers' implementation")
+    p.add_argument("model", help="variant name, e.g. swin_s")
+    p.add_argument("--res", type=int, default=None)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--markdown", default=None, help="also write the result as a markdown file")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    result = compare_with_reference(args.model, args.res, args.batch, args.warmup, args.iters)
+    table = pd.DataFrame(result.rows())
+    title = f"{result.variant} @ {result.res}, batch {result.batch}, eager fp32, CPU ({result.env['cpu']})"
+    print_frame(table, title=title)
+    summary = (
+        f"max |logit difference| = {result.max_abs_logit_diff:.2e}; "
+        f"swinprof is {result.speedup:.2f}x the speed of transformers (median vs median, interleaved)"
+    )
+    console.print(summary)
+    if args.markdown:
+        env = ", ".join(f"{k}={result.env[k]}" for k in ("torch", "cpu", "threads", "git_sha"))
+        atomic_write_text(args.markdown, to_markdown(table, title) + f"\n{summary}\n\nEnvironment: {env}\n")
+    return 0

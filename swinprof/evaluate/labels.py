@@ -1,0 +1,29 @@
+"""ImageNet-1k class identities: synset ids (wnids, index order) and human-readable names.
+
+`swinprof/data/imagenet_classes.txt` holds one `wnid<TAB>lemmas` line per class, in the standard index
+order (sorted wnids), as published with ILSVRC-2012.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+
+@functools.lru_cache(maxsize=1)
+def _rows() -> tuple[tuple[str, str], ...]:
+    text = resources.files("swinprof").joinpath("data/imagenet_classes.txt").read_text(encoding="utf-8")
+    rows = tuple(tuple(line.split("\t", 1)) for line in text.splitlines() if line.strip())
+    if len(rows) != 1000:
+        raise RuntimeError(f"imagenet_classes.txt has {len(rows)} rows, expected 1000: the install is damaged")
+    return rows
+
+
+def imagenet_synsets() -> list[str]:
+    """The 1000 wnids (`n01440764`, ...) in class-index order."""
+    return [wnid for wnid, _ in _rows()]
+
+
+def imagenet_class_names() -> list[str]:
+    """Short class names (the first lemma: `tench`, `goldfish`, ...) in class-index order."""
+    return [lemmas.split(",")[0].strip() for _, lemmas in _rows()]
