@@ -119,7 +119,9 @@ def report_markdown(result: RunResult, env: dict, title: str | None = None) -> s
     if result.warnings:
         lines += ["**Warnings**", ""] + [f"- {w}" for w in result.warnings] + [""]
     notes = [(k, n) for k, p in result.prepared.items() for n in p.notes]
-    counts = [f"{k}: {len(p.quantized_layers)} layers quantized" for k, p in result.prepared.items()]
+    counts = [
+        f"{k}: {len(p.quantized_layers)} layers quantized" for k, p in result.prepared.items() if p.quantized_layers
+    ]
     if notes or counts:
         lines += ["**Notes**", ""] + [f"- {k}: {n}" for k, n in notes] + [f"- {c}" for c in counts] + [""]
     return "\n".join(lines)
