@@ -59,3 +59,7 @@ class InvalidOptionError(SwinprofError, ValueError):
 
 class MemoryOptionError(SwinprofError, ValueError):
     """A memory-optimisation option (checkpointing, sequential attention, ZeRO, budget) that cannot work."""
+
+
+class RecipeError(SwinprofError, ValueError):
+    """A recipe file that is missing, unreadable, or does not match the recipe schema."""

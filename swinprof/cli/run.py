@@ -1,0 +1,25 @@
+"""`swinprof run RECIPE [RECIPE ...]`: run recipes against the fp32 eager baseline and write a record."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.cli._recipe_run import add_common, execute
+from swinprof.optimize.presets import get_recipe
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "run",
+        help="run quantize/compile/deploy recipes and compare them with fp32 eager",
+        description="Apply each recipe (a TOML file or a preset name from `swinprof recipes`) to the model, then "
+        "compare with fp32 eager: fidelity, accuracy (with --data), latency, size, memory, compile time. "
+        "Several recipes are timed side by side in one run.",
+    )
+    p.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe file or preset name")
+    add_common(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    return execute([get_recipe(name) for name in args.recipes], args)

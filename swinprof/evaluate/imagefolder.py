@@ -1,0 +1,165 @@
+"""Image folders for evaluation and calibration, and top-1/top-5 accuracy over them.
+
+Layouts understood:
+- ImageFolder with ImageNet synset folder names (`val/n01440764/*.JPEG`): labels are the synset's class index.
+- ImageFolder with any other folder names: needs a class map file (`--class-map`): JSON `{"folder": index}` or
+  a JSON list of folder names (index = position), or text with `folder index` per line or one folder per line.
+- A flat folder of images (e.g. `calib/`): unlabeled; used for calibration and fidelity, no accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from swinprof.errors import DataPathError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
+SYNSET_RE = re.compile(r"^n\d{8}$")
+
+
+@dataclass
+class ImageSet:
+    """Image paths with their class indices (`labels` is None for an unlabeled folder)."""
+
+    root: Path
+    paths: list[Path]
+    labels: list[int] | None
+    layout: str  # "imagenet-synsets" | "class-map" | "unlabeled"
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def labeled(self) -> bool:
+        return self.labels is not None
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_class_map(path: str | os.PathLike) -> dict[str, int]:
+    """Folder name -> class index from a JSON or text class-map file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataPathError(f"class map file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataPathError(f"class map {str(path)!r} is not valid JSON ({exc})") from exc
+        if isinstance(data, list):
+            return {str(name): i for i, name in enumerate(data)}
+        if isinstance(data, dict) and all(isinstance(v, int) for v in data.values()):
+            return {str(k): v for k, v in data.items()}
+        raise DataPathError(f"class map {str(path)!r} must be a JSON object {{folder: index}} or a list of folders")
+    mapping: dict[str, int] = {}
+    for i, line in enumerate(ln.strip() for ln in text.splitlines() if ln.strip()):
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            mapping[parts[0]] = int(parts[1])
+        else:
+            mapping[line] = i
+    return mapping
+
+
+def _synset_map() -> dict[str, int]:
+    from swinprof.evaluate.labels import imagenet_synsets
+
+    return {wnid: i for i, wnid in enumerate(imagenet_synsets())}
+
+
+def _interleave(per_class: list[list[Path]], labels: list[int]) -> tuple[list[Path], list[int]]:
+    """Round-robin over classes so that a `--limit` prefix covers as many classes as possible."""
+    paths, out_labels = [], []
+    depth = max((len(p) for p in per_class), default=0)
+    for i in range(depth):
+        for files, label in zip(per_class, labels):
+            if i < len(files):
+                paths.append(files[i])
+                out_labels.append(label)
+    return paths, out_labels
+
+
+def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = None, limit: int | None = None):
+    """Find the images under `root` and their labels; `limit` keeps the first N (classes interleaved)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataPathError(f"data folder {str(root)!r} does not exist or is not a folder")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and _images_in(d))
+    if not class_dirs:
+        paths = _images_in(root)
+        if not paths:
+            raise DataPathError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(root)!r}")
+        return ImageSet(root, paths[:limit] if limit else paths, None, "unlabeled")
+    names = [d.name for d in class_dirs]
+    if class_map is not None:
+        mapping, layout = load_class_map(class_map), "class-map"
+    elif all(SYNSET_RE.match(n) for n in names):
+        mapping, layout = _synset_map(), "imagenet-synsets"
+    else:
+        raise DataPathError(
+            f"the class folders of {str(root)!r} ({', '.join(names[:3])}, ...) are not ImageNet synset ids "
+            "(n01440764, ...): pass --class-map FILE mapping each folder name to its class index"
+        )
+    missing = [n for n in names if n not in mapping]
+    if missing:
+        raise DataPathError(f"class folder(s) {', '.join(missing[:5])} are not in the class map ({layout})")
+    paths, labels = _interleave([_images_in(d) for d in class_dirs], [mapping[n] for n in names])
+    if limit:
+        paths, labels = paths[:limit], labels[:limit]
+    return ImageSet(root, paths, labels, layout)
+
+
+def iter_batches(
+    images: ImageSet, transform: Callable, batch_size: int, count: int | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Batches `(B, 3, H, W)` of transformed images with `(B,)` labels (None if unlabeled)."""
+    from swinprof.evaluate.preprocess import load_image
+
+    n = len(images) if count is None else min(count, len(images))
+    for start in range(0, n, batch_size):
+        idx = range(start, min(start + batch_size, n))
+        x = torch.stack([transform(load_image(images.paths[i])) for i in idx])
+        y = torch.tensor([images.labels[i] for i in idx]) if images.labeled else None
+        yield x, y
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    samples: int
+    acc1: float  # percent
+    acc5: float  # percent
+
+
+def accuracy_of(
+    models: dict[str, Callable[[torch.Tensor], torch.Tensor]],
+    images: ImageSet,
+    transform: Callable,
+    batch_size: int = 16,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Accuracy]:
+    """Top-1/top-5 accuracy (percent) of every model over `images`, each image decoded once for all models."""
+    if not images.labeled:
+        raise DataPathError(f"{str(images.root)!r} has no class folders: accuracy needs an ImageFolder layout")
+    hits = {name: [0, 0] for name in models}
+    seen = 0
+    with torch.inference_mode():
+        for x, y in iter_batches(images, transform, batch_size):
+            for name, fn in models.items():
+                logits = fn(x).float().cpu()
+                top = logits.topk(min(5, logits.shape[1]), dim=1).indices
+                hits[name][0] += (top[:, 0] == y).sum().item()
+                hits[name][1] += (top == y[:, None]).any(dim=1).sum().item()
+            seen += len(y)
+            if on_batch is not None:
+                on_batch(len(y))
+    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen) for name, (h1, h5) in hits.items()}

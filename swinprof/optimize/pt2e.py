@@ -1,0 +1,98 @@
+"""PT2E static int8 for x86 CPUs: torch.export -> X86InductorQuantizer -> calibrate -> convert.
+
+The converted graph holds quantize/dequantize pairs around fp32 ops; it becomes fast only when compiled by
+inductor with freezing on, which pattern-matches those pairs into oneDNN int8 linear kernels with prepacked
+weights (`swinprof.optimize.compile`). Run eagerly it is a (slow) simulation of the int8 numerics.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from swinprof.errors import require_extra
+from swinprof.optimize.quantize import selected_modules
+from swinprof.optimize.tracing import warm_eager_caches
+
+# A batch dimension this wide covers every benchmark batch size; export needs a finite bound.
+MAX_EXPORT_BATCH = 1024
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_vnni() -> bool:
+    """True if this x86 CPU has an int8 dot-product instruction (AVX512-VNNI, AVX-VNNI or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return True  # unknown platform: trust the quantizer's default
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags))
+
+
+def resolve_reduce_range(setting: str) -> bool:
+    """`auto` -> 7-bit activations exactly when the CPU lacks VNNI (u8*s8 pairs saturate in int16 without it)."""
+    if setting == "auto":
+        return not cpu_has_vnni()
+    return setting == "true"
+
+
+def export_model(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = True) -> torch.fx.GraphModule:
+    """`torch.export` the eval-mode model with an optional symbolic batch dimension; returns the graph module."""
+    dims = None
+    if dynamic_batch:
+        if example.shape[0] == 1:  # export specialises size-1 dimensions: trace with two images
+            example = torch.cat([example, example])
+        batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
+        dims = {"x": {0: batch}}
+    warm_eager_caches(model.eval(), example)
+    exported = torch.export.export(model, (example,), dynamic_shapes=dims)
+    return exported.module()
+
+
+def x86_quantizer(model: nn.Module, include: Iterable[str], skip: Iterable[str], reduce_range: bool):
+    """An X86InductorQuantizer with static per-tensor activations / per-channel weights, minus skipped modules.
+
+    Returns `(quantizer, names of the Linear/Conv2d layers left to quantize)`.
+    """
+    xiq = require_extra(
+        "torchao.quantization.pt2e.quantizer.x86_inductor_quantizer", "quant", "PT2E int8 (x86 inductor)"
+    )
+    quantizer = xiq.X86InductorQuantizer()
+    quantizer.set_global(xiq.get_default_x86_inductor_quantization_config(reduce_range=reduce_range))
+    types = (nn.Linear, nn.Conv2d)
+    chosen = selected_modules(model, include, skip, types)
+    keep = set(chosen)
+    for name, mod in model.named_modules():
+        if isinstance(mod, types) and name not in keep:
+            quantizer.set_module_name_qconfig(name, None)
+    return quantizer, chosen
+
+
+def quantize_pt2e_x86(
+    model: nn.Module,
+    calibration: Iterable[torch.Tensor],
+    include: Iterable[str] = ("*",),
+    skip: Iterable[str] = (),
+    reduce_range: bool = False,
+    dynamic_batch: bool = True,
+) -> tuple[torch.fx.GraphModule, list[str]]:
+    """Static int8 graph of `model` calibrated on `calibration` batches `(B, 3, H, W)`.
+
+    Returns `(converted graph module, names of quantized layers)`; the original model is untouched.
+    """
+    pt2e = require_extra("torchao.quantization.pt2e.quantize_pt2e", "quant", "PT2E int8 (x86 inductor)")
+    batches = iter(calibration)
+    first = next(batches)
+    quantizer, chosen = x86_quantizer(model, include, skip, reduce_range)
+    with torch.no_grad():
+        graph = export_model(copy.deepcopy(model), first, dynamic_batch)
+        prepared = pt2e.prepare_pt2e(graph, quantizer)
+        prepared(first)
+        for batch in batches:  # observers record activation ranges
+            prepared(batch)
+        converted = pt2e.convert_pt2e(prepared)
+    return converted, chosen

@@ -1,0 +1,384 @@
+"""Quantize / compile / deploy recipes: the TOML schema as frozen dataclasses, and its validation.
+
+A recipe file has the tables `[meta] [model] [target] [quantize] [quantize.calibration] [compile] [export]
+[tensorrt] [evaluate] [benchmark]`; every key is optional and defaults to the fp32 eager baseline. Validation
+happens in two steps, both before any model is built:
+1. `parse_recipe` — the schema: unknown tables/keys (the valid ones listed), wrong types, values outside their
+   choices, methods that do not fit the runtime.
+2. `check_requirements` — this machine: CUDA present, compute capability for fp8, the pip extra installed.
+Benchmark-suite files (a top-level `[suite]` table, owned by the regression tracker) are listed, not validated here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeError
+
+# Modules left in floating point unless a recipe says otherwise (fnmatch globs on module names; a glob that
+# matches a module also covers its children): the 4x4 patch-embedding conv and the classifier see the raw image
+# and produce the logits (both sensitive, both tiny in cost); v1 bias tables and v2's continuous position-bias
+# MLP are evaluated once per window shape, cost nothing at inference and carry the positional signal.
+DEFAULT_SKIP = ("patch_embed", "head", "*.relative_position_bias_table", "*.cpb_mlp")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a quantization method needs: runtime, devices, pip extra (and its import name), calibration."""
+
+    runtime: str
+    devices: tuple[str, ...]
+    extra: str | None = None
+    module: str | None = None
+    calibrated: bool = False
+    min_cuda_capability: tuple[int, int] | None = None
+    summary: str = ""
+
+
+METHODS: dict[str, MethodSpec] = {
+    "none": MethodSpec("*", ("cpu", "cuda"), summary="no quantization (fp32 or the target precision)"),
+    "int8-weight-only": MethodSpec("pytorch", ("cpu", "cuda"), "quant", "torchao", summary="torchao int8 weights"),
+    "int8-dynamic": MethodSpec(
+        "pytorch", ("cpu", "cuda"), "quant", "torchao", summary="torchao int8 weights + dynamic int8 activations"
+    ),
+    "fp8-dynamic": MethodSpec(
+        "pytorch", ("cuda",), "quant", "torchao", min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic"
+    ),
+    "pt2e-int8-x86": MethodSpec(
+        "pytorch", ("cpu",), "quant", "torchao", calibrated=True, summary="PT2E static int8, X86InductorQuantizer"
+    ),
+    "ort-int8-dynamic": MethodSpec(
+        "onnxruntime", ("cpu",), "onnx", "onnxruntime", summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"
+    ),
+    "ort-int8-static": MethodSpec(
+        "onnxruntime", ("cpu",), "onnx", "onnxruntime", calibrated=True, summary="ONNX Runtime static QDQ int8"
+    ),
+    "trt-int8": MethodSpec(
+        "tensorrt", ("cuda",), "tensorrt", "modelopt", calibrated=True, summary="TensorRT int8 (ModelOpt PTQ)"
+    ),
+}
+RUNTIMES: dict[str, tuple[str | None, str | None]] = {  # runtime -> (import name, pip extra)
+    "pytorch": (None, None),
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "tensorrt": ("torch_tensorrt", "tensorrt"),
+}
+
+
+def _choices(*values) -> dict:
+    return {"choices": values}
+
+
+@dataclass(frozen=True)
+class MetaSection:
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Defaults for the model; `--model` / `--res` on the command line override them."""
+
+    name: str = "swin_s"
+    img_size: int | None = field(default=None, metadata={"min": 32})
+    attn_impl: str = "reference"
+
+
+@dataclass(frozen=True)
+class TargetSection:
+    device: str = field(default="cpu", metadata=_choices("cpu", "cuda"))
+    runtime: str = field(default="pytorch", metadata=_choices(*RUNTIMES))
+    # Floating-point precision of the non-quantized parts (TensorRT builds fp16 engines with "fp16").
+    precision: str = field(default="fp32", metadata=_choices("fp32", "fp16", "bf16"))
+
+
+@dataclass(frozen=True)
+class CalibrationSection:
+    """Where calibration batches come from: `data` (the images given with --data), `random`, or `auto`."""
+
+    source: str = field(default="auto", metadata=_choices("auto", "data", "random"))
+    count: int = field(default=32, metadata={"min": 1})
+    batch_size: int = field(default=8, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class QuantizeSection:
+    method: str = field(default="none", metadata=_choices(*METHODS))
+    include: tuple[str, ...] = ("*",)
+    skip: tuple[str, ...] = DEFAULT_SKIP
+    # x86 without VNNI computes u8*s8 products in int16 (vpmaddubsw) which saturates: use 7-bit activations there.
+    reduce_range: str = field(default="auto", metadata=_choices("auto", "true", "false"))
+    calibration: CalibrationSection = CalibrationSection()
+
+
+@dataclass(frozen=True)
+class CompileSection:
+    backend: str = field(default="none", metadata=_choices("none", "inductor"))
+    mode: str = field(
+        default="default", metadata=_choices("default", "max-autotune", "max-autotune-no-cudagraphs", "reduce-overhead")
+    )
+    freezing: bool = False  # inductor constant-folds weights (required for PT2E int8 weight prepacking)
+    fullgraph: bool = False
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    """ONNX export settings (also the graph handed to trtexec)."""
+
+    opset: int = field(default=18, metadata={"min": 13})
+    dynamic_batch: bool = True
+    exporter: str = field(default="dynamo", metadata=_choices("dynamo", "torchscript"))
+
+
+@dataclass(frozen=True)
+class TensorRTSection:
+    workspace_gb: float = field(default=2.0, metadata={"min": 0.0})
+    min_block_size: int = field(default=1, metadata={"min": 1})
+    max_batch: int = field(default=32, metadata={"min": 2})
+
+
+@dataclass(frozen=True)
+class EvaluateSection:
+    fidelity_samples: int = field(default=16, metadata={"min": 1})
+    limit: int | None = field(default=None, metadata={"min": 1})
+    batch_size: int = field(default=16, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class BenchmarkSection:
+    batch_sizes: tuple[int, ...] = (1,)
+    warmup: int = field(default=3, metadata={"min": 0})
+    iters: int = field(default=20, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    meta: MetaSection = MetaSection()
+    model: ModelSection = ModelSection()
+    target: TargetSection = TargetSection()
+    quantize: QuantizeSection = QuantizeSection()
+    compile: CompileSection = CompileSection()
+    export: ExportSection = ExportSection()
+    tensorrt: TensorRTSection = TensorRTSection()
+    evaluate: EvaluateSection = EvaluateSection()
+    benchmark: BenchmarkSection = BenchmarkSection()
+
+    @property
+    def name(self) -> str:
+        return self.meta.name or "recipe"
+
+    @property
+    def method(self) -> MethodSpec:
+        return METHODS[self.quantize.method]
+
+    def replace(self, section: str, **changes) -> Recipe:
+        """A copy with `changes` applied to one section (validated like a file), e.g. `replace("model", name=..)`."""
+        current = to_dict(self)
+        current.setdefault(section, {}).update({k: v for k, v in changes.items() if v is not None})
+        return parse_recipe(current, source=f"{self.name} (with overrides)")
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+def _expected_types(cls) -> dict[str, object]:
+    return typing.get_type_hints(cls)
+
+
+def _check_value(value, hint, where: str):
+    """Coerce/validate one TOML value against a field's type hint; raise RecipeError naming `where`."""
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+        inner = next(a for a in args if a is not type(None))
+        return None if value is None else _check_value(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecipeError(f"{where} must be a list, got {value!r}")
+        return tuple(_check_value(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecipeError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool):  # `reduce_range = true` reads naturally; keep the string choices uniform
+            return str(value).lower()
+        if not isinstance(value, str):
+            raise RecipeError(f"{where} must be a string, got {value!r}")
+        return value
+    raise AssertionError(f"unhandled schema type {hint!r}")  # a schema bug, not user input
+
+
+def _build(cls, table: dict, tables: tuple[str, ...] = ()):
+    """Instantiate section dataclass `cls` from a TOML table; `tables` is its path, e.g. ("quantize", "calibration")."""
+    where = f"[{'.'.join(tables)}]" if tables else "the recipe"
+    if not isinstance(table, dict):
+        raise RecipeError(f"{where} must be a table, got {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = _expected_types(cls)
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise RecipeError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(fields)}")
+    kwargs = {}
+    for key, value in table.items():
+        f, hint = fields[key], hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, (*tables, key))
+            continue
+        path = f"{where}.{key}"
+        value = _check_value(value, hint, path)
+        choices = f.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise RecipeError(f"{path} = {value!r} is not valid; choose one of: {', '.join(choices)}")
+        low = f.metadata.get("min")
+        if low is not None and value is not None and value < low:
+            raise RecipeError(f"{path} = {value!r} must be at least {low}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def parse_recipe(data: dict, source: str = "recipe") -> Recipe:
+    """Validate a recipe mapping (as read from TOML) against the schema; RecipeError names the first problem."""
+    if "suite" in data:
+        raise RecipeError(f"{source} is a benchmark suite ([suite] table), not a quantize/compile recipe")
+    try:
+        recipe = _build(Recipe, data)
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc}") from None
+    _check_consistency(recipe, source)
+    return recipe
+
+
+def _check_consistency(r: Recipe, source: str) -> None:
+    """Combinations the schema alone cannot express (method vs runtime, compile vs runtime, batch sizes)."""
+    spec, runtime = r.method, r.target.runtime
+    if spec.runtime not in ("*", runtime):
+        raise RecipeError(
+            f"{source}: [quantize].method {r.quantize.method!r} runs on runtime {spec.runtime!r}, but "
+            f"[target].runtime is {runtime!r}: set [target] runtime = {spec.runtime!r}"
+        )
+    if r.compile.backend != "none" and runtime != "pytorch":
+        raise RecipeError(f"{source}: [compile].backend applies to the pytorch runtime only; remove it for {runtime}")
+    if not r.benchmark.batch_sizes or any(b < 1 for b in r.benchmark.batch_sizes):
+        raise RecipeError(f"{source}: [benchmark].batch_sizes must be a non-empty list of positive integers")
+    if runtime == "tensorrt" and max(r.benchmark.batch_sizes) > r.tensorrt.max_batch:
+        raise RecipeError(f"{source}: a benchmark batch size exceeds [tensorrt].max_batch = {r.tensorrt.max_batch}")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe TOML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file {str(path)!r} does not exist; `swinprof recipes` lists the presets")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: not valid TOML ({exc})") from exc
+    recipe = parse_recipe(data, source=path.name)
+    if not recipe.meta.name:
+        recipe = dataclasses.replace(recipe, meta=dataclasses.replace(recipe.meta, name=path.stem))
+    return recipe
+
+
+def to_dict(recipe) -> dict:
+    """The fully resolved recipe as nested plain dicts/lists (every default filled in)."""
+    out = {}
+    for f in dataclasses.fields(recipe):
+        value = getattr(recipe, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- machine checks
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_requirements(recipe: Recipe) -> None:
+    """Raise before any work if this machine cannot run `recipe`: method vs device, pip extras, CUDA, capability."""
+    import torch
+
+    spec, target = recipe.method, recipe.target
+    label = f"recipe {recipe.name!r}"
+    if target.device not in spec.devices:
+        raise DeviceUnavailableError(
+            f"{label}: method {recipe.quantize.method!r} runs on {'/'.join(spec.devices)} only, not {target.device}"
+        )
+    if target.runtime == "tensorrt" and target.device != "cuda":
+        raise DeviceUnavailableError(f"{label}: TensorRT needs an NVIDIA GPU: set [target] device = 'cuda'")
+    needed = [RUNTIMES[target.runtime], (spec.module, spec.extra)]
+    if target.runtime == "onnxruntime":
+        needed.append(("onnx", "onnx"))
+        if recipe.export.exporter == "dynamo":
+            needed.append(("onnxscript", "onnx"))
+    for module, extra in needed:
+        if module and not _has_module(module):
+            raise MissingExtraError(f"{label} needs the '{module}' package: pip install 'swinprof[{extra}]'")
+    if target.device == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError(f"{label} needs a CUDA GPU and none is available here (try a *-cpu recipe)")
+    if spec.min_cuda_capability is not None:
+        cc = torch.cuda.get_device_capability()
+        if cc < spec.min_cuda_capability:
+            need = ".".join(map(str, spec.min_cuda_capability))
+            raise DeviceUnavailableError(
+                f"{label}: {recipe.quantize.method} needs CUDA compute capability >= {need} (Ada/Hopper); "
+                f"this GPU is {cc[0]}.{cc[1]}"
+            )
+    if target.precision != "fp32" and target.runtime == "pytorch" and target.device == "cpu":
+        raise RecipeError(f"{label}: [target].precision {target.precision!r} is for GPU targets; use fp32 on cpu")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(recipe: Recipe) -> str:
+    """The resolved recipe as a TOML file that `load_recipe` reads back to an equal Recipe (None keys omitted)."""
+    lines: list[str] = []
+
+    def table(name: str, data: dict) -> None:
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and v is not None}
+        lines.append(f"[{name}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+        lines.append("")
+        for k, v in data.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}", v)
+
+    for section, data in to_dict(recipe).items():
+        table(section, data)
+    return "\n".join(lines)

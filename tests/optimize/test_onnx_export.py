@@ -1,0 +1,36 @@
+"""ONNX export parity with ONNX Runtime (fp32, dynamic batch) and ONNX Runtime int8 quantization."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from swinprof.evaluate.fidelity import sqnr_db
+from swinprof.optimize.onnx import OrtModel, check_parity, export_onnx, quantize_onnx, session
+from swinprof.optimize.recipe import DEFAULT_SKIP
+from tests.optimize.tiny import inputs, tiny_model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    m = tiny_model()
+    path = export_onnx(m, tmp_path_factory.mktemp("onnx") / "tiny.onnx", 64, opset=18, dynamic_batch=True)
+    return m, path
+
+
+def test_fp32_parity_with_dynamic_batch(exported):
+    m, path = exported
+    errors = check_parity(m, path, batch_sizes=(1, 3))  # two batch sizes through one exported file
+    assert set(errors) == {1, 3}
+    assert max(errors.values()) < 1e-4
+
+
+@pytest.mark.parametrize("method", ["ort-int8-dynamic", "ort-int8-static"])
+def test_ort_int8(exported, tmp_path, method):
+    m, path = exported
+    calib = [inputs(4, seed=s) for s in (20, 21)]
+    qpath, nodes = quantize_onnx(path, tmp_path / "q.onnx", method, m, ["*"], DEFAULT_SKIP, calib)
+    assert nodes and qpath.stat().st_size < path.stat().st_size
+    x = inputs(2, seed=7)
+    with torch.inference_mode():
+        assert sqnr_db(m(x), OrtModel(session(qpath))(x)) > 20

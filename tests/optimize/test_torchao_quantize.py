@@ -1,0 +1,58 @@
+"""torchao quantize_ recipes on a tiny model: layer selection by glob, fidelity bounds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from swinprof.errors import RecipeError
+from swinprof.evaluate.fidelity import sqnr_db
+from swinprof.optimize.quantize import quantize_torchao, selected_modules
+from swinprof.optimize.recipe import DEFAULT_SKIP
+from tests.optimize.tiny import inputs, tiny_model
+
+
+def test_default_skip_keeps_patch_embed_head_and_v2_cpb_mlp():
+    v1 = tiny_model("swin_t")
+    names = selected_modules(v1, ["*"], DEFAULT_SKIP, (nn.Linear, nn.Conv2d))
+    assert "layers.0.blocks.0.attn.qkv" in names and "layers.0.downsample.reduction" in names
+    assert not any(n.startswith(("patch_embed", "head")) for n in names)
+    v2 = tiny_model("swinv2_t_w8")
+    names = selected_modules(v2, ["*"], DEFAULT_SKIP)
+    assert not any("cpb_mlp" in n for n in names)
+    assert "layers.0.blocks.0.attn.proj" in names
+
+
+def test_include_globs_narrow_the_selection():
+    m = tiny_model()
+    names = selected_modules(m, ["*.mlp"], DEFAULT_SKIP)
+    assert names and all(".mlp.fc" in n for n in names)
+
+
+@pytest.mark.parametrize(("method", "bound_db"), [("int8-weight-only", 30.0), ("int8-dynamic", 25.0)])
+def test_torchao_int8_fidelity(method, bound_db):
+    m = tiny_model()
+    x = inputs()
+    q, names = quantize_torchao(m, method, ["*"], DEFAULT_SKIP)
+    with torch.inference_mode():
+        ref, out = m(x), q(x)
+    assert sqnr_db(ref, out) > bound_db
+    # quantized layers hold a torchao tensor subclass; skipped ones and the fp32 original are untouched
+    assert type(q.get_submodule(names[0]).weight) is not nn.Parameter
+    assert type(q.head.weight) is nn.Parameter
+    assert type(m.get_submodule(names[0]).weight) is nn.Parameter
+
+
+def test_selection_that_matches_nothing_is_an_error():
+    with pytest.raises(RecipeError, match="select no Linear layer"):
+        quantize_torchao(tiny_model(), "int8-dynamic", ["nothing*"], [])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 9), reason="fp8 GPU")
+def test_fp8_dynamic_on_gpu():
+    m = tiny_model().cuda().to(torch.bfloat16)
+    x = inputs().cuda().to(torch.bfloat16)
+    q, _ = quantize_torchao(m, "fp8-dynamic", ["*"], DEFAULT_SKIP)
+    with torch.inference_mode():
+        assert sqnr_db(m(x).float(), q(x).float()) > 20
