@@ -51,3 +51,11 @@ def require_extra(module: str, extra: str, purpose: str):
         raise MissingExtraError(
             f"{purpose} needs the '{module}' package: pip install 'swinprof[{extra}]' ({exc})"
         ) from exc
+
+
+class SuiteError(SwinprofError, ValueError):
+    """A benchmark suite file that is missing, malformed, or names unknown models/recipes."""
+
+
+class ResultsError(SwinprofError, ValueError):
+    """A benchmark results or history file that is missing, corrupt, of an unsupported schema, or mismatched."""
