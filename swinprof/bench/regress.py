@@ -127,7 +127,9 @@ def compare_results(
     if base.calibration_ms and new.calibration_ms:
         speed = statistics.median(new.calibration_ms) / statistics.median(base.calibration_ms)  # wall: load too
         if abs(speed - 1) > 0.25:
-            warnings.append(f"the machine ran the calibration workload x{speed:.2f} as long as for the baseline")
+            warnings.append(
+                f"the calibration workload took x{speed:.2f} the baseline's wall time: a different or busier machine"
+            )
     cases = []
     for b in base.cases:
         decision = compare_samples(
