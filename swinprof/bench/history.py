@@ -154,6 +154,7 @@ class Step:
     index: int
     before: float
     after: float
+    gap: float = 0.0  # log distance between the closest points across the step: how clean the split is
 
     @property
     def ratio(self) -> float:
@@ -165,22 +166,17 @@ def step_changes(values: list[float], threshold: float = 0.05, window: int = 5, 
 
     A step at k needs at least `min_segment` points on each side (up to `window` used), a ratio of medians
     (after / before) beyond the threshold, and no overlap: every point after above every point before (or all
-    below, for a speed-up). Of neighbouring candidates only the largest step is kept.
+    below, for a speed-up). Of neighbouring candidates the cleanest split (largest gap) is kept.
     """
-    vals = [v for v in values if not math.isnan(v)]
-    if len(vals) != len(values):
+    if any(math.isnan(v) for v in values):
         raise ValueError("step_changes needs a series without gaps")
     cands = []
-    for k in range(min_segment, len(vals) - min_segment + 1):
-        before, after = vals[max(0, k - window) : k], vals[k : k + window]
+    for k in range(min_segment, len(values) - min_segment + 1):
+        before, after = values[max(0, k - window) : k], values[k : k + window]
         b, a = statistics.median(before), statistics.median(after)
         if abs(math.log(a / b)) <= math.log1p(threshold):
             continue
-        if (a > b and min(after) > max(before)) or (a < b and max(after) < min(before)):
-            cands.append(Step(k, b, a))
-    keep = []
-    for s in cands:
-        near = [t for t in cands if abs(t.index - s.index) < window]
-        if max(near, key=lambda t: abs(math.log(t.ratio))) is s:
-            keep.append(s)
-    return keep
+        gap = math.log(min(after) / max(before)) if a > b else math.log(min(before) / max(after))
+        if gap > 0:
+            cands.append(Step(k, b, a, gap))
+    return [s for s in cands if max((t for t in cands if abs(t.index - s.index) < window), key=lambda t: t.gap) is s]
