@@ -68,7 +68,7 @@ def test_a_killed_writer_leaves_the_history_readable(tmp_path):
 def test_step_changes():
     flat = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01]
     assert step_changes(flat, 0.05) == []
-    stepped = flat[:5] + [1.2, 1.21, 1.19, 1.2]
+    stepped = [*flat[:5], 1.2, 1.21, 1.19, 1.2]
     steps = step_changes(stepped, 0.05)
     assert [s.index for s in steps] == [5]
     assert steps[0].ratio == pytest.approx(1.2, rel=0.02)

@@ -42,7 +42,7 @@ def test_older_schema_is_upgraded_by_its_migration(monkeypatch, make_results):
 
 def test_older_schema_without_migration_fails_clearly(make_results):
     doc = {**make_results(1).to_dict(), "schema_version": 0}
-    with pytest.raises(ResultsError, match="no longer supported.*re-run the benchmark"):
+    with pytest.raises(ResultsError, match=r"no longer supported.*re-run the benchmark"):
         results_from_dict(doc)
 
 

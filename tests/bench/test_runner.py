@@ -22,7 +22,7 @@ TINY = {
                 "num_heads": [1, 1, 2, 2],
                 "window_size": 4,
                 "num_classes": 10,
-            },  # fmt: skip
+            },
         }
     ],
 }
