@@ -69,6 +69,9 @@ def compare_samples(
     if n < min_samples or m < min_samples:
         return Decision(UNCERTAIN, f"too few samples ({n} vs {m}, need {min_samples}): rerun with more",
                         _safe_ratio(base, new), math.nan, math.nan, math.nan, n, m)  # fmt: skip
+    if min(base) <= 0 or min(new) <= 0:  # e.g. CPU time of a call shorter than the clock's granularity
+        return Decision(UNCERTAIN, "samples of 0 ms: the case is too short for this clock; batch it up",
+                        math.nan, math.nan, math.nan, math.nan, n, m)  # fmt: skip
     ratio = statistics.median(new) / statistics.median(base)
     _, lo, hi = ratio_interval(base, new, confidence)
     p = float(sps.mannwhitneyu(new, base, alternative="two-sided").pvalue)

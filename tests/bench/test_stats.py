@@ -86,3 +86,8 @@ def test_normalise_modes():
     assert normalise(s, c, "none") == s
     with pytest.raises(ValueError):
         normalise(s, [1.0], "round")
+
+
+def test_zero_samples_are_uncertain():
+    d = compare_samples([0.0] * 20, [1.0] * 20)
+    assert d.verdict == UNCERTAIN and "0 ms" in d.reason
