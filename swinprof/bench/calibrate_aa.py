@@ -23,7 +23,7 @@ from pathlib import Path
 from swinprof.bench.regress import METRICS, NORMALISATIONS, compare_results
 from swinprof.bench.results import Results, load_results
 from swinprof.bench.stats import IMPROVEMENT, REGRESSION, UNCERTAIN
-from swinprof.report.files import atomic_write_text
+from swinprof.report.files import atomic_write_text, ensure_writable_dir
 from swinprof.runtime import cpu_model
 
 
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "suite": first.suite_name, "runs": len(aa), "slowdown": args.slowdown, "threshold": args.threshold,
             "samples": len(first.cases[0].samples_ms), "minutes": minutes,
             "metric": first.suite.get("metric", "wall")}  # fmt: skip
+    ensure_writable_dir(Path(args.out).parent)
     atomic_write_text(args.out, render(stats_aa, stats_pl, meta))
     print(f"wrote {args.out} (result files in {workdir})", file=sys.stderr)
     return 0

@@ -118,6 +118,9 @@ def compare_results(
         if not all(c.samples(metric) for c in r.cases):
             raise ResultsError(f"the {label} file has no {metric} samples (CPU time is not recorded on CUDA)")
     warnings = []
+    if normalisation != "none" and base.calibration.get("workload") != new.calibration.get("workload"):
+        warnings.append("the two runs used different calibration workloads: compared raw milliseconds")
+        normalisation = "none"
     if normalisation != "none" and not (base.calibration_samples(metric) and new.calibration_samples(metric)):
         warnings.append("a file has no calibration samples: compared raw milliseconds")
         normalisation = "none"

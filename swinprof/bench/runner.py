@@ -21,20 +21,41 @@ from swinprof.bench.timing import time_once
 from swinprof.errors import SwinprofError
 from swinprof.runtime import environment, resolve_device, resolve_dtype
 
-CALIBRATION_WORKLOAD = "4 x (256x256 @ 256x256 fp32 matmul + gelu)"
+CALIBRATION_WORKLOAD = "mixed-v1: 2 x 256^3 fp32 matmul + 3 x window-attention block (2x256x32 tokens), torch ops only"
 CALIBRATION_KEY = "__calibration__"
 
 
 def calibration_fn(device: torch.device) -> Callable[[], object]:
-    """The fixed workload: same shapes, dtype and seed in every run and every version of swinprof."""
+    """The fixed workload: same shapes, dtype and seed in every run and every version of swinprof.
+
+    Built from torch ops only (never from swinprof's model code, or a regression there would slow the yardstick
+    too). Half compute-bound (large matmuls), half dispatch-bound (a small transformer block of many small ops),
+    because contention on a shared machine slows those two kinds of work differently and Swin has both.
+    """
     gen = torch.Generator(device="cpu").manual_seed(1234)
-    a = torch.randn(256, 256, generator=gen).to(device)
-    b = torch.randn(256, 256, generator=gen).to(device) / 16
+
+    def rand(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=gen) * scale).to(device)
+
+    a, b = rand(256, 256), rand(256, 256, scale=1 / 16)
+    x0, w_qkv, w_proj = rand(2, 256, 32), rand(96, 32, scale=0.18), rand(32, 32, scale=0.18)
+    w1, w2 = rand(128, 32, scale=0.18), rand(32, 128, scale=0.09)
+    f = torch.nn.functional
+
+    def block(x: torch.Tensor) -> torch.Tensor:  # (2, 256, 32): 16 windows of 16 tokens, 2 heads
+        qkv = f.linear(f.layer_norm(x, (32,)), w_qkv).reshape(2, 16, 16, 3, 2, 16).permute(3, 0, 1, 4, 2, 5)
+        q, k, v = qkv.unbind(0)
+        attn = ((q * 0.25) @ k.transpose(-2, -1)).softmax(-1)
+        x = x + f.linear((attn @ v).permute(0, 1, 3, 2, 4).reshape(2, 256, 32), w_proj)
+        return x + f.linear(f.gelu(f.linear(f.layer_norm(x, (32,)), w1)), w2)
 
     def run() -> torch.Tensor:
-        x = a
-        for _ in range(4):
-            x = torch.nn.functional.gelu(x @ b)
+        y = a
+        for _ in range(2):
+            y = f.gelu(y @ b)
+        x = x0
+        for _ in range(3):
+            x = block(x)
         return x
 
     return run
@@ -126,24 +147,16 @@ def _rounds(
     return wall, cpu
 
 
-def run_suite(
+def measure_in_process(
     suite: Suite,
-    samples: int | None = None,
-    warmup: int | None = None,
-    planted_slowdown: float = 1.0,
+    samples: int,
+    warmup: int,
+    planted_slowdown: float,
+    seed: int,
     on_round: Callable[[int], None] | None = None,
-) -> Results:
-    """Time every case of `suite`; returns raw samples (ms), the calibration samples and the environment.
-
-    `planted_slowdown` (>1) slows every case by a busy-wait, for testing the regression detector only; it is
-    recorded in the results so it can never pass unnoticed.
-    """
-    if planted_slowdown < 1.0:
-        raise SwinprofError(f"planted slowdown must be >= 1.0, got {planted_slowdown}")
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict]:
+    """Build every case here, warm up, run `samples` interleaved rounds: `(wall_ms, cpu_ms, environment)`."""
     device = resolve_device(suite.device)
-    samples = samples or suite.samples
-    warmup = suite.warmup if warmup is None else warmup
-    t0 = time.perf_counter()
     with _quiet_machine(suite.threads):
         fns = {CALIBRATION_KEY: calibration_fn(device)}
         for case in suite.cases:
@@ -154,9 +167,52 @@ def run_suite(
             for _ in range(max(warmup, 1 if name != CALIBRATION_KEY else 0)):
                 fn()
         env = environment(device)
-        wall, cpu = _rounds(fns, samples, device, suite.seed, on_round)
+        wall, cpu = _rounds(fns, samples, device, seed, on_round)
     if device.type == "cuda":  # host CPU time says nothing about asynchronous GPU work
         cpu = {name: [] for name in cpu}
+    return wall, cpu, env
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def run_suite(
+    suite: Suite,
+    samples: int | None = None,
+    warmup: int | None = None,
+    planted_slowdown: float = 1.0,
+    on_round: Callable[[int], None] | None = None,
+    processes: int | None = None,
+) -> Results:
+    """Time every case of `suite`; returns raw samples (ms), the calibration samples and the environment.
+
+    With `processes` > 1 (default: the suite's) the rounds are split over that many fresh worker processes run
+    one after another, and their samples pooled (process order kept, so round pairing holds): a single process
+    carries its own offset (memory layout, what else ran at that moment) that more samples cannot average out.
+    `planted_slowdown` (>1) slows every case by a busy-wait, for testing the regression detector only; it is
+    recorded in the results so it can never pass unnoticed.
+    """
+    if planted_slowdown < 1.0:
+        raise SwinprofError(f"planted slowdown must be >= 1.0, got {planted_slowdown}")
+    samples = samples or suite.samples
+    warmup = suite.warmup if warmup is None else warmup
+    processes = processes or suite.processes
+    t0 = time.perf_counter()
+    if processes == 1:
+        wall, cpu, env = measure_in_process(suite, samples, warmup, planted_slowdown, suite.seed, on_round)
+    else:
+        from swinprof.bench.worker import measure_in_worker
+
+        wall, cpu, done = {}, {}, 0
+        for i, n in enumerate(_split(samples, processes)):
+            w, c, env = measure_in_worker(suite, n, warmup, planted_slowdown, suite.seed + i)
+            for name in w:
+                wall.setdefault(name, []).extend(w[name])
+                cpu.setdefault(name, []).extend(c[name])
+            done += n
+            if on_round is not None:
+                on_round(done)
     return Results(
         suite=suite.to_dict(),
         environment=env,
@@ -168,4 +224,5 @@ def run_suite(
         cases=[CaseResult(c.id, c.to_dict(), wall[c.id], cpu[c.id]) for c in suite.cases],
         planted_slowdown=planted_slowdown,
         duration_s=round(time.perf_counter() - t0, 3),
+        extra={"processes": processes},
     )

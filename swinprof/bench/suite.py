@@ -27,7 +27,7 @@ except ImportError:  # Python 3.10
 RECIPE_DTYPES = ("fp32", "fp16", "bf16")
 RECIPE_MODES = ("eager", "compile")
 RECIPE_ALIASES = {"eager": "fp32-eager", "compile": "fp32-compile", "fp32": "fp32-eager"}
-SUITE_KEYS = {"name", "description", "device", "threads", "warmup", "samples", "seed", "metric"}
+SUITE_KEYS = {"name", "description", "device", "threads", "warmup", "samples", "seed", "metric", "processes"}
 METRICS = ("wall", "cpu")
 CASE_KEYS = {"model", "res", "batch", "attn", "recipe", "name", "config"}
 AXES = ("model", "res", "batch", "attn", "recipe")
@@ -75,6 +75,7 @@ class Suite:
     samples: int = 30  # timed rounds; each round times every case and the calibration once
     seed: int = 0
     metric: str = "wall"  # what regress compares by default: wall-clock latency or process CPU time
+    processes: int = 1  # the rounds are split over this many fresh processes (run one after another)
     path: str | None = None
 
     @property
@@ -200,8 +201,16 @@ def parse_suite(data: dict, path: str | None = None) -> Suite:
         samples=_check_int(where, "samples", head.get("samples", 30), 2),
         seed=_check_int(where, "seed", head.get("seed", 0), 0),
         metric=metric,
+        processes=_check_int(where, "processes", head.get("processes", 1), 1),
         path=path,
     )
+
+
+def suite_from_dict(d: dict) -> Suite:
+    """Inverse of `Suite.to_dict` (worker processes receive their suite this way)."""
+    names = {f.name for f in dataclasses.fields(Suite)} - {"cases"}
+    cases = tuple(Case(**c) for c in d["cases"])
+    return Suite(cases=cases, **{k: v for k, v in d.items() if k in names})
 
 
 def load_suite(path: str | os.PathLike) -> Suite:
