@@ -12,6 +12,7 @@ from swinprof.bench.results import save_results
 from swinprof.bench.runner import run_suite
 from swinprof.bench.suite import load_suite
 from swinprof.cli._render import err_console, print_frame
+from swinprof.errors import SwinprofError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -20,6 +21,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="results JSON to write (atomically)")
     p.add_argument("--samples", type=int, default=None, help="interleaved rounds (default: the suite's)")
     p.add_argument("--warmup", type=int, default=None, help="untimed calls per case first (default: the suite's)")
+    p.add_argument(
+        "--processes", type=int, default=None, help="fresh processes to split the rounds over (default: the suite's)"
+    )
     p.add_argument(
         "--planted-slowdown",
         type=float,
@@ -36,6 +40,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     samples = args.samples or suite.samples
+    for name in ("samples", "warmup", "processes"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "warmup" else 1):
+            raise SwinprofError(f"--{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {value}")
     # auto_refresh=False: no refresh thread burning CPU inside the timed rounds; we refresh between rounds.
     with Progress(console=err_console, transient=True, disable=args.quiet, auto_refresh=False) as progress:
         task = progress.add_task(f"{suite.name}: {len(suite.cases)} cases", total=samples)
@@ -44,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             samples=samples,
             warmup=args.warmup,
             planted_slowdown=args.planted_slowdown,
+            processes=args.processes,
             on_round=lambda i: progress.update(task, completed=i, refresh=True),
         )
     save_results(results, args.output)

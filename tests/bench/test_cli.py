@@ -80,7 +80,10 @@ def test_bad_input_exits_2_with_one_line(files, make_results, capsys, argv, tmp_
 def test_bench_cli_writes_results_and_a_history_plot(tmp_path):
     out, store, png = tmp_path / "r.json", tmp_path / "h.jsonl", tmp_path / "h.png"
     suite = ROOT / "recipes" / "ci-bench-tiny.toml"
-    assert main(["bench", str(suite), "-o", str(out), "--samples", "3", "--warmup", "1", "--quiet"]) == 0
+    assert (
+        main(["bench", str(suite), "-o", str(out), "--samples", "3", "--warmup", "1", "--processes", "1", "--quiet"])
+        == 0
+    )
     r = load_results(out)
     assert r.suite_name == "ci-bench-tiny" and all(len(c.samples_ms) == 3 for c in r.cases)
     assert main(["history", "add", str(out), "--store", str(store)]) == 0

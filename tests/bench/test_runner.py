@@ -65,3 +65,10 @@ def test_planted_slowdown_below_one_is_refused():
 
     with pytest.raises(SwinprofError, match="planted slowdown"):
         run_suite(parse_suite(TINY), planted_slowdown=0.9)
+
+
+def test_rounds_split_over_worker_processes_are_pooled_in_order():
+    r = run_suite(parse_suite(TINY), samples=5, warmup=0, processes=2)
+    assert r.extra["processes"] == 2
+    assert len(r.calibration_ms) == 5 and all(len(c.samples_ms) == 5 and len(c.cpu_ms) == 5 for c in r.cases)
+    assert r.environment["threads"] == 1

@@ -19,7 +19,7 @@ def write(tmp_path, text):
 
 def test_committed_suites_load_and_validate():
     tiny = load_suite(ROOT / "recipes/ci-bench-tiny.toml")
-    assert tiny.metric == "cpu" and tiny.threads == 1
+    assert tiny.metric == "cpu" and tiny.threads == 1 and tiny.processes == 3
     assert [c.id for c in tiny.cases] == [
         "tiny:swin_t/64/b2/reference/fp32-eager",
         "tiny:swinv2_t_w8/64/b2/reference/fp32-eager",
@@ -79,3 +79,10 @@ def test_missing_suite_file(tmp_path):
 def test_recipe_aliases():
     assert normalize_recipe("compile") == "fp32-compile"
     assert normalize_recipe("bf16-eager") == "bf16-eager"
+
+
+def test_suite_dict_round_trip():
+    from swinprof.bench.suite import suite_from_dict
+
+    suite = load_suite(ROOT / "recipes/ci-bench-tiny.toml")
+    assert suite_from_dict(suite.to_dict()) == suite
