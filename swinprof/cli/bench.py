@@ -63,13 +63,16 @@ def run(args: argparse.Namespace) -> int:
                 "median ms": c.median_ms,
                 "p10 ms": _quantile(c.samples_ms, 0.1),
                 "p90 ms": _quantile(c.samples_ms, 0.9),
+                "median cpu ms": statistics.median(c.cpu_ms) if c.cpu_ms else None,
                 "n": len(c.samples_ms),
             }
             for c in results.cases
         ]
         cal = results.calibration_ms
+        cal_cpu = results.calibration_samples("cpu")
         rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
-                     "p90 ms": _quantile(cal, 0.9), "n": len(cal)})  # fmt: skip
+                     "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
+                     "n": len(cal)})  # fmt: skip
         title = f"{suite.name} ({results.duration_s:.1f} s) -> {args.output}"
         if results.planted_slowdown != 1.0:
             title += f"  [PLANTED slowdown x{results.planted_slowdown:g}]"

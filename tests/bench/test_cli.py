@@ -97,7 +97,7 @@ def test_planted_slowdown_is_recorded_and_flagged(tmp_path, capsys):
     out = tmp_path / "p.json"
     suite = ROOT / "recipes" / "ci-bench-tiny.toml"
     assert main(["bench", str(suite), "-o", str(out), "--samples", "2", "--warmup", "0", "--planted-slowdown",
-                 "1.15", "--quiet"]) == 0  # fmt: skip
+                 "1.15", "--processes", "1", "--quiet"]) == 0  # fmt: skip
     assert load_results(out).planted_slowdown == 1.15
     assert main(["regress", str(out), str(out)]) == 0
     assert "PLANTED slowdown x1.15" in capsys.readouterr().out
