@@ -41,9 +41,9 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
             "case": c.case_id,
             f"baseline {cmp.metric} ms": c.base_median_ms,
             f"current {cmp.metric} ms": c.new_median_ms,
-            "ratio": round(d.ratio, 4),
+            "ratio": "" if math.isnan(d.ratio) else f"{d.ratio:.3f}",
             "95% CI": "" if math.isnan(d.ci_low) else f"{d.ci_low:.3f}-{d.ci_high:.3f}",
-            "p": d.p_value,
+            "p": "" if math.isnan(d.p_value) else f"{d.p_value:.2g}",
             "verdict": d.verdict,
             "why": d.reason,
         })  # fmt: skip
