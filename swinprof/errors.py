@@ -63,3 +63,11 @@ class MemoryOptionError(SwinprofError, ValueError):
 
 class RecipeError(SwinprofError, ValueError):
     """A recipe file that is missing, unreadable, or does not match the recipe schema."""
+
+
+class SuiteError(SwinprofError, ValueError):
+    """A benchmark suite file that is missing, malformed, or names unknown models/recipes."""
+
+
+class ResultsError(SwinprofError, ValueError):
+    """A benchmark results or history file that is missing, corrupt, of an unsupported schema, or mismatched."""

@@ -1,0 +1,84 @@
+"""`swinprof bench`: run a benchmark suite and write the raw results (JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import pandas as pd
+from rich.progress import Progress
+
+from swinprof.bench.results import save_results
+from swinprof.bench.runner import run_suite
+from swinprof.bench.suite import load_suite
+from swinprof.cli._render import err_console, print_frame
+from swinprof.errors import SwinprofError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="time a benchmark suite (TOML) and write raw results for regress/history")
+    p.add_argument("suite", help="suite file, e.g. recipes/ci-bench.toml")
+    p.add_argument("-o", "--output", required=True, help="results JSON to write (atomically)")
+    p.add_argument("--samples", type=int, default=None, help="interleaved rounds (default: the suite's)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed calls per case first (default: the suite's)")
+    p.add_argument(
+        "--processes", type=int, default=None, help="fresh processes to split the rounds over (default: the suite's)"
+    )
+    p.add_argument(
+        "--planted-slowdown",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15) with a busy-wait, to check the regression "
+        "detector; recorded in the results",
+    )
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    samples = args.samples or suite.samples
+    for name in ("samples", "warmup", "processes"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "warmup" else 1):
+            raise SwinprofError(f"--{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {value}")
+    # auto_refresh=False: no refresh thread burning CPU inside the timed rounds; we refresh between rounds.
+    with Progress(console=err_console, transient=True, disable=args.quiet, auto_refresh=False) as progress:
+        task = progress.add_task(f"{suite.name}: {len(suite.cases)} cases", total=samples)
+        results = run_suite(
+            suite,
+            samples=samples,
+            warmup=args.warmup,
+            planted_slowdown=args.planted_slowdown,
+            processes=args.processes,
+            on_round=lambda i: progress.update(task, completed=i, refresh=True),
+        )
+    save_results(results, args.output)
+    if not args.quiet:
+        rows = [
+            {
+                "case": c.id,
+                "median ms": c.median_ms,
+                "p10 ms": _quantile(c.samples_ms, 0.1),
+                "p90 ms": _quantile(c.samples_ms, 0.9),
+                "median cpu ms": statistics.median(c.cpu_ms) if c.cpu_ms else None,
+                "n": len(c.samples_ms),
+            }
+            for c in results.cases
+        ]
+        cal = results.calibration_ms
+        cal_cpu = results.calibration_samples("cpu")
+        rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
+                     "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
+                     "n": len(cal)})  # fmt: skip
+        title = f"{suite.name} ({results.duration_s:.1f} s) -> {args.output}"
+        if results.planted_slowdown != 1.0:
+            title += f"  [PLANTED slowdown x{results.planted_slowdown:g}]"
+        print_frame(pd.DataFrame(rows), title=title, fmt=args.format)
+    return 0
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    return float(pd.Series(samples).quantile(q))

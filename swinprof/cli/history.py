@@ -1,0 +1,60 @@
+"""`swinprof history`: append results to the history store; show latency over commits and step changes."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.bench.history import DEFAULT_STORE, add_results, load_history, suites_in
+from swinprof.bench.plot import plot_history
+from swinprof.bench.report import history_frame, steps_frame
+from swinprof.bench.results import load_results
+from swinprof.cli._render import console, print_frame
+from swinprof.cli.regress import parse_threshold
+from swinprof.errors import SwinprofError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes")
+    hs = p.add_subparsers(dest="history_command", metavar="ACTION")
+    hs.required = True
+    add = hs.add_parser("add", help="append a results file to the history store")
+    add.add_argument("results", help="results JSON from swinprof bench")
+    add.add_argument("--store", default=DEFAULT_STORE, help=f"history file (JSON lines; default {DEFAULT_STORE})")
+    show = hs.add_parser("show", help="table of runs, step changes, optional PNG plot")
+    show.add_argument("--store", default=DEFAULT_STORE, help=f"history file (default {DEFAULT_STORE})")
+    show.add_argument("--suite", help="which suite (default: every suite in the store)")
+    show.add_argument("--plot", metavar="PNG", help="write a latency-over-commits plot (one suite: use --suite)")
+    show.add_argument("--threshold", default="5%", help="smallest step change to list (default 5%%)")
+    show.add_argument("--last", type=int, default=20, help="rows of the run table to print (default 20)")
+    show.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.history_command == "add":
+        count = add_results(args.store, load_results(args.results), source=args.results)
+        console.print(f"added {args.results} to {args.store} ({count} runs)")
+        return 0
+    threshold = parse_threshold(args.threshold)
+    entries = load_history(args.store)
+    suites = suites_in(entries)
+    if not entries:
+        raise SwinprofError(f"history {args.store!r} is empty or missing; add runs with: swinprof history add R.json")
+    if args.suite:
+        if args.suite not in suites:
+            raise SwinprofError(f"no suite {args.suite!r} in {args.store}; it has: {', '.join(suites)}")
+        suites = [args.suite]
+    if args.plot and len(suites) > 1:
+        raise SwinprofError(f"{args.store} holds several suites ({', '.join(suites)}): pick one with --suite")
+    for suite in suites:
+        frame = history_frame(entries, suite).tail(args.last)
+        print_frame(frame, title=f"{suite}: median ms per run (last {len(frame)})", fmt=args.format)
+        steps = steps_frame(entries, suite, threshold)
+        if steps.empty:
+            console.print(f"{suite}: no step changes beyond {threshold:.0%}")
+        else:
+            print_frame(steps, title=f"{suite}: step changes", fmt=args.format)
+    if args.plot:
+        plot_history(entries, suites[0], args.plot, threshold)
+        console.print(f"wrote {args.plot}")
+    return 0

@@ -1,0 +1,79 @@
+"""`swinprof regress`: compare a results file against a baseline; markdown + terminal report, exit 1 on regression."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.bench.history import load_history
+from swinprof.bench.plot import plot_history
+from swinprof.bench.regress import METRICS, NORMALISATIONS, compare_results
+from swinprof.bench.report import comparison_frame, environment_frame, markdown_report, summary_line
+from swinprof.bench.results import load_results
+from swinprof.cli._render import console, print_frame
+from swinprof.errors import SwinprofError
+from swinprof.report.files import atomic_write_text, ensure_writable_dir
+
+EXIT_REGRESSION = 1
+
+
+def parse_threshold(text: str) -> float:
+    """`5%` or `0.05` -> 0.05. A bare number >= 1 is ambiguous and refused."""
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1 or (not t.endswith("%") and float(t) >= 1):
+        raise SwinprofError(f"threshold {text!r} not understood: give a percentage like 5% or a fraction like 0.05")
+    return value
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("regress", help="compare benchmark results with a baseline (exit 1 on a regression)")
+    p.add_argument("baseline", help="baseline results JSON (from swinprof bench)")
+    p.add_argument("current", help="current results JSON")
+    p.add_argument("--threshold", default="5%", help="smallest slowdown that counts, e.g. 5%% or 0.05 (default 5%%)")
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the rank test (default 0.01)")
+    p.add_argument("--metric", choices=METRICS, default=None, help="wall or cpu time (default: the suite's)")
+    p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
+                   help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
+    p.add_argument("--min-samples", type=int, default=10, help="fewer samples than this give 'uncertain'")
+    p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--history", metavar="STORE", help="history store for sparklines and step changes in the report")
+    p.add_argument("--plot", metavar="PNG", help="draw the history of this suite here (needs --history)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    threshold = parse_threshold(args.threshold)
+    if args.plot and not args.history:
+        raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")
+    if not 0 < args.alpha < 1:
+        raise SwinprofError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    for path in (args.markdown, args.plot):
+        if path:
+            ensure_writable_dir(_parent(path))  # fail before the comparison, not after
+    base, new = load_results(args.baseline), load_results(args.current)
+    cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric)
+    history = load_history(args.history) if args.history else None
+    if args.plot:
+        plot_history(history, cmp.suite_name, args.plot, threshold)
+    if args.markdown:
+        text = markdown_report(cmp, args.report_only, history, args.plot)
+        atomic_write_text(args.markdown, text)
+    print_frame(comparison_frame(cmp), title=f"{cmp.suite_name}: {args.current} vs {args.baseline}")
+    if cmp.env_diff:
+        print_frame(environment_frame(cmp), title="environment differences")
+    for w in cmp.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"verdict: [bold]{cmp.verdict.upper()}[/] ({summary_line(cmp)})")
+    if cmp.has_regression and not args.report_only:
+        return EXIT_REGRESSION
+    return 0
+
+
+def _parent(path: str) -> str:
+    import os
+
+    return os.path.dirname(path) or "."
