@@ -19,18 +19,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--attn", default="reference", help="comma-separated attention implementations of ours to time")
     p.add_argument("--markdown", default=None, help="also write the result as a markdown file")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    result = compare_with_reference(args.model, args.res, args.batch, args.warmup, args.iters)
+    impls = tuple(a.strip() for a in args.attn.split(",") if a.strip())
+    result = compare_with_reference(args.model, args.res, args.batch, args.warmup, args.iters, attn_impls=impls)
     table = pd.DataFrame(result.rows())
     title = f"{result.variant} @ {result.res}, batch {result.batch}, eager fp32, CPU ({result.env['cpu']})"
     print_frame(table, title=title)
+    diffs = ", ".join(f"{impl} {d:.2e}" for impl, d in result.max_abs_logit_diff.items())
     summary = (
-        f"max |logit difference| = {result.max_abs_logit_diff:.2e}; "
-        f"swinprof is {result.speedup:.2f}x the speed of transformers (median vs median, interleaved)"
+        f"max |logit difference| vs transformers: {diffs}; speeds are median vs median, timed interleaved "
+        f"(> 1 = faster than transformers)"
     )
     console.print(summary)
     if args.markdown:

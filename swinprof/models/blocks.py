@@ -26,6 +26,11 @@ from swinprof.models.windows import (
 LOGIT_SCALE_MAX = math.log(1.0 / 0.01)
 
 
+def dropout(rate: float) -> nn.Module:
+    """`nn.Dropout(rate)`, or `nn.Identity()` for rate 0 so inference pays no per-call dispatch for it."""
+    return nn.Dropout(rate) if rate > 0 else nn.Identity()
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop the whole residual branch per sample while training."""
 
@@ -52,7 +57,7 @@ class Mlp(nn.Module):
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(drop)
+        self.drop = dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
@@ -97,9 +102,9 @@ class WindowAttention(nn.Module):
             coords = log_spaced_coords_table(window, pretrained_window)
             self.register_buffer("relative_coords_table", coords, persistent=False)
         self.register_buffer("relative_position_index", relative_position_index(window), persistent=False)
-        self.attn_drop = nn.Dropout(attn_drop)
+        self.attn_drop = dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.proj_drop = dropout(proj_drop)
 
     @property
     def tokens(self) -> int:

@@ -9,7 +9,7 @@ from torch import nn
 
 from swinprof.errors import InvalidResolutionError, MemoryOptionError
 from swinprof.models.attention import get_attention
-from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage
+from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage, dropout
 from swinprof.models.config import RESOLUTION_MULTIPLE, SwinConfig, get_variant
 from swinprof.models.windows import clamp_window
 
@@ -31,7 +31,7 @@ class SwinTransformer(nn.Module):
         self.config = config
         c = config
         self.patch_embed = PatchEmbed(c.patch_size, c.in_chans, c.embed_dim)
-        self.pos_drop = nn.Dropout(c.drop_rate)
+        self.pos_drop = dropout(c.drop_rate)
         drop_path = torch.linspace(0, c.drop_path_rate, sum(c.depths), device="cpu").tolist()
         stages, first = [], 0
         for i, (depth, heads) in enumerate(zip(c.depths, c.num_heads)):

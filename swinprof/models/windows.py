@@ -10,6 +10,7 @@ import functools
 
 import torch
 import torch.nn.functional as F
+from torch._guards import detect_fake_mode
 
 Pair = tuple[int, int]
 
@@ -77,8 +78,7 @@ def region_ids(hw: Pair, window: Pair, shift: Pair, device: torch.device | str =
     return ids[0][:, None] * 3 + ids[1][None, :]
 
 
-@functools.lru_cache(maxsize=64)
-def _shift_mask_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
+def _build_shift_mask(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
     ids = region_ids(hw, window, shift, device).to(torch.float32)
     win_ids = window_partition(ids[None, :, :, None], window).squeeze(-1)  # (nW, N)
     diff = win_ids[:, None, :] - win_ids[:, :, None]
@@ -86,8 +86,18 @@ def _shift_mask_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> torc
 
 
 def shift_mask(hw: Pair, window: Pair, shift: Pair, device: torch.device | str) -> torch.Tensor:
-    """`(nW, N, N)` additive mask, 0 within a region and -100 across regions. Cached per geometry."""
-    return _shift_mask_cached(tuple(hw), tuple(window), tuple(shift), str(device))
+    """`(nW, N, N)` additive mask, 0 within a region and -100 across regions. Cached per geometry.
+
+    Never cached while tracing (torch.export / dynamo use fake tensors): a fake tensor in the cache would
+    silently replace the real mask in every later eager call.
+    """
+    key = (tuple(hw), tuple(window), tuple(shift), str(device))
+    if detect_fake_mode() is not None or torch.compiler.is_compiling():
+        return _build_shift_mask(*key)
+    return _shift_mask_cached(*key)
+
+
+_shift_mask_cached = functools.lru_cache(maxsize=64)(_build_shift_mask)
 
 
 @functools.lru_cache(maxsize=64)

@@ -100,7 +100,7 @@ def scaled_qk_for_sdpa(attn, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Te
 
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn, mask: torch.Tensor, scale: float) -> torch.Tensor:
     """`F.scaled_dot_product_attention` with the block's attention dropout (active only in training)."""
-    drop = attn.attn_drop.p if attn.attn_drop.training else 0.0
+    drop = getattr(attn.attn_drop, "p", 0.0) if attn.attn_drop.training else 0.0
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, scale=scale)
 
 

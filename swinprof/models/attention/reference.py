@@ -17,10 +17,15 @@ def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch
     bw, n, c = windows.shape
     q, k, v = attn.qkv_heads(windows)  # (B*nW, heads, N, hd)
     q, k = attn.scaled_qk(q, k)
-    scores = q @ k.transpose(-2, -1) + attn.position_bias().unsqueeze(0)
-    if mask is not None:
+    scores = q @ k.transpose(-2, -1)
+    bias = attn.position_bias()  # (heads, N, N)
+    if mask is None:
+        scores = scores + bias.unsqueeze(0)
+    else:
+        # Bias and shift mask summed once on the small (nW, heads, N, N) tensor: one pass over the scores.
         nw = mask.shape[0]
-        scores = scores.view(batch, nw, attn.num_heads, n, n) + mask[None, :, None].to(scores.dtype)
+        bias = bias.unsqueeze(0) + mask.unsqueeze(1).to(bias.dtype)
+        scores = scores.view(batch, nw, attn.num_heads, n, n) + bias.unsqueeze(0)
         scores = scores.view(bw, attn.num_heads, n, n)
     probs = attn.attn_drop(scores.softmax(dim=-1))
     out = (probs @ v).transpose(1, 2).reshape(bw, n, c)
