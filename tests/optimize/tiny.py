@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from swinprof.models import create_model
+from tests.conftest import tiny_model as shared_tiny_model
 
 TINY = dict(img_size=64, embed_dim=32, depths=(2, 2, 2, 1), num_heads=(1, 2, 2, 4), window_size=4, num_classes=10)
 
 
 def tiny_model(name: str = "swin_t", seed: int = 0, **overrides) -> torch.nn.Module:
-    """A seeded tiny model, weights nudged away from their init so biases and norms are not trivial."""
-    torch.manual_seed(seed)
-    model = create_model(name, **{**TINY, **overrides}).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return model
+    """The shared seeded tiny model (tests/conftest.py), at this package's smaller size."""
+    return shared_tiny_model(name, seed, **{**TINY, **overrides})
 
 
 def inputs(n: int = 4, seed: int = 1, size: int = 64) -> torch.Tensor:
