@@ -15,7 +15,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from swinprof.models.attention.reference import attend_windows
-from swinprof.models.windows import Pair, shift_mask, window_partition, window_reverse
+from swinprof.models.windows import Pair, attend_in_shifted_windows, shift_mask
 
 
 def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
@@ -38,26 +38,23 @@ def _attend_group(windows: torch.Tensor, attn, mask: torch.Tensor | None) -> tor
 def sequential_attention(x: torch.Tensor, attn, window: Pair, shift: Pair, chunks: int) -> torch.Tensor:
     """`(B, H, W, C)` padded map -> `(B, H, W, C)`, attending `chunks` groups of windows one at a time."""
     batch, h, w, _ = x.shape
-    shifted = any(shift)
-    if shifted:
-        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-    windows = window_partition(x, window)  # (B*nW, N, C), image-major
-    total = windows.shape[0]
-    num_windows = total // batch
-    mask = shift_mask((h, w), window, shift, x.device) if shifted else None
-    recompute = torch.is_grad_enabled()
-    outs = []
-    for start, stop in chunk_bounds(total, chunks):
-        group_mask = None
-        if mask is not None:
-            idx = torch.arange(start, stop, device=mask.device) % num_windows
-            group_mask = mask.index_select(0, idx)
-        group = windows[start:stop]
-        if recompute:
-            outs.append(checkpoint(_attend_group, group, attn, group_mask, use_reentrant=False))
-        else:
-            outs.append(_attend_group(group, attn, group_mask))
-    out = window_reverse(torch.cat(outs, dim=0), window, (h, w))
-    if shifted:
-        out = torch.roll(out, shifts=shift, dims=(1, 2))
-    return out
+    mask = shift_mask((h, w), window, shift, x.device) if any(shift) else None
+
+    def attend(windows: torch.Tensor) -> torch.Tensor:  # (B*nW, N, C), image-major
+        total = windows.shape[0]
+        num_windows = total // batch
+        recompute = torch.is_grad_enabled()
+        outs = []
+        for start, stop in chunk_bounds(total, chunks):
+            group_mask = None
+            if mask is not None:
+                idx = torch.arange(start, stop, device=mask.device) % num_windows
+                group_mask = mask.index_select(0, idx)
+            group = windows[start:stop]
+            if recompute:
+                outs.append(checkpoint(_attend_group, group, attn, group_mask, use_reentrant=False))
+            else:
+                outs.append(_attend_group(group, attn, group_mask))
+        return torch.cat(outs, dim=0)
+
+    return attend_in_shifted_windows(x, window, shift, attend)

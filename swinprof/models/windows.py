@@ -7,6 +7,7 @@ feature maps work; shifts are `(sh, sw)` with `(0, 0)` meaning a regular (unshif
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +64,24 @@ def window_reverse(windows: torch.Tensor, window: Pair, hw: Pair) -> torch.Tenso
     c = windows.shape[-1]
     x = windows.view(-1, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, h, w, c)
+
+
+def attend_in_shifted_windows(
+    x: torch.Tensor, window: Pair, shift: Pair, attend: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """The cyclic-shift scaffold shared by the implementations that partition windows.
+
+    Rolls the padded map `(B, H, W, C)` by `-shift`, partitions it into windows `(B*nW, N, C)`, applies
+    `attend` (which returns the same shape), merges the windows and rolls back by `shift`.
+    """
+    _, h, w, _ = x.shape
+    shifted = any(shift)
+    if shifted:
+        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+    out = window_reverse(attend(window_partition(x, window)), window, (h, w))
+    if shifted:
+        out = torch.roll(out, shifts=shift, dims=(1, 2))
+    return out
 
 
 def region_ids(hw: Pair, window: Pair, shift: Pair, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from swinprof.errors import DeviceUnavailableError
 from swinprof.models.attention._shared import folded_bias_mask, normal_tensors
 from swinprof.models.attention.registry import register_attention
-from swinprof.models.windows import Pair, region_ids, window_partition, window_reverse
+from swinprof.models.windows import Pair, attend_in_shifted_windows, region_ids, window_partition
 
 
 def flex_unavailable(device: torch.device, dtype: torch.dtype) -> str | None:
@@ -71,25 +71,21 @@ def flex_attention_impl(x, attn, window, shift):
         raise DeviceUnavailableError(
             "FlexAttention has no backward on CPU: use attn_impl 'sdpa'/'fused', torch.no_grad(), or a CUDA device"
         )
-    shifted = any(shift)
-    if shifted:
-        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-    windows = window_partition(x, window)  # (B*nW, N, C)
-    bw, n, _ = windows.shape
-    q, k, v = attn.qkv_heads(windows)
-    q, k = attn.scaled_qk(q, k)  # scale folded into q (v1 and v2): a Python float would be a recompile guard
-    q, k, v = torch.stack((q, k, v)).unbind(0)  # contiguous (B*nW, heads, N, hd) each
-    bias = folded_bias_mask(attn, (h, w), window, (0, 0), q.dtype)[0]  # (heads, N, N)
 
-    def add_bias(score, b, head, q_idx, kv_idx):
-        return score + bias[head, q_idx, kv_idx]
+    def attend(windows: torch.Tensor) -> torch.Tensor:  # (B*nW, N, C)
+        bw, n, _ = windows.shape
+        q, k, v = attn.qkv_heads(windows)
+        q, k = attn.scaled_qk(q, k)  # scale folded into q (v1 and v2): a Python float would be a recompile guard
+        q, k, v = torch.stack((q, k, v)).unbind(0)  # contiguous (B*nW, heads, N, hd) each
+        bias = folded_bias_mask(attn, (h, w), window, (0, 0), q.dtype)[0]  # (heads, N, N)
 
-    block_mask = _region_block_mask((h, w), tuple(window), tuple(shift), bw, str(x.device))
-    # Each stage (and batch size) is a new static geometry: allow more compiles than dynamo's default 8.
-    with torch._dynamo.config.patch(recompile_limit=64, accumulated_recompile_limit=512):
-        out = _compiled_flex()(q, k, v, score_mod=add_bias, block_mask=block_mask, scale=1.0)
-    out = attn.proj_drop(attn.proj(out.transpose(1, 2).reshape(bw, n, c)))
-    out = window_reverse(out, window, (h, w))
-    if shifted:
-        out = torch.roll(out, shifts=shift, dims=(1, 2))
-    return out
+        def add_bias(score, b, head, q_idx, kv_idx):
+            return score + bias[head, q_idx, kv_idx]
+
+        block_mask = _region_block_mask((h, w), tuple(window), tuple(shift), bw, str(x.device))
+        # Each stage (and batch size) is a new static geometry: allow more compiles than dynamo's default 8.
+        with torch._dynamo.config.patch(recompile_limit=64, accumulated_recompile_limit=512):
+            out = _compiled_flex()(q, k, v, score_mod=add_bias, block_mask=block_mask, scale=1.0)
+        return attn.proj_drop(attn.proj(out.transpose(1, 2).reshape(bw, n, c)))
+
+    return attend_in_shifted_windows(x, window, shift, attend)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from swinprof.models.attention.registry import register_attention
-from swinprof.models.windows import shift_mask, window_partition, window_reverse
+from swinprof.models.windows import attend_in_shifted_windows, shift_mask
 
 
 def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -35,12 +35,5 @@ def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch
 @register_attention("reference")
 def reference_attention(x, attn, window, shift):
     batch, h, w, _ = x.shape
-    shifted = any(shift)
-    if shifted:
-        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-    mask = shift_mask((h, w), window, shift, x.device) if shifted else None
-    out = attend_windows(window_partition(x, window), attn, mask, batch)
-    out = window_reverse(out, window, (h, w))
-    if shifted:
-        out = torch.roll(out, shifts=shift, dims=(1, 2))
-    return out
+    mask = shift_mask((h, w), window, shift, x.device) if any(shift) else None
+    return attend_in_shifted_windows(x, window, shift, lambda windows: attend_windows(windows, attn, mask, batch))

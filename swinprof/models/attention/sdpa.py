@@ -6,23 +6,14 @@ copy for a fused scale-mask-softmax-matmul kernel that never writes the score te
 
 from __future__ import annotations
 
-import torch
-
 from swinprof.models.attention._shared import folded_bias_mask, sdpa_windows
 from swinprof.models.attention.registry import register_attention
-from swinprof.models.windows import window_partition, window_reverse
+from swinprof.models.windows import attend_in_shifted_windows
 
 
 @register_attention("sdpa")
 def sdpa_attention(x, attn, window, shift):
     """`(B, H, W, C)` -> `(B, H, W, C)`; same maths as `reference`, to fp tolerance."""
     batch, h, w, _ = x.shape
-    shifted = any(shift)
-    if shifted:
-        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
     mask = folded_bias_mask(attn, (h, w), window, shift, x.dtype)
-    out = sdpa_windows(window_partition(x, window), attn, mask, batch)
-    out = window_reverse(out, window, (h, w))
-    if shifted:
-        out = torch.roll(out, shifts=shift, dims=(1, 2))
-    return out
+    return attend_in_shifted_windows(x, window, shift, lambda windows: sdpa_windows(windows, attn, mask, batch))
