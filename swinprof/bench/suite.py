@@ -13,16 +13,9 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from swinprof.errors import SuiteError, SwinprofError
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    from swinprof.errors import require_extra
-
-    tomllib = require_extra("tomli", "tomli", "reading TOML suites on Python 3.10")
+from swinprof.tomlfile import read_toml
 
 RECIPE_DTYPES = ("fp32", "fp16", "bf16")
 RECIPE_MODES = ("eager", "compile")
@@ -215,11 +208,5 @@ def suite_from_dict(d: dict) -> Suite:
 
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read and validate a suite TOML file; every problem is one SuiteError line naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise SuiteError(f"suite file {str(p)!r} not found; see recipes/ci-bench.toml for an example")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{p}: not valid TOML: {exc}") from exc
-    return parse_suite(data, str(p))
+    missing = f"suite file {str(path)!r} not found; see recipes/ci-bench.toml for an example"
+    return parse_suite(read_toml(path, SuiteError, missing), str(path))

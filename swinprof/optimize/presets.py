@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from swinprof.errors import RecipeError
 from swinprof.optimize.recipe import Recipe, load_recipe, parse_recipe
+from swinprof.tomlfile import read_toml
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,9 +59,9 @@ def _describe(path: Path) -> dict:
     """One listing row; a benchmark suite (`[suite]`) is shown, not validated; a broken file shows its error."""
     row = {"name": path.stem, "kind": "", "method": "", "runtime": "", "device": "", "compile": "", "description": ""}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return row | {"kind": "invalid", "description": f"not valid TOML: {exc}"}
+        data = read_toml(path, RecipeError, f"{path} disappeared while listing")
+    except RecipeError as exc:
+        return row | {"kind": "invalid", "description": str(exc)}
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     if "suite" in data:
         suite = data["suite"] if isinstance(data["suite"], dict) else {}

@@ -17,12 +17,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeError
+from swinprof.tomlfile import read_toml
 
 # Modules left in floating point unless a recipe says otherwise (fnmatch globs on module names; a glob that
 # matches a module also covers its children): the 4x4 patch-embedding conv and the classifier see the raw image
@@ -284,12 +280,8 @@ def _check_consistency(r: Recipe, source: str) -> None:
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe TOML file."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe file {str(path)!r} does not exist; `swinprof recipes` lists the presets")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: not valid TOML ({exc})") from exc
+    missing = f"recipe file {str(path)!r} does not exist; `swinprof recipes` lists the presets"
+    data = read_toml(path, RecipeError, missing)
     recipe = parse_recipe(data, source=path.name)
     if not recipe.meta.name:
         recipe = dataclasses.replace(recipe, meta=dataclasses.replace(recipe.meta, name=path.stem))
