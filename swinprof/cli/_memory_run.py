@@ -53,7 +53,7 @@ STEP_NOTES = [
 
 
 def run_steps(ctx: RunContext, model, configs: list[MemoryConfig]) -> int:
-    from swinprof.optimize.attention_peak import attention_peak_frame
+    from swinprof.studies.attention_peak import attention_peak_frame
 
     a = ctx.args
     df = compare_configs(model, configs, a.batch, ctx.res, ctx.device, iters=a.iters, warmup=a.warmup)

@@ -10,8 +10,8 @@ from pathlib import Path
 from swinprof.cli._render import console, err_console, print_frame
 from swinprof.evaluate.compare import RunOptions, resolve, run_recipes
 from swinprof.evaluate.record import comparison_frame, write_run
+from swinprof.measure.environment import environment
 from swinprof.optimize.recipe import Recipe
-from swinprof.runtime import environment
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:

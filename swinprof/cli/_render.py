@@ -1,28 +1,23 @@
-"""Terminal rendering shared by the subcommands (the only place that prints tables)."""
+"""Terminal output shared by the subcommands: the only place that prints reports and tables."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
-from swinprof.report.render import format_cell, to_csv, to_json, to_markdown
+from swinprof.report.document import Report
+from swinprof.report.render import to_csv, to_json, to_markdown
+from swinprof.report.terminal import report_renderables, rich_table
+from swinprof.report.writer import render, write_report
+
+FORMATS = ("table", "markdown", "csv", "json", "html")
 
 # Outside a terminal (CI logs, pipes) rich would fold tables to 80 columns; give them room instead.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
-
-
-def rich_table(df: pd.DataFrame, title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False, title_justify="left")
-    for col in df.columns:
-        numeric = pd.api.types.is_numeric_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left")
-    for row in df.itertuples(index=False):
-        table.add_row(*(format_cell(v) for v in row))
-    return table
 
 
 def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") -> None:
@@ -37,3 +32,29 @@ def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") 
         print(to_json(df, title))
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+def show_report(report: Report, fmt: str = "table") -> None:
+    """Print the whole report on stdout in `fmt` (table: rich tables, notes dimmed, warnings last)."""
+    if fmt == "table":
+        for item in report_renderables(report):
+            console.print(item, highlight=False)
+        return
+    print(render(report, fmt), end="")
+
+
+def emit(
+    report: Report,
+    fmt: str = "table",
+    output: str | Path | None = None,
+    stem: str = "report",
+    extra: dict[str, bytes | Path] | None = None,
+    quiet: bool = False,
+) -> list[Path]:
+    """Print `report` in `fmt`; with `output`, write its files (and `extra` artifacts) there as one unit."""
+    show_report(report, fmt)
+    written = write_report(report, output, stem, extra=extra) if output is not None else []
+    if written and not quiet:
+        err_console.print(f"wrote {len(written)} files into {output}: " + ", ".join(p.name for p in written),
+                          highlight=False)  # fmt: skip
+    return written

@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from swinprof.bench.attention import AttentionComparison, compare_attention
 from swinprof.cli._render import err_console, print_frame
 from swinprof.errors import SwinprofError
 from swinprof.models import get_variant
 from swinprof.report.files import atomic_write_text, ensure_writable_dir
 from swinprof.report.render import to_csv, to_markdown, to_records
+from swinprof.studies.attention import AttentionComparison, compare_attention
 
 WRITE_FORMATS = ("md", "csv", "json")
 

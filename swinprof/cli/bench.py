@@ -8,16 +8,16 @@ import statistics
 import pandas as pd
 from rich.progress import Progress
 
-from swinprof.bench.results import save_results
-from swinprof.bench.runner import run_suite
-from swinprof.bench.suite import load_suite
 from swinprof.cli._render import err_console, print_frame
 from swinprof.errors import SwinprofError
+from swinprof.track.results import save_results
+from swinprof.track.runner import run_suite
+from swinprof.track.suite import load_suite
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time a benchmark suite (TOML) and write raw results for regress/history")
-    p.add_argument("suite", help="suite file, e.g. recipes/ci-bench.toml")
+    p.add_argument("suite", help="suite file, e.g. recipes/suites/ci-bench.toml")
     p.add_argument("-o", "--output", required=True, help="results JSON to write (atomically)")
     p.add_argument("--samples", type=int, default=None, help="interleaved rounds (default: the suite's)")
     p.add_argument("--warmup", type=int, default=None, help="untimed calls per case first (default: the suite's)")

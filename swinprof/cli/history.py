@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from swinprof.bench.history import DEFAULT_STORE, add_results, load_history, suites_in
-from swinprof.bench.plot import plot_history
-from swinprof.bench.report import history_frame, steps_frame
-from swinprof.bench.results import load_results
 from swinprof.cli._render import console, print_frame
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
+from swinprof.track.history import DEFAULT_STORE, add_results, load_history, suites_in
+from swinprof.track.plot import plot_history
+from swinprof.track.report import history_frame, steps_frame
+from swinprof.track.results import load_results
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -6,10 +6,11 @@ import argparse
 
 from swinprof.cli._render import err_console
 from swinprof.errors import MemoryOptionError
+from swinprof.measure.device import resolve_device
+from swinprof.measure.environment import environment
 from swinprof.models import create_model
 from swinprof.models.config import get_variant
 from swinprof.optimize.memory import METHOD_CPU, METHOD_CUDA, MemoryConfig
-from swinprof.runtime import environment, resolve_device
 
 FORMATS = ["table", "markdown", "csv", "json"]
 

@@ -7,8 +7,8 @@ import argparse
 from swinprof.cli._render import print_frame
 from swinprof.evaluate.predict import predict_images
 from swinprof.evaluate.preprocess import EvalTransform
+from swinprof.measure.device import resolve_device
 from swinprof.models import create_model, get_variant
-from swinprof.runtime import resolve_device
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

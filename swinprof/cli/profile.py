@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from swinprof.cli._render import console, err_console, print_frame
+from swinprof.cli._render import emit, err_console
 from swinprof.errors import InvalidOptionError
 from swinprof.models.attention.registry import available_attention
 from swinprof.profile.runner import ProfileOptions
@@ -86,20 +86,6 @@ def _progress(quiet: bool):
     return running()
 
 
-def _print_report(report, fmt: str) -> None:
-    from swinprof.report.writer import render
-
-    if fmt in ("markdown", "json", "html", "csv"):
-        print(render(report, fmt), end="")
-        return
-    console.print(f"[bold]{report.title}[/bold]")
-    for s in report.sections:
-        if s.frame is not None:
-            print_frame(s.frame, s.title, "table")
-        if s.note:
-            console.print(f"[dim]{s.note}[/dim]", highlight=False)
-
-
 def run(args: argparse.Namespace) -> int:
     from swinprof.profile.swin import profile_swin
 
@@ -118,13 +104,7 @@ def run(args: argparse.Namespace) -> int:
             args.variant, args.res, args.batch, args.dtype, args.device, args.attn, args.weights, args.threads,
             options, hooks,
         )  # fmt: skip
-    _print_report(report, args.format)
-    written = []
-    if out_dir is not None:
-        from swinprof.report.writer import write_report
-
-        written = write_report(report, out_dir, stem)
-    if not args.quiet:
-        for path in [*written, *([trace_path] if trace_path else [])]:
-            err_console.print(f"wrote {path}", highlight=False)
+    emit(report, args.format, out_dir, stem, quiet=args.quiet)
+    if trace_path is not None and not args.quiet:
+        err_console.print(f"wrote {trace_path}", highlight=False)
     return 0

@@ -6,10 +6,10 @@ import argparse
 
 import pandas as pd
 
-from swinprof.bench.vs_reference import compare_with_reference
 from swinprof.cli._render import console, print_frame
 from swinprof.report.files import atomic_write_text
 from swinprof.report.render import to_markdown
+from swinprof.studies.reference import compare_with_reference
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from swinprof.bench.history import load_history
-from swinprof.bench.plot import plot_history
-from swinprof.bench.regress import METRICS, NORMALISATIONS, compare_results
-from swinprof.bench.report import comparison_frame, environment_frame, markdown_report, summary_line
-from swinprof.bench.results import load_results
 from swinprof.cli._render import console, print_frame
 from swinprof.errors import SwinprofError
 from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.track.history import load_history
+from swinprof.track.plot import plot_history
+from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
+from swinprof.track.report import comparison_frame, environment_frame, markdown_report, summary_line
+from swinprof.track.results import load_results
 
 EXIT_REGRESSION = 1
 

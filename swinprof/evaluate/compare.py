@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from swinprof.bench.timing import measure_interleaved, time_once
 from swinprof.errors import DataPathError, RecipeError
 from swinprof.evaluate.fidelity import Fidelity, compare_logits
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
-from swinprof.evaluate.memory import forward_peak_mb
+from swinprof.measure.memory import forward_tensor_peak
+from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.recipe import Recipe, check_requirements
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
 from swinprof.optimize.tracing import warm_eager_caches
@@ -165,6 +165,15 @@ def _locked(path: str | None, say: Callable[[str], None]):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _tensor_peak(name: str, recipes: list[Recipe], fn: Callable, x: torch.Tensor, device) -> int | None:
+    """Tensor peak of one forward for eager PyTorch paths; None where kernels allocate outside the dispatcher
+    (compiled graphs, ONNX Runtime, TensorRT), which the tensor-peak meter cannot see."""
+    recipe = next((r for r in recipes if r.name == name), None)
+    if recipe is not None and (recipe.compile.backend != "none" or recipe.target.runtime != "pytorch"):
+        return None
+    return forward_tensor_peak(lambda: fn(x), device)
+
+
 def _describe_compile(r: Recipe) -> str:
     return "-" if r.compile.backend == "none" else f"{r.compile.backend}:{r.compile.mode}"
 
@@ -206,7 +215,7 @@ def _rows(recipes, fns, prepared, timings, first, fid, acc, peaks, baseline_size
                 "acc5": a.acc5 if a else None,
                 "d_acc1": (a.acc1 - a0.acc1) if a and a0 else None,
                 "size_mb": size / 2**20 if size else None,
-                "peak_mem_mb": peaks.get((name, b)),
+                "tensor_peak_mb": peaks[(name, b)] / 2**20 if peaks.get((name, b)) is not None else None,
                 "prepare_s": p.prepare_s if p else 0.0,
                 "first_call_s": first[(name, b)],
                 "flag": "; ".join(flags),
@@ -287,7 +296,7 @@ def run_recipes(
             t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
             for name in fns:
                 timings[(name, b)] = t[name]
-                peaks[(name, b)] = forward_peak_mb(fns[name], x)
+                peaks[(name, b)] = _tensor_peak(name, recipes, fns[name], x, device)
     rows = _rows(recipes, fns, prepared, timings, first, fid, acc, peaks, state_dict_bytes(model))
     table = pd.DataFrame(rows)
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]

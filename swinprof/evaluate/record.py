@@ -37,7 +37,7 @@ REPORT_COLUMNS = {
     "acc1": "acc@1 %",
     "d_acc1": "Δacc@1",
     "size_mb": "size MiB",
-    "peak_mem_mb": "peak mem MiB",
+    "tensor_peak_mb": "tensor peak MiB",
     "prepare_s": "prepare s",
     "first_call_s": "first call s",
     "flag": "flag",

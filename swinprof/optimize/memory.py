@@ -1,7 +1,7 @@
 """Training-step memory: what activation checkpointing and sequential attention buy, and at what time cost.
 
 One training step = forward, cross-entropy backward, AdamW step. Memory is read the same way for every row:
-on CUDA from the caching allocator (`max_memory_allocated`), elsewhere from `LiveTensorTracker` (peak bytes
+on CUDA from the caching allocator (`max_memory_allocated`), elsewhere from `TensorPeak` (peak bytes
 of live tensor storages, seen through a TorchDispatchMode). Rows share one model and one optimizer (the
 options are switched on the model between steps), so parameters and optimizer state are identical and the
 differences are activations and transients only.
@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swinprof.bench.timing import measure_interleaved
 from swinprof.errors import MemoryOptionError
+from swinprof.measure.memory import TensorPeak, score_classifier, storage_bytes
+from swinprof.measure.timing import measure_interleaved
 from swinprof.models.swin import GRANULARITIES, SwinTransformer
-from swinprof.optimize.memtrack import LiveTensorTracker, score_classifier, tensor_bytes
 
 MIB = 2**20
 METHOD_CPU = "peak bytes of live tensor storages (TorchDispatchMode tracker)"
@@ -117,7 +117,7 @@ def measure_step_memory(
         optimizer.zero_grad(set_to_none=True)
         gc.collect()
         return _measure_cuda(model, optimizer, images, labels, params, state, exclude_bytes)
-    tracker = LiveTensorTracker(score_classifier(tokens or set()))
+    tracker = TensorPeak(score_classifier(tokens or set()))
     # Gradients that outlive zero_grad (DDP's bucket views) stay counted; freed ones drop out again.
     tracker.track(p.grad for p in params if p.grad is not None)
     optimizer.zero_grad(set_to_none=True)
@@ -132,13 +132,13 @@ def measure_step_memory(
         loss = F.cross_entropy(model(images), labels)
         activations = tracker.current - start
         loss.backward()
-        grads = tensor_bytes(p.grad for p in params if p.grad is not None)
+        grads = storage_bytes(p.grad for p in params if p.grad is not None)
         optimizer.step()
     return StepMemory(
         peak=tracker.peak,
-        params=tensor_bytes(params),
+        params=storage_bytes(params),
         grads=grads,
-        optimizer_state=tensor_bytes(optimizer_state_tensors(optimizer)),
+        optimizer_state=storage_bytes(optimizer_state_tensors(optimizer)),
         activations=activations,
         scores_peak=tracker.tag_peak.get("scores", 0),
         loss=float(loss.detach()),
@@ -155,14 +155,14 @@ def _measure_cuda(model, optimizer, images, labels, params, state, exclude_bytes
     torch.cuda.synchronize(device)
     activations = torch.cuda.memory_allocated(device) - start
     loss.backward()
-    grads = tensor_bytes(p.grad for p in params if p.grad is not None)
+    grads = storage_bytes(p.grad for p in params if p.grad is not None)
     optimizer.step()
     torch.cuda.synchronize(device)
     return StepMemory(
         peak=torch.cuda.max_memory_allocated(device) - exclude_bytes,
-        params=tensor_bytes(params),
+        params=storage_bytes(params),
         grads=grads,
-        optimizer_state=tensor_bytes(optimizer_state_tensors(optimizer)),
+        optimizer_state=storage_bytes(optimizer_state_tensors(optimizer)),
         activations=activations,
         loss=float(loss.detach()),
     )

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from swinprof.measure.device import resolve_dtype
 from swinprof.optimize.compile import compile_model
 from swinprof.optimize.recipe import Recipe
-from swinprof.runtime import resolve_dtype
 
 
 @dataclass

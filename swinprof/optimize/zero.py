@@ -18,8 +18,9 @@ import torch.distributed as dist
 from torch.distributed.optim import ZeroRedundancyOptimizer
 from torch.nn.parallel import DistributedDataParallel
 
-from swinprof.bench.timing import measure_interleaved
 from swinprof.errors import DeviceUnavailableError, MemoryOptionError
+from swinprof.measure.memory import storage_bytes
+from swinprof.measure.timing import measure_interleaved
 from swinprof.models.swin import SwinTransformer
 from swinprof.optimize.memory import (
     MIB,
@@ -29,7 +30,6 @@ from swinprof.optimize.memory import (
     train_step,
     window_tokens,
 )
-from swinprof.optimize.memtrack import tensor_bytes
 
 TORCHRUN_HINT = "torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1"
 
@@ -84,7 +84,7 @@ def zero_rows(
         mems[name] = measure_step_memory(ddp, opt, images, labels, tokens, exclude_bytes=_other_state(opt, optimizers))
     fns = {name: (lambda o=opt: train_step(ddp, o, images, labels)) for name, opt in optimizers.items()}
     times = measure_interleaved(fns, warmup=warmup, iters=iters, device=device, grad=True)
-    full_state = tensor_bytes(optimizer_state_tensors(plain))
+    full_state = storage_bytes(optimizer_state_tensors(plain))
     local = []
     for name, m in mems.items():
         row = {"optimizer": name, "rank": rank, "world size": world, **_row(m, full_state)}
@@ -97,7 +97,7 @@ def zero_rows(
 
 
 def _other_state(opt, optimizers: dict) -> int:
-    return sum(tensor_bytes(optimizer_state_tensors(o)) for o in optimizers.values() if o is not opt)
+    return sum(storage_bytes(optimizer_state_tensors(o)) for o in optimizers.values() if o is not opt)
 
 
 def _row(m, full_state: int) -> dict:

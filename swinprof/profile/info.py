@@ -6,7 +6,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
-import torch
 from torch import nn
 
 from swinprof.profile.macs import CostTrace
@@ -71,7 +70,7 @@ def model_info(
     macs = trace.total_macs / batch
     return ModelInfo(
         name, pretrain, resolution, window, acc1, acc5, count, macs / 1e9, 2 * macs / 1e9,
-        trace.input_bytes / 1e6, nbytes / 1e6, trace.peak_live_bytes / 1e6,
+        trace.input_bytes / 1e6, nbytes / 1e6, trace.tensor_peak_bytes / 1e6,
     )  # fmt: skip
 
 
@@ -90,8 +89,3 @@ def preprocessing_table(img_size: int, crop_pct: float, interpolation: str = "bi
     ]
     return pd.DataFrame(steps, columns=["step", "parameters"])
 
-
-def environment_table(env: dict, dtype: torch.dtype, extra: dict | None = None) -> pd.DataFrame:
-    """`swinprof.runtime.environment()` plus dtype and anything else, as key/value rows."""
-    items = {**env, "dtype": str(dtype).removeprefix("torch."), **(extra or {})}
-    return pd.DataFrame([{"key": k, "value": "" if v is None else str(v)} for k, v in items.items()])

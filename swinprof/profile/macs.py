@@ -9,7 +9,6 @@ and add up to the same total exactly.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +19,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
-from swinprof.profile.grouping import Stage, StageSpec, as_stages
+from swinprof.measure.memory import TensorPeak, fresh_outputs
+from swinprof.profile.grouping import Stage, StageSpec, as_stages, run_stages
 
 aten = torch.ops.aten
 
@@ -48,13 +48,13 @@ RECORD_COLUMNS = ["stage", "module", "op", "macs", "shapes", "out_bytes"]
 
 @dataclass
 class StageCost:
-    """What one stage costs: `output_shape` of its result, its params, MACs and live-tensor peak."""
+    """What one stage costs: `output_shape` of its result, its params, MACs and tensor peak (input included)."""
 
     name: str
     output_shape: tuple[int, ...]
     params: int
     macs: int
-    peak_live_bytes: int
+    tensor_peak_bytes: int
     output_bytes: int
 
 
@@ -70,7 +70,7 @@ class CostTrace:
     stages: list[StageCost]
     modules_called: dict[str, int] = field(default_factory=dict)  # module path -> number of calls
     input_bytes: int = 0
-    peak_live_bytes: int = 0
+    tensor_peak_bytes: int = 0  # of the whole forward (measure.memory.TENSOR_PEAK; the input not included)
 
     @property
     def total_macs(self) -> int:
@@ -90,35 +90,13 @@ def _tensor_bytes(t: torch.Tensor) -> int:
 
 
 class _CostMode(TorchDispatchMode):
-    """Records every aten call; tracks bytes of live op outputs (freed when their tensor is collected)."""
+    """Records every aten call with its MACs and the bytes of the fresh tensors it returned."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[tuple] = []
         self.stage = ""
         self.module_stack: list[str] = [""]
-        self.live = 0
-        self.peak = 0
-
-    def _free(self, nbytes: int) -> None:
-        self.live -= nbytes
-
-    def _track(self, func, args, out) -> int:
-        """Count outputs that are fresh allocations (not views, not written-into inputs)."""
-        returns = func._schema.returns
-        outs = out if isinstance(out, (tuple, list)) else (out,)
-        allocated = 0
-        for i, t in enumerate(outs):
-            if not isinstance(t, torch.Tensor):
-                continue
-            if i < len(returns) and returns[i].alias_info is not None:
-                continue  # view or in-place: shares an existing allocation
-            nbytes = _tensor_bytes(t)
-            allocated += nbytes
-            weakref.finalize(t, self._free, nbytes)
-        self.live += allocated
-        self.peak = max(self.peak, self.live)
-        return allocated
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -133,7 +111,7 @@ class _CostMode(TorchDispatchMode):
                 return r
         out = func(*args, **kwargs)
         flops = flop_registry[packet](*args, **kwargs, out_val=out) if packet in flop_registry else 0
-        allocated = self._track(func, args, out)
+        allocated = sum(_tensor_bytes(t) for t in fresh_outputs(func, out))
         name = f"aten.{packet.__name__}"
         self.rows.append(
             (self.stage, self.module_stack[-1], name, int(flops) // 2, _shape_text(args, kwargs), allocated)
@@ -171,30 +149,37 @@ def stage_params(stage: Stage, called: set[nn.Module]) -> int:
 def count_costs(model: nn.Module, example_input: torch.Tensor, stages: Sequence[StageSpec] | None = None) -> CostTrace:
     """Run the stages once on `example_input` under the counter (use the meta device to make it free).
 
-    `example_input` is the model input, e.g. `(B, 3, H, W)`; counts are for the whole batch.
+    `example_input` is the model input, e.g. `(B, 3, H, W)`; counts are for the whole batch. Runs under
+    `torch.inference_mode()` after one uncounted warm-up pass (as `measure.memory.forward_tensor_peak` does),
+    so the tensor peaks here equal what every other command measures for one forward of the same input.
     """
     stage_list = as_stages(model, stages)
+    with torch.inference_mode():
+        run_stages(stage_list, example_input)  # fills the model's geometry caches, which are not per-call cost
     mode, calls = _CostMode(), {}
     handles = _module_hooks(model, mode, calls)
     by_id = {id(m): m for m in model.modules()}
     results: list[StageCost] = []
+    # The tensor-peak meter is entered last, so it sees each op as the model issued it (before the counter's
+    # decompositions): its accounting is exactly that of a plain forward under `TensorPeak`.
+    meter = TensorPeak()
     try:
-        with torch.no_grad(), mode:
+        with torch.inference_mode(), mode, meter:
             x = example_input
             for stage in stage_list:
                 mode.stage, first_row = stage.name, len(mode.rows)
                 before = dict(calls)
-                mode.peak = mode.live
+                meter.reset_peak()  # the stage's peak counts its input (the previous stage's output) too
                 x = stage.fn(x)
                 ran = {by_id[id(m)] for n, m in model.named_modules() if calls.get(n, 0) > before.get(n, 0)}
                 macs = sum(r[3] for r in mode.rows[first_row:])
                 out_shape = tuple(x.shape) if isinstance(x, torch.Tensor) else ()
                 out_bytes = _tensor_bytes(x) if isinstance(x, torch.Tensor) else 0
-                results.append(StageCost(stage.name, out_shape, stage_params(stage, ran), macs, mode.peak, out_bytes))
+                results.append(StageCost(stage.name, out_shape, stage_params(stage, ran), macs, meter.peak, out_bytes))
             del x
     finally:
         for h in handles:
             h.remove()
     records = pd.DataFrame(mode.rows, columns=RECORD_COLUMNS)
-    peak = max((s.peak_live_bytes for s in results), default=0)
+    peak = max((s.tensor_peak_bytes for s in results), default=0)
     return CostTrace(records, results, calls, _tensor_bytes(example_input), peak)

@@ -16,16 +16,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from swinprof.measure.peaks import gemm_peak
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import StageSpec
 from swinprof.profile.layers import LayerSummary, layer_summary
 from swinprof.profile.macs import CostTrace, count_costs
 from swinprof.profile.nnops import nn_op_table
 from swinprof.profile.ops import op_shape_table, op_table
-from swinprof.profile.peak import gemm_peak
 from swinprof.profile.stages import stage_table, time_stages
 from swinprof.profile.trace import profile_forward
-from swinprof.report.document import Report
+from swinprof.report.document import Chart, Report
 
 
 class Progress:
@@ -99,7 +99,7 @@ def profile_model(
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
     if timings is not None:
-        report.chart = lambda: _chart(st)
+        report.charts.append(Chart("stages", "Per-stage share of MACs vs share of latency", lambda: _chart(st)))
     ops_title = (
         f"Aten ops (dispatcher counts, MACs of batch {example_input.shape[0]}; self time of one profiled forward)"
     )
@@ -110,7 +110,7 @@ def profile_model(
     report.add("nn_ops", "NN operations: module types and their distinct configurations",
                nn_op_table(model, trace.modules_called))  # fmt: skip
     if profiled is not None and profiled.trace_path is not None:
-        report.meta["trace"] = str(profiled.trace_path)
+        report.settings["trace"] = str(profiled.trace_path)
     return counted
 
 

@@ -14,14 +14,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from swinprof.bench.timing import Timing, measure_interleaved
+from swinprof.measure.memory import TENSOR_PEAK, forward_tensor_peak
+from swinprof.measure.peaks import GemmPeak
+from swinprof.measure.timing import Timing, measure_interleaved
 from swinprof.profile.grouping import StageSpec, as_stages, run_stages
 from swinprof.profile.macs import CostTrace
-from swinprof.profile.peak import GemmPeak
 
 MB = 1e6
-MEMORY_LIVE = "live tensor bytes (dispatch count)"
-MEMORY_CUDA = "CUDA allocator peak"
 
 
 @dataclass
@@ -38,16 +37,11 @@ class StageTimings:
 
 
 def _cuda_stage_memory(stage_list, inputs, device: torch.device) -> dict[str, int]:
-    """Peak bytes the allocator held while each stage ran, its input included."""
-    out = {}
-    for stage, x in zip(stage_list, inputs):
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        stage.fn(x)
-        torch.cuda.synchronize(device)
-        out[stage.name] = torch.cuda.max_memory_allocated(device) - base + x.numel() * x.element_size()
-    return out
+    """Tensor peak of each stage on CUDA (the allocator's), its input included as on CPU."""
+    return {
+        stage.name: forward_tensor_peak(lambda s=stage, x=x: s.fn(x), device) + x.numel() * x.element_size()
+        for stage, x in zip(stage_list, inputs)
+    }
 
 
 def time_stages(
@@ -99,14 +93,14 @@ def _row(name: str, shape: tuple, params: int, macs: int, total_macs: int, mem_b
         "MACs": int(macs),
         "GMACs": macs / 1e9,
         "MACs %": _share(macs, total_macs),
-        "act peak (MB)": mem_bytes / MB,
+        "tensor peak (MB)": mem_bytes / MB,
     }
 
 
 def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: GemmPeak | None = None) -> pd.DataFrame:
     """One row per stage plus a `total` row. MACs are for the whole batch; latency in ms.
 
-    Columns: stage, output shape, params, MACs, GMACs, MACs %, act peak (MB), median/p90 (ms), GFLOP/s
+    Columns: stage, output shape, params, MACs, GMACs, MACs %, tensor peak (MB), median/p90 (ms), GFLOP/s
     (achieved: 2 x MACs / median), % of peak (the GEMM probe), time % (of the sum of stage medians).
     The total row's latency is the median of per-round sums. `df.attrs["memory_method"]` names the
     memory measurement.
@@ -117,12 +111,12 @@ def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: Gem
     rows = []
     for s in trace.stages:
         t = timings.timings.get(s.name) if timings else None
-        mem = cuda_mem[s.name] if cuda_mem else s.peak_live_bytes
+        mem = cuda_mem[s.name] if cuda_mem else s.tensor_peak_bytes
         row = _row(s.name, s.output_shape, s.params, s.macs, total_macs, mem)
         row.update(_latency(t, s.macs, peak), **{"time %": _share(t.median, sum_ms) if t else NAN})
         rows.append(row)
     if rows:
-        peak_mem = max(r["act peak (MB)"] for r in rows) * MB
+        peak_mem = max(r["tensor peak (MB)"] for r in rows) * MB
         params = sum(s.params for s in trace.stages)
         total = _row("total", trace.stages[-1].output_shape, params, total_macs, total_macs, peak_mem)
         total.update(
@@ -130,5 +124,5 @@ def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: Gem
         )
         rows.append(total)
     df = pd.DataFrame(rows)
-    df.attrs["memory_method"] = MEMORY_CUDA if cuda_mem else MEMORY_LIVE
+    df.attrs["memory_method"] = TENSOR_PEAK
     return df

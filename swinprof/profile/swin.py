@@ -8,14 +8,15 @@ from pathlib import Path
 import torch
 
 from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
+from swinprof.measure.device import resolve_device, resolve_dtype
+from swinprof.measure.environment import environment
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
 from swinprof.profile.grouping import swin_stages
-from swinprof.profile.info import environment_table, model_info, preprocessing_table
+from swinprof.profile.info import model_info, preprocessing_table
 from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model
 from swinprof.report.document import Report
-from swinprof.runtime import environment, resolve_device, resolve_dtype
 
 INPUT_SEED = 0
 
@@ -73,16 +74,12 @@ def profile_swin(
     report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note)
     profile_model(report, model, x, swin_stages(model), opts, counted, progress)
     wall = time.perf_counter() - start
-    env = environment(dev)
-    extra = {
-        "attn_impl": attn,
-        "batch": batch,
-        "weights": weights or "random init (seeded)",
-        "profile wall (s)": f"{wall:.2f}",
-    }
-    report.add("environment", "Environment", environment_table(env, dt, extra))
-    report.meta.update({"variant": variant.name, "official name": variant.official_name, "resolution": res,
-                        "batch": batch, "dtype": dtype, "device": dev.type, "wall_s": round(wall, 3)})  # fmt: skip
+    report.environment = environment(dev)
+    report.settings.update({
+        "variant": variant.name, "official name": variant.official_name, "resolution": res, "batch": batch,
+        "dtype": dtype, "device": dev.type, "attn_impl": attn, "weights": weights or "random init (seeded)",
+        "wall_s": round(wall, 3),
+    })  # fmt: skip
     return report
 
 

@@ -1,13 +1,24 @@
-"""Render a `Report` to markdown / csv / json / html text, and write them into a directory atomically."""
+"""Render a `Report` to markdown / csv / json / html text, and write all its files as one unit.
+
+`write_report` renders every file first, writes them into a temporary sibling folder, and only then moves them
+into the output folder (with Ctrl-C held off during the moves), so a report appears whole or not at all: an
+error, a full disk or an interrupt leaves the output folder as it was.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from swinprof.report.document import Report
-from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.errors import DataPathError
+from swinprof.report.document import Report, Table
+from swinprof.report.files import ensure_writable_dir
 from swinprof.report.html import to_html
 from swinprof.report.render import to_csv, to_markdown, to_records
 
@@ -15,40 +26,66 @@ FORMATS = ("markdown", "csv", "json", "html")
 SUFFIX = {"markdown": "md", "json": "json", "html": "html"}
 
 
+def _table_markdown(t: Table) -> list[str]:
+    lines = ["", f"## {t.title}", ""]
+    shown = t.shown()
+    if shown is not None:
+        lines.append(to_markdown(shown).rstrip("\n"))
+    if t.notes:
+        lines += [""] + [f"- {n}" for n in t.notes]
+    return lines
+
+
 def report_markdown(report: Report) -> str:
+    """`# title`, settings, warnings, one `##` section per table (notes under it), notes, environment."""
     lines = [f"# {report.title}", ""]
-    lines += [f"- {k}: {v}" for k, v in report.meta.items()]
-    for s in report.sections:
-        lines += ["", f"## {s.title}", ""]
-        if s.frame is not None:
-            lines.append(to_markdown(s.frame).rstrip("\n"))
-        if s.note:
-            lines += ["", s.note]
+    lines += [f"- {k}: {v}" for k, v in report.settings.items()]
+    if report.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in report.warnings]
+    for t in report.tables:
+        lines += _table_markdown(t)
+    if report.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    if report.environment:
+        lines += ["", "## Environment", ""]
+        lines += [f"- {k}: {'' if v is None else v}" for k, v in report.environment.items()]
     return "\n".join(lines) + "\n"
 
 
-def report_json(report: Report) -> str:
-    """`{title, meta, sections: [{key, title, note, columns, rows}]}`; NaN becomes null."""
-    sections = [
+def report_dict(report: Report) -> dict:
+    """`{title, settings, environment, warnings, notes, tables: [{key, title, notes, columns, rows}]}`."""
+    tables = [
         {
-            "key": s.key,
-            "title": s.title,
-            "note": s.note,
-            "columns": [str(c) for c in s.frame.columns] if s.frame is not None else [],
-            "rows": to_records(s.frame) if s.frame is not None else [],
+            "key": t.key,
+            "title": t.title,
+            "notes": t.notes,
+            "columns": [str(c) for c in t.frame.columns] if t.frame is not None else [],
+            "rows": to_records(t.frame) if t.frame is not None else [],
         }
-        for s in report.sections
+        for t in report.tables
     ]
-    return json.dumps({"title": report.title, "meta": report.meta, "sections": sections}, indent=2, default=str)
+    return {
+        "title": report.title,
+        "settings": report.settings,
+        "environment": report.environment,
+        "warnings": report.warnings,
+        "notes": report.notes,
+        "tables": tables,
+    }
+
+
+def report_json(report: Report) -> str:
+    """The report as JSON; NaN becomes null (strict JSON)."""
+    return json.dumps(report_dict(report), indent=2, default=str, allow_nan=False)
 
 
 def report_csv(report: Report) -> dict[str, str]:
-    """One csv text per section that has a table, keyed by section key."""
-    return {s.key: to_csv(s.frame) for s in report.sections if s.frame is not None}
+    """One csv text per table that has a frame, keyed by table key (every column, hidden ones too)."""
+    return {t.key: to_csv(t.frame) for t in report.tables if t.frame is not None}
 
 
 def render(report: Report, fmt: str) -> str:
-    """One text for `fmt` (csv: the sections one after another, each headed by `# key`)."""
+    """One text for `fmt` (csv: the tables one after another, each headed by `# key`)."""
     if fmt == "markdown":
         return report_markdown(report)
     if fmt == "json":
@@ -60,18 +97,80 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
 
 
-def write_report(
-    report: Report, out_dir: str | os.PathLike, stem: str, formats: tuple[str, ...] = FORMATS
-) -> list[Path]:
-    """Write `<stem>.md/.json/.html` and `<stem>_<section>.csv` into `out_dir`; returns the paths.
-
-    Everything is rendered before the first write, and each file is written atomically.
-    """
-    texts: dict[str, str] = {}
+def report_files(report: Report, stem: str, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """File name -> content of every file of the report: `<stem>.md/.json/.html`, `<stem>_<table>.csv`."""
+    files: dict[str, bytes] = {}
     for fmt in formats:
         if fmt == "csv":
-            texts.update({f"{stem}_{key}.csv": text for key, text in report_csv(report).items()})
+            files.update({f"{stem}_{key}.csv": text.encode() for key, text in report_csv(report).items()})
         else:
-            texts[f"{stem}.{SUFFIX[fmt]}"] = render(report, fmt)
-    directory = ensure_writable_dir(out_dir)
-    return [atomic_write_text(directory / name, text) for name, text in texts.items()]
+            files[f"{stem}.{SUFFIX[fmt]}"] = render(report, fmt).encode()
+    return files
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM for the few renames that publish a report (delivered right after)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # not the main thread or no pthreads: nothing to hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[Path]:
+    """Write `files` (name -> bytes, or a path to copy) into `out_dir` as one unit; returns the final paths.
+
+    Everything goes into a temporary sibling folder first; only when all of it is on disk are the files moved
+    into `out_dir` (created if missing). Any failure before that leaves `out_dir` untouched.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataPathError(f"output {str(out)!r} is a file, not a folder: choose a folder name")
+    for name in files:
+        if (out / name).is_dir():
+            raise DataPathError(f"cannot write {str(out / name)!r}: a folder of that name is in the way")
+    parent = out.parent if str(out.parent) else Path(".")
+    ensure_writable_dir(parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    try:
+        for name, content in files.items():
+            target = staging / name
+            if isinstance(content, Path):
+                shutil.copyfile(content, target)
+            else:
+                target.write_bytes(content)
+        for f in staging.iterdir():
+            os.chmod(f, 0o666 & ~_umask())
+        with _signals_held():
+            if not out.exists():
+                staging.rename(out)
+                return [out / name for name in files]
+            for name in files:
+                os.replace(staging / name, out / name)
+        return [out / name for name in files]
+    except OSError as exc:
+        raise DataPathError(f"could not write the report into {str(out)!r}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_report(
+    report: Report, out_dir: str | os.PathLike, stem: str, formats: tuple[str, ...] = FORMATS,
+    extra: dict[str, bytes | Path] | None = None,
+) -> list[Path]:
+    """Render and publish every file of `report` (plus `extra` artifacts) into `out_dir` as one unit."""
+    files: dict[str, bytes | Path] = dict(report_files(report, stem, formats))
+    files.update(extra or {})
+    return publish(files, out_dir)

@@ -6,8 +6,8 @@ import json
 
 import torch
 
-from swinprof.bench.attention import compare_attention
 from swinprof.cli.main import main
+from swinprof.studies.attention import compare_attention
 
 
 def test_writes_md_csv_json(tmp_path, capsys):

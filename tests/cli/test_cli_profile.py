@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from swinprof.cli.main import main
 from swinprof.profile.trace import STAGE_PREFIX
@@ -39,14 +40,14 @@ def test_profile_writes_reports_and_trace(tmp_path, capsys):
     argv = ["profile", "swin_t", "--res", "64", "--iters", "2", "--warmup", "0", "--depth", "2"]
     assert main([*argv, "--format", "json", "--output", str(out), "--trace", "--by-shape", "--quiet"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    keys = [s["key"] for s in printed["sections"]]
+    keys = [s["key"] for s in printed["tables"]]
     assert keys == [
         "preprocessing", "model_info", "layers", "layers_totals", "stages", "ops", "ops_by_shape", "nn_ops",
-        "environment",
     ]  # fmt: skip
+    assert printed["environment"]["torch"] == torch.__version__ and printed["environment"]["allocator"]
     stem = "profile_swin_t_64_b1_fp32"
     on_disk = json.loads((out / f"{stem}.json").read_text())
-    sections = {s["key"]: s for s in on_disk["sections"]}
+    sections = {s["key"]: s for s in on_disk["tables"]}
     stages = sections["stages"]["rows"]
     assert [r["stage"] for r in stages] == ["patch_embed", "stage1", "stage2", "stage3", "stage4", "norm+head", "total"]
     assert sum(r["MACs"] for r in stages[:-1]) == stages[-1]["MACs"]

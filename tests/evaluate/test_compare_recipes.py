@@ -9,9 +9,9 @@ import pytest
 
 from swinprof.evaluate.compare import BASELINE, RunOptions, resolve, run_recipes
 from swinprof.evaluate.record import comparison_frame, write_run
+from swinprof.measure.environment import environment
 from swinprof.optimize.presets import get_recipe
 from swinprof.optimize.recipe import load_recipe
-from swinprof.runtime import environment
 from tests.evaluate.test_imagefolder import write_folder
 from tests.optimize.tiny import tiny_model
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from swinprof.errors import MemoryOptionError
+from swinprof.measure.memory import TensorPeak
 from swinprof.models import create_model
-from swinprof.optimize.attention_peak import attention_peak_frame
 from swinprof.optimize.budget import largest_batch, parse_bytes
 from swinprof.optimize.memory import (
     MemoryConfig,
@@ -20,7 +20,7 @@ from swinprof.optimize.memory import (
     train_step,
 )
 from swinprof.optimize.memreport import make_section, write_report
-from swinprof.optimize.memtrack import LiveTensorTracker
+from swinprof.studies.attention_peak import attention_peak_frame
 
 TINY = dict(embed_dim=16, depths=(2, 2, 2, 1), num_heads=(1, 2, 2, 4), window_size=4, num_classes=10)
 CPU = torch.device("cpu")
@@ -32,7 +32,7 @@ def tiny(name: str = "swinv2_t_w8", img_size: int = 64):
 
 
 def test_tracker_counts_live_storages_and_peak():
-    tracker = LiveTensorTracker()
+    tracker = TensorPeak()
     with tracker:
         a = torch.ones(1000)  # 4000 bytes
         b = a.view(10, 100)  # a view: no new storage
@@ -47,7 +47,7 @@ def test_tracker_counts_live_storages_and_peak():
 
 def test_tracker_sees_backward_allocations():
     w = torch.randn(256, 256, requires_grad=True)
-    tracker = LiveTensorTracker()
+    tracker = TensorPeak()
     tracker.track([w])
     with tracker:
         (w @ w).sum().backward()

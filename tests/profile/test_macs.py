@@ -42,7 +42,7 @@ def test_meta_device_counts_the_same_as_real_tensors():
     meta = count_costs(meta_model, tiny_input(device="meta"), swin_stages(meta_model))
     assert meta.total_macs == real.total_macs
     assert [s.macs for s in meta.stages] == [s.macs for s in real.stages]
-    assert [s.peak_live_bytes for s in meta.stages] == [s.peak_live_bytes for s in real.stages]
+    assert [s.tensor_peak_bytes for s in meta.stages] == [s.tensor_peak_bytes for s in real.stages]
     assert meta.records.op.tolist() == real.records.op.tolist()
 
 
@@ -51,7 +51,7 @@ def test_batch_scales_macs_and_live_bytes():
     one = count_costs(model, tiny_input(1, "meta"), swin_stages(model))
     four = count_costs(model, tiny_input(4, "meta"), swin_stages(model))
     assert four.total_macs == 4 * one.total_macs
-    assert four.peak_live_bytes > 3 * one.peak_live_bytes
+    assert four.tensor_peak_bytes > 3 * one.tensor_peak_bytes
 
 
 class TwoStep(nn.Module):
@@ -89,7 +89,7 @@ def test_live_bytes_exclude_views_and_count_allocations():
         return big.view(-1)[:10]  # views: no new allocation, but keep `big` alive
 
     trace = count_costs(model, x, [Stage("s", step)])
-    assert trace.stages[0].peak_live_bytes == 4 * 256 * 4
+    assert trace.stages[0].tensor_peak_bytes == 4 * 256 * 4
     assert trace.records.out_bytes.sum() == 4 * 256 * 4
 
 

@@ -32,13 +32,13 @@ def test_generic_model_report(tmp_path):
     report = Report("tiny")
     opts = ProfileOptions(warmup=0, iters=2, depth=2, by_shape=True, peak_cache=tmp_path / "p.json")
     counted = profile_model(report, model, x, stages, opts)
-    keys = [s.key for s in report.sections]
+    keys = [s.key for s in report.tables]
     assert keys == ["layers", "layers_totals", "stages", "ops", "ops_by_shape", "nn_ops"]
-    st = report.section("stages").frame
+    st = report.table("stages").frame
     assert st["stage"].tolist() == ["mix", "head", "total"]
     stem, attn, head = 2 * 16 * 8 * 48, 2 * 2 * 16 * 16 * 8, 2 * 8 * 5
     assert st["MACs"].tolist() == [stem + attn, head, stem + attn + head] == [*st["MACs"][:2], counted.trace.total_macs]
-    assert report.section("layers").frame["MACs (self)"].sum() == counted.trace.total_macs
+    assert report.table("layers").frame["MACs (self)"].sum() == counted.trace.total_macs
     assert st["median (ms)"].notna().all()
     json.loads(report_json(report))
 
@@ -48,12 +48,12 @@ def test_untimed_report_still_writes_a_trace(tmp_path):
     report = Report("tiny")
     opts = ProfileOptions(time_it=False, trace_path=tmp_path / "t.json")
     profile_model(report, model, torch.randn(1, 3, 16, 16), None, opts)
-    assert report.section("stages").frame["median (ms)"].isna().all()
-    assert (tmp_path / "t.json").exists() and report.meta["trace"] == str(tmp_path / "t.json")
+    assert report.table("stages").frame["median (ms)"].isna().all()
+    assert (tmp_path / "t.json").exists() and report.settings["trace"] == str(tmp_path / "t.json")
 
 
 def test_a_cached_peak_below_achieved_speed_is_reprobed(tmp_path):
-    from swinprof.profile.peak import PROBE_SIZE, machine_key
+    from swinprof.measure.peaks import PROBE_SIZE, machine_key
 
     cache = tmp_path / "p.json"
     key = machine_key(torch.device("cpu"), torch.float32, PROBE_SIZE)
@@ -64,4 +64,4 @@ def test_a_cached_peak_below_achieved_speed_is_reprobed(tmp_path):
     report = Report("tiny")
     profile_model(report, model, torch.randn(1, 3, 16, 16), None, ProfileOptions(warmup=0, iters=1, peak_cache=cache))
     assert json.loads(cache.read_text())[key]["gflops"] > 1e-3
-    assert "probed now" in report.section("stages").note
+    assert "probed now" in " ".join(report.table("stages").notes)

@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
+from swinprof.measure.memory import TENSOR_PEAK
+from swinprof.measure.peaks import gemm_peak
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.macs import count_costs
-from swinprof.profile.peak import gemm_peak
-from swinprof.profile.stages import MEMORY_LIVE, stage_table, time_stages
+from swinprof.profile.stages import stage_table, time_stages
 
 from .conftest import tiny_input, tiny_model
 
@@ -35,8 +36,8 @@ def test_timed_stage_table(tmp_path):
     expected = 2 * heavy["MACs"] / (heavy["median (ms)"] / 1e3) / 1e9
     assert heavy["GFLOP/s"].tolist() == pytest.approx(expected.tolist())
     assert heavy["% of peak"].tolist() == pytest.approx((100 * heavy["GFLOP/s"] / peak.gflops).tolist())
-    assert df.attrs["memory_method"] == MEMORY_LIVE
-    assert (body["act peak (MB)"] > 0).all()
+    assert df.attrs["memory_method"] == TENSOR_PEAK
+    assert (body["tensor peak (MB)"] > 0).all()
 
 
 def test_untimed_table_has_blank_latency(tiny):
@@ -69,7 +70,7 @@ def test_bf16_halves_activation_bytes():
     bf16 = count_costs(model16, x.to(torch.bfloat16), swin_stages(model16))
     assert bf16.total_macs == fp32.total_macs
     # the shift masks stay float32, everything else halves
-    assert 0.45 * fp32.peak_live_bytes <= bf16.peak_live_bytes <= 0.6 * fp32.peak_live_bytes
+    assert 0.45 * fp32.tensor_peak_bytes <= bf16.tensor_peak_bytes <= 0.6 * fp32.tensor_peak_bytes
     timings = time_stages(model16, x.to(torch.bfloat16), swin_stages(model16), warmup=0, iters=1)
     assert timings.total.median > 0
 

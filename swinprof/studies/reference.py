@@ -1,0 +1,74 @@
+"""Our model vs an independent implementation (transformers), same weights: logit agreement and speed.
+
+All models are timed interleaved in one run, so the ratios are honest on a noisy machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from swinprof.measure.timing import Timing, measure_interleaved
+from swinprof.models import create_model, get_variant
+from swinprof.models.hf_reference import hf_model_for, load_into_hf
+
+REFERENCE_NAME = "transformers"
+
+
+@dataclass
+class ReferenceComparison:
+    variant: str
+    res: int
+    batch: int
+    max_abs_logit_diff: dict[str, float]  # per attention implementation of ours
+    timings: dict[str, Timing]  # "swinprof (<impl> attn)" and REFERENCE_NAME
+    env: dict
+
+    def speedup(self, name: str) -> float:
+        """> 1 means `name` is faster than transformers (median vs median)."""
+        return self.timings[REFERENCE_NAME].median / self.timings[name].median
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                "implementation": name,
+                "median ms": t.median,
+                "p90 ms": t.p90,
+                "speed vs transformers": self.speedup(name),
+                "samples": len(t.samples_ms),
+            }
+            for name, t in self.timings.items()
+        ]
+
+
+def compare_with_reference(
+    name: str,
+    res: int | None = None,
+    batch: int = 1,
+    warmup: int = 3,
+    iters: int = 20,
+    seed: int = 0,
+    attn_impls: tuple[str, ...] = ("reference",),
+) -> ReferenceComparison:
+    """Build `name` with random weights, copy them into transformers' model, compare logits and latency."""
+    from swinprof.measure.environment import environment
+
+    torch.manual_seed(seed)
+    ours = create_model(name, img_size=res).eval()
+    res = ours.config.img_size
+    ref = hf_model_for(ours.config)
+    load_into_hf(ref, ours.state_dict(), ours.config.version)
+    x = torch.randn(batch, 3, res, res)
+    fns, diffs = {}, {}
+    with torch.inference_mode():
+        expected = ref(pixel_values=x).logits
+    for impl in attn_impls:
+        model = create_model(name, img_size=res, attn_impl=impl).eval()
+        model.load_state_dict(ours.state_dict())
+        with torch.inference_mode():
+            diffs[impl] = (model(x) - expected).abs().max().item()
+        fns[f"swinprof ({impl} attn)"] = lambda m=model: m(x)
+    fns[REFERENCE_NAME] = lambda: ref(pixel_values=x)
+    timings = measure_interleaved(fns, warmup=warmup, iters=iters)
+    return ReferenceComparison(get_variant(name).name, res, batch, diffs, timings, environment())

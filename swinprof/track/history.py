@@ -1,0 +1,182 @@
+"""The results history: one JSON line per benchmark run, under `reports/`, rewritten atomically on every append.
+
+Appending reads the whole file, adds a line and renames a complete temp file over it (`report.files`), under
+an exclusive lock on a sidecar `.lock` file so two concurrent appenders cannot drop each other's line. A writer
+killed at any moment leaves either the old file or the new one, never a torn line. Entries keep summaries
+(medians, quantiles, calibration), not raw samples, so the file stays small over thousands of commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from swinprof.errors import ResultsError
+from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.track.results import Results
+from swinprof.track.stats import normalise
+
+DEFAULT_STORE = "reports/history.jsonl"
+HISTORY_VERSION = 1
+
+
+def _quantile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def _case_summary(results: Results, case_id: str) -> dict:
+    """Medians and p10/p90 of both clocks (wall: `median_ms`..., cpu: `cpu_median_ms`...) and the
+    calibration-normalised medians (`wall_norm`, `cpu_norm`) that step detection uses."""
+    c = results.case(case_id)
+    out: dict = {"n": len(c.samples_ms)}
+    for metric, prefix in (("wall", ""), ("cpu", "cpu_")):
+        samples, cal = c.samples(metric), results.calibration_samples(metric)
+        if not samples:
+            continue
+        out[f"{prefix}median_ms"] = statistics.median(samples)
+        out[f"{prefix}p10_ms"] = _quantile(samples, 0.1)
+        out[f"{prefix}p90_ms"] = _quantile(samples, 0.9)
+        if len(cal) == len(samples):
+            out[f"{metric}_norm"] = statistics.median(normalise(samples, cal, "round"))
+    return out
+
+
+def metric_prefix(metric: str) -> str:
+    """Key prefix of a metric's summaries in a history entry."""
+    return "cpu_" if metric == "cpu" else ""
+
+
+def entry_from_results(results: Results, source: str | None = None) -> dict:
+    """The history line of one results file: identity, environment essentials and per-case summaries."""
+    env = results.environment
+    cal = results.calibration_ms
+    return {
+        "history_version": HISTORY_VERSION,
+        "suite": results.suite_name,
+        "suite_identity": results.suite.get("identity"),
+        "metric": results.suite.get("metric", "wall"),
+        "git_sha": env.get("git_sha"),
+        "git_dirty": env.get("git_dirty"),
+        "timestamp": env.get("timestamp"),
+        "cpu": env.get("cpu"),
+        "gpu": env.get("gpu"),
+        "torch": env.get("torch"),
+        "threads": env.get("threads"),
+        "planted_slowdown": results.planted_slowdown,
+        "calibration_ms": statistics.median(cal) if cal else None,
+        "source": source,
+        "cases": {c.id: _case_summary(results, c.id) for c in results.cases},
+    }
+
+
+@contextlib.contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    """Exclusive advisory lock beside the store: appenders take turns (readers need none, renames are atomic)."""
+    with open(store.with_name(store.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _parse_lines(text: str, where: str) -> list[dict]:
+    entries = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ResultsError(
+                f"{where}: line {i} is not valid JSON ({exc}); the history file was edited or damaged"
+            ) from exc
+        if not isinstance(entry, dict) or "suite" not in entry or "cases" not in entry:
+            raise ResultsError(f"{where}: line {i} is not a history entry")
+        version = entry.get("history_version")
+        if not isinstance(version, int) or version > HISTORY_VERSION:
+            raise ResultsError(f"{where}: line {i} has history_version {version!r}; this swinprof reads up to 1")
+        entries.append(entry)
+    return entries
+
+
+def load_history(store: str | os.PathLike = DEFAULT_STORE) -> list[dict]:
+    """Every entry, oldest first. A missing store is an empty history."""
+    p = Path(store)
+    if not p.exists():
+        return []
+    return _parse_lines(p.read_text(encoding="utf-8"), str(p))
+
+
+def append_entry(store: str | os.PathLike, entry: dict) -> int:
+    """Add one entry (atomically, under the lock); returns how many entries the store now holds."""
+    p = Path(store)
+    ensure_writable_dir(p.parent if str(p.parent) else ".")
+    line = json.dumps(entry, sort_keys=True, allow_nan=False)
+    with _locked(p):
+        old = p.read_text(encoding="utf-8") if p.exists() else ""
+        count = len(_parse_lines(old, str(p)))  # never rewrite a damaged store: it would hide the damage
+        if old and not old.endswith("\n"):
+            old += "\n"
+        atomic_write_text(p, old + line + "\n")
+        return count + 1
+
+
+def add_results(store: str | os.PathLike, results: Results, source: str | None = None) -> int:
+    return append_entry(store, entry_from_results(results, source))
+
+
+def suites_in(entries: list[dict]) -> list[str]:
+    return list(dict.fromkeys(e["suite"] for e in entries))
+
+
+def value_of(entry: dict, case_id: str, key: str) -> float:
+    """One number of one case in one entry (NaN where the entry lacks the case or the key)."""
+    v = entry["cases"].get(case_id, {}).get(key)
+    return math.nan if v is None else float(v)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step change in a series: entries from `index` on differ from those before by `ratio`."""
+
+    index: int
+    before: float
+    after: float
+    gap: float = 0.0  # log distance between the closest points across the step: how clean the split is
+
+    @property
+    def ratio(self) -> float:
+        return self.after / self.before
+
+
+def step_changes(values: list[float], threshold: float = 0.05, window: int = 5, min_segment: int = 2) -> list[Step]:
+    """Indices where the series steps by more than `threshold`, cleanly.
+
+    A step at k needs at least `min_segment` points on each side (up to `window` used), a ratio of medians
+    (after / before) beyond the threshold, and no overlap: every point after above every point before (or all
+    below, for a speed-up). Of neighbouring candidates the cleanest split (largest gap) is kept.
+    """
+    if any(math.isnan(v) for v in values):
+        raise ValueError("step_changes needs a series without gaps")
+    cands = []
+    for k in range(min_segment, len(values) - min_segment + 1):
+        before, after = values[max(0, k - window) : k], values[k : k + window]
+        b, a = statistics.median(before), statistics.median(after)
+        if abs(math.log(a / b)) <= math.log1p(threshold):
+            continue
+        gap = math.log(min(after) / max(before)) if a > b else math.log(min(before) / max(after))
+        if gap > 0:
+            cands.append(Step(k, b, a, gap))
+    return [s for s in cands if max((t for t in cands if abs(t.index - s.index) < window), key=lambda t: t.gap) is s]
