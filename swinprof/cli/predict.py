@@ -6,7 +6,7 @@ import argparse
 
 from swinprof.cli._render import print_frame
 from swinprof.evaluate.predict import predict_images
-from swinprof.evaluate.preprocess import EvalTransform
+from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device
 from swinprof.models import create_model, get_variant
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     res = args.res or variant.config.img_size
     model = create_model(variant.name, img_size=res, weights=args.weights).to(device)
-    transform = EvalTransform(res, variant.crop_pct)
+    transform = build_transform(variant, res)
     table = predict_images(model, args.images, transform, k=args.topk)
     print_frame(table, title=f"{variant.display_name} top-{args.topk} ({args.weights})", fmt=args.format)
     return 0

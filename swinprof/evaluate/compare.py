@@ -254,8 +254,7 @@ def run_recipes(
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
     warm_eager_caches(model, torch.zeros(1, *shape, device=device))  # real masks before any tracing
-    # The variant's own crop_pct at its native resolution; the 0.9 default at any other.
-    transform = build_transform(variant) if img == variant.config.img_size else build_transform(img)
+    transform = build_transform(variant, img)
     fns: dict[str, Callable] = {BASELINE: model}
     prepared: dict[str, Prepared] = {}
     for r in recipes:
@@ -305,5 +304,6 @@ def run_recipes(
         "data": opts.data, "data_layout": images.layout if images else None, "images": len(images) if images else 0,
         "fidelity_inputs": source, "fidelity_samples": int(x_fid.shape[0]), "eval_batch_size": eval_batch,
         "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters, "seed": opts.seed,
+        "preprocessing": transform.describe(),
     }  # fmt: skip
     return RunResult(recipes, table, fid, acc, prepared, inputs, warnings)

@@ -75,12 +75,18 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def build_transform(variant_or_size, crop_pct: float | None = None) -> EvalTransform:
-    """Eval transform for a `Variant` (its resolution and crop_pct) or a bare resolution (crop_pct 0.9)."""
+def build_transform(variant_or_size, img_size: int | None = None, crop_pct: float | None = None) -> EvalTransform:
+    """The one preprocessing policy, used by `predict`, `run` and `profile` alike.
+
+    For a `Variant`: its own `crop_pct` (the eval setting its checkpoint was published with) at `img_size`
+    (default: the variant's resolution), whatever the resolution, as timm resolves a pretrained config with an
+    input-size override. A bare resolution gets the common crop_pct 0.9. `crop_pct` overrides either.
+    """
     if isinstance(variant_or_size, int):
         return EvalTransform(variant_or_size, 0.9 if crop_pct is None else crop_pct)
     variant = variant_or_size
-    return EvalTransform(variant.config.img_size, variant.crop_pct if crop_pct is None else crop_pct)
+    size = variant.config.img_size if img_size is None else img_size
+    return EvalTransform(size, variant.crop_pct if crop_pct is None else crop_pct)
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 from torch import nn
 
+from swinprof.evaluate.preprocess import EvalTransform
 from swinprof.profile.macs import CostTrace
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -74,18 +71,12 @@ def model_info(
     )  # fmt: skip
 
 
-def resize_size(img_size: int, crop_pct: float) -> int:
-    """Side the shorter image edge is resized to before the center crop: floor(img_size / crop_pct)."""
-    return math.floor(img_size / crop_pct)
-
-
-def preprocessing_table(img_size: int, crop_pct: float, interpolation: str = "bicubic") -> pd.DataFrame:
-    """The evaluation transform, step by step (e.g. 224 / 0.9 -> resize 248, crop 224)."""
+def preprocessing_table(transform: EvalTransform) -> pd.DataFrame:
+    """The evaluation transform, step by step, as `transform` applies it (e.g. resize 248, crop 224)."""
     steps = [
-        ("Resize", f"shorter side to {resize_size(img_size, crop_pct)} ({interpolation}), crop_pct={crop_pct}"),
-        ("CenterCrop", f"{img_size}x{img_size}"),
+        ("Resize", f"shorter side to {transform.resize_size} (bicubic), crop_pct={transform.crop_pct}"),
+        ("CenterCrop", f"{transform.img_size}x{transform.img_size}"),
         ("ToTensor", "uint8 HWC [0, 255] -> float32 CHW [0, 1]"),
-        ("Normalize", f"mean={IMAGENET_MEAN}, std={IMAGENET_STD}"),
+        ("Normalize", f"mean={transform.mean}, std={transform.std}"),
     ]
     return pd.DataFrame(steps, columns=["step", "parameters"])
-

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
+from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
 from swinprof.models import create_model, get_variant
@@ -64,7 +65,8 @@ def profile_swin(
     x = torch.randn(batch, 3, res, res, generator=gen).to(dev, dt)
 
     report = Report(f"swinprof profile {variant.name}: {variant.display_name} at {res}x{res}")
-    report.add("preprocessing", "Pre-processing (evaluation transform)", preprocessing_table(res, variant.crop_pct))
+    transform = build_transform(variant, res)
+    report.add("preprocessing", "Pre-processing (evaluation transform)", preprocessing_table(transform))
     native = res == variant.config.img_size
     info = model_info(
         model, counted.trace, batch, variant.display_name, f"{res}x{res}", variant.pretrain,

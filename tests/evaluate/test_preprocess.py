@@ -70,3 +70,13 @@ def test_imagenet_labels():
     assert len(synsets) == len(set(synsets)) == len(names) == 1000
     assert synsets == sorted(synsets) and synsets[0] == "n01440764"
     assert names[:2] == ["tench", "goldfish"] and names[281] == "tabby"
+
+
+def test_one_policy_for_predict_run_and_profile_off_the_native_resolution():
+    """swin_b_384 at 224: predict resized to 224, run to 248 and profile printed crop_pct 1.0. Now one policy."""
+    from swinprof.profile.info import preprocessing_table
+
+    variant = get_variant("swin_b_384")
+    t = build_transform(variant, 224)
+    assert (t.img_size, t.crop_pct, t.resize_size) == (224, 1.0, 224)
+    assert "shorter side to 224 (bicubic), crop_pct=1.0" in preprocessing_table(t).loc[0, "parameters"]

@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from swinprof.evaluate.preprocess import EvalTransform
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import swin_stages
-from swinprof.profile.info import model_info, preprocessing_table, resize_size
+from swinprof.profile.info import model_info, preprocessing_table
 from swinprof.profile.macs import count_costs
 from swinprof.profile.nnops import nn_op_table
 
@@ -33,8 +34,7 @@ def test_long_config_lists_are_shortened():
 
 @pytest.mark.parametrize(("res", "crop", "resize"), [(224, 0.9, 248), (384, 1.0, 384), (256, 0.9, 284)])
 def test_preprocessing(res, crop, resize):
-    assert resize_size(res, crop) == resize
-    df = preprocessing_table(res, crop)
+    df = preprocessing_table(EvalTransform(res, crop))
     assert df["step"].tolist() == ["Resize", "CenterCrop", "ToTensor", "Normalize"]
     assert f"to {resize} (bicubic)" in df.loc[0, "parameters"] and "0.485" in df.loc[3, "parameters"]
 
