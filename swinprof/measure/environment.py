@@ -51,6 +51,14 @@ def cpu_model() -> str:
     return _cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
+def processor_mhz() -> float | None:
+    """The clock /proc/cpuinfo reports (MHz; the nominal one in most VMs), or None."""
+    try:
+        return float(_cpuinfo().get("cpu MHz", ""))
+    except ValueError:
+        return None
+
+
 def cpu_flags() -> frozenset[str]:
     """The CPU feature flags the kernel reports (x86 `flags`, Arm `Features`)."""
     info = _cpuinfo()

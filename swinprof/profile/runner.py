@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from swinprof.measure.peaks import gemm_peak
+from swinprof.measure.peaks import compute_ceiling
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import StageSpec
 from swinprof.profile.layers import LayerSummary, layer_summary
@@ -85,13 +85,13 @@ def profile_model(
     timings = peak = profiled = None
     if opts.time_it:
         progress.phase("probing matmul peak")
-        peak = gemm_peak(example_input.device, example_input.dtype, opts.peak_cache)
+        peak = compute_ceiling(example_input.device, example_input.dtype, opts.peak_cache)
         n_stages = len(trace.stages)
         advance = progress.timing(opts.iters * n_stages)
         timings = time_stages(model, example_input, stages, opts.warmup, opts.iters, on_iter=advance)
         if _best_gflops(trace, timings) > peak.gflops:  # the cached probe read low (a busy machine): re-probe
             progress.phase("re-probing matmul peak")
-            peak = gemm_peak(example_input.device, example_input.dtype, opts.peak_cache, refresh=True)
+            peak = compute_ceiling(example_input.device, example_input.dtype, opts.peak_cache, refresh=True)
     if opts.time_it or opts.trace_path is not None:
         progress.phase("profiling aten ops")
         profiled = profile_forward(model, example_input, stages, opts.trace_path, warmup=not opts.time_it)
@@ -143,10 +143,9 @@ def _stage_title(st: pd.DataFrame, timings, x: torch.Tensor) -> str:
 def _peak_note(peak, timings) -> str | None:
     if peak is None:
         return None
-    src = "cached probe" if peak.cached else "probed now"
     return (
-        f"% of peak: achieved GFLOP/s (2 x MACs / median) over this machine's {peak.gflops:.1f} GFLOP/s "
-        f"{peak.dtype} matmul peak ({peak.n}^3 GEMM, {src}); total latency = median of per-run stage sums"
+        f"% of peak: achieved GFLOP/s (2 x MACs / median) over this machine's GEMM ceiling: {peak.describe()}; "
+        "total latency = median of per-run stage sums"
     )
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from swinprof.measure.memory import TENSOR_PEAK, forward_tensor_peak
-from swinprof.measure.peaks import GemmPeak
+from swinprof.measure.peaks import Ceiling
 from swinprof.measure.timing import Timing, measure_interleaved
 from swinprof.profile.grouping import StageSpec, as_stages, run_stages
 from swinprof.profile.macs import CostTrace
@@ -73,7 +73,7 @@ def _share(part: float, whole: float) -> float:
 NAN = float("nan")
 
 
-def _latency(t: Timing | None, macs: int, peak: GemmPeak | None) -> dict:
+def _latency(t: Timing | None, macs: int, peak: Ceiling | None) -> dict:
     if t is None:
         return {"median (ms)": NAN, "p90 (ms)": NAN, "GFLOP/s": NAN, "% of peak": NAN}
     gflops = 2 * macs / (t.median / 1e3) / 1e9 if t.median > 0 else NAN
@@ -97,7 +97,7 @@ def _row(name: str, shape: tuple, params: int, macs: int, total_macs: int, mem_b
     }
 
 
-def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: GemmPeak | None = None) -> pd.DataFrame:
+def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: Ceiling | None = None) -> pd.DataFrame:
     """One row per stage plus a `total` row. MACs are for the whole batch; latency in ms.
 
     Columns: stage, output shape, params, MACs, GMACs, MACs %, tensor peak (MB), median/p90 (ms), GFLOP/s

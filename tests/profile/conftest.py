@@ -26,3 +26,13 @@ def tiny(request):
     """(model, input, stages) of a tiny v1 or v2 network on the CPU."""
     model = tiny_model(request.param)
     return model, tiny_input(), swin_stages(model)
+
+
+@pytest.fixture
+def quiet_machine(monkeypatch):
+    """Peak probes behave as on a quiet machine: small test GEMMs are trusted and cached (the caching rules
+    under test do not depend on how fast this shared machine happens to be right now)."""
+    from swinprof.measure import peaks
+
+    monkeypatch.setattr(peaks, "machine_busy", lambda: (False, "load 0.0 on 2 cores"))
+    monkeypatch.setattr(peaks, "IMPLAUSIBLE", 0.0)
