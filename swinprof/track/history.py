@@ -180,3 +180,20 @@ def step_changes(values: list[float], threshold: float = 0.05, window: int = 5, 
         if gap > 0:
             cands.append(Step(k, b, a, gap))
     return [s for s in cands if max((t for t in cands if abs(t.index - s.index) < window), key=lambda t: t.gap) is s]
+
+
+def latest_change(values: list[float], threshold: float = 0.05, window: int = 5) -> Step | None:
+    """The last point as a candidate step: beyond every one of the (up to `window`) points before it by more
+    than `threshold` relative to their median. One point cannot tell a step from an outlier, so callers label it
+    a candidate; `step_changes` confirms it once later runs agree."""
+    if len(values) < 3:
+        return None
+    before, last = values[-window - 1 : -1], values[-1]
+    b = statistics.median(before)
+    if abs(math.log(last / b)) <= math.log1p(threshold):
+        return None
+    clean = last > max(before) if last > b else last < min(before)
+    if not clean:
+        return None
+    gap = math.log(last / max(before)) if last > b else math.log(min(before) / last)
+    return Step(len(values) - 1, b, last, gap)

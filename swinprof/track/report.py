@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from swinprof.report.render import format_cell, to_markdown
-from swinprof.track.history import Step, metric_prefix, step_changes, value_of
+from swinprof.track.history import Step, latest_change, metric_prefix, step_changes, value_of
 from swinprof.track.regress import Comparison
 from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 
@@ -88,7 +88,8 @@ def markdown_report(
     frame = comparison_frame(cmp)
     frame["verdict"] = [_VERDICT_MD[v] for v in frame["verdict"]]
     if history:
-        key = f"{metric_prefix(cmp.metric)}median_ms"
+        # the sparkline shows what was decided on: calibration-normalised unless normalisation was turned off
+        key = f"{metric_prefix(cmp.metric)}median_ms" if cmp.normalisation == "none" else f"{cmp.metric}_norm"
         frame["history"] = [sparkline(case_history(history, cmp.suite_name, c.case_id, key)) for c in cmp.cases]
     lines += [to_markdown(frame).rstrip(), ""]
     lines += [f"Medians are raw {cmp.metric} ms; ratio = current / baseline median of the compared samples "
@@ -108,16 +109,24 @@ def markdown_report(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _history_label(entry: dict, index: int) -> str:
+    """`#3 1a2b3c4d5e*`: position in the history plus the commit (runs of one commit stay distinguishable)."""
+    sha = (entry.get("git_sha") or "?")[:10] + ("*" if entry.get("git_dirty") else "")
+    return f"#{index} {sha}"
+
+
 def history_frame(entries: list[dict], suite: str) -> pd.DataFrame:
-    """One row per history entry of `suite`: commit, time, and each case's median (ms) in the suite's metric."""
+    """One row per history entry of `suite`: each case's calibration-normalised median (what `regress` and the
+    step detection decide on) with its raw median (ms) beside it, in the suite's metric."""
     rows = []
     mine = [e for e in entries if e["suite"] == suite]
     metric = mine[-1].get("metric", "wall") if mine else "wall"
-    key = f"{metric_prefix(metric)}median_ms"
-    for e in mine:
-        sha = (e.get("git_sha") or "?")[:10] + ("*" if e.get("git_dirty") else "")
-        row = {"commit": sha, "timestamp": e.get("timestamp")}
-        row.update({f"{cid} {metric} ms": c.get(key) for cid, c in e["cases"].items()})
+    raw_key = f"{metric_prefix(metric)}median_ms"
+    for i, e in enumerate(mine, 1):
+        row = {"run": _history_label(e, i), "timestamp": e.get("timestamp")}
+        for cid, c in e["cases"].items():
+            row[f"{cid} {metric}/cal"] = c.get(f"{metric}_norm")
+            row[f"{cid} {metric} ms"] = c.get(raw_key)
         slow = e.get("planted_slowdown", 1.0)
         row["note"] = f"PLANTED x{slow:g}" if slow != 1.0 else ""
         rows.append(row)
@@ -125,25 +134,29 @@ def history_frame(entries: list[dict], suite: str) -> pd.DataFrame:
 
 
 def steps_frame(entries: list[dict], suite: str, threshold: float = 0.05) -> pd.DataFrame:
-    """Every step change of every case of `suite`, found in the calibration-normalised metric."""
+    """Every step change of every case of `suite`, found in the calibration-normalised metric, plus the latest
+    run when it lies beyond all of the runs before it (one run: a candidate, to be confirmed by the next)."""
     rows = []
     mine = [e for e in entries if e["suite"] == suite]
     metric = mine[-1].get("metric", "wall") if mine else "wall"
     case_ids = list(dict.fromkeys(cid for e in mine for cid in e["cases"]))
     for cid in case_ids:
-        key = f"{metric}_norm"
-        series = case_history(entries, suite, cid, key)
+        series = case_history(entries, suite, cid, f"{metric}_norm")
         idx = [i for i, v in enumerate(series) if not math.isnan(v)]
-        for s in step_changes([series[i] for i in idx], threshold):
-            at = mine[idx[s.index]]
-            rows.append(_step_row(cid, s, at, metric))
-    return pd.DataFrame(rows, columns=["case", "at commit", "timestamp", "metric", "change %", "direction"])
+        values = [series[i] for i in idx]
+        for s in step_changes(values, threshold):
+            rows.append(_step_row(cid, s, mine[idx[s.index]], idx[s.index] + 1, metric, "step"))
+        last = latest_change(values, threshold)
+        if last is not None:
+            rows.append(_step_row(cid, last, mine[idx[-1]], idx[-1] + 1, metric, "latest run (confirm)"))
+    return pd.DataFrame(rows, columns=["case", "kind", "at run", "timestamp", "metric", "change %", "direction"])
 
 
-def _step_row(case_id: str, step: Step, entry: dict, metric: str) -> dict:
+def _step_row(case_id: str, step: Step, entry: dict, index: int, metric: str, kind: str) -> dict:
     return {
         "case": case_id,
-        "at commit": (entry.get("git_sha") or "?")[:10],
+        "kind": kind,
+        "at run": _history_label(entry, index),
         "timestamp": entry.get("timestamp"),
         "metric": f"{metric} / calibration",
         "change %": round((step.ratio - 1) * 100, 1),

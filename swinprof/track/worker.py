@@ -1,41 +1,27 @@
-"""A benchmark worker process: `python -m swinprof.track.worker` reads a job (JSON) on stdin, measures, and
-writes the samples (JSON) on stdout. `runner.run_suite(processes=N)` starts N of these one after another."""
+"""Benchmark worker processes: `runner.run_suite(processes=N)` measures its rounds in N fresh interpreters, one
+after another, through the one fresh-process runner (`swinprof.measure.isolated`). Workers die with the parent."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from swinprof.errors import SwinprofError
+from swinprof.measure.isolated import run_isolated
 from swinprof.track.suite import Suite, suite_from_dict
 
 
 def measure_in_worker(
     suite: Suite, samples: int, warmup: int, planted_slowdown: float, seed: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict]:
-    """Run `measure_in_process` in a fresh interpreter; `(wall_ms, cpu_ms, environment)`."""
+    """Run `measure_in_process` in a fresh interpreter; `(wall_ms, cpu_ms, environment)`.
+
+    The allocator is inherited, not pinned: timing runs as the user's process would.
+    """
     job = {"suite": suite.to_dict(), "samples": samples, "warmup": warmup, "slowdown": planted_slowdown, "seed": seed}
-    proc = subprocess.run(
-        [sys.executable, "-m", "swinprof.track.worker"], input=json.dumps(job), capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SwinprofError(f"benchmark worker process failed (exit {proc.returncode}): {last}")
-    out = json.loads(proc.stdout)
+    out = run_isolated("swinprof.track.worker:measure_job", job, allocator_env=None).value
     return out["wall"], out["cpu"], out["environment"]
 
 
-def main() -> int:
+def measure_job(suite: dict, samples: int, warmup: int, slowdown: float, seed: int) -> dict:
+    """The worker's side: measure a suite given as a dict; JSON-able samples and environment."""
     from swinprof.track.runner import measure_in_process
 
-    job = json.loads(sys.stdin.read())
-    wall, cpu, env = measure_in_process(
-        suite_from_dict(job["suite"]), job["samples"], job["warmup"], job["slowdown"], job["seed"]
-    )
-    json.dump({"wall": wall, "cpu": cpu, "environment": env}, sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    wall, cpu, env = measure_in_process(suite_from_dict(suite), samples, warmup, slowdown, seed)
+    return {"wall": wall, "cpu": cpu, "environment": env}

@@ -76,3 +76,36 @@ def test_step_changes():
     assert [round(s.ratio, 1) for s in step_changes(faster, 0.05)] == [0.8]
     one_spike = [1.0, 1.0, 1.0, 1.5, 1.0, 1.0, 1.0]  # an outlier is not a step
     assert step_changes(one_spike, 0.05) == []
+
+
+def test_history_shows_what_regress_decides_on(tmp_path, make_results):
+    """A planted 15% slowdown measured on a faster (less loaded) machine: raw ms go DOWN, the calibration-normalised
+    metric goes up. The old history table and plot showed raw ms (the slowdown plotted as faster) and found no step."""
+    from swinprof.track.report import history_frame, steps_frame
+
+    store = tmp_path / "h.jsonl"
+    for seed in range(5):
+        add_results(store, make_results(seed))
+    fast_machine = make_results(9, scale=1.15 * 0.8)  # the code is 15% slower, the machine 20% faster ...
+    fast_machine.calibration["samples_ms"] = [v * 0.8 for v in fast_machine.calibration["samples_ms"]]
+    fast_machine.calibration["cpu_ms"] = [v * 0.8 for v in fast_machine.calibration["cpu_ms"]]  # ... for all work
+    add_results(store, fast_machine)
+    entries = load_history(store)
+    frame = history_frame(entries, "ci-bench-tiny")
+    case = "tiny:swin_t/64/b2/reference/fp32-eager"
+    norm, raw = frame[f"{case} cpu/cal"], frame[f"{case} cpu ms"]
+    assert norm.iloc[-1] / norm.iloc[:-1].median() == pytest.approx(1.15, rel=0.03)  # what regress sees
+    assert raw.iloc[-1] < raw.iloc[:-1].min()  # raw ms alone would say "faster"
+    assert frame["run"].is_unique  # runs of one commit stay distinguishable
+    steps = steps_frame(entries, "ci-bench-tiny", 0.05)
+    latest = steps[(steps["case"] == case) & (steps["kind"] == "latest run (confirm)")]
+    assert len(latest) == 1 and latest["direction"].iloc[0] == "slower"
+    assert latest["change %"].iloc[0] == pytest.approx(15, abs=3)
+
+
+def test_latest_change_is_not_called_inside_the_noise():
+    from swinprof.track.history import latest_change
+
+    assert latest_change([1.0, 1.02, 0.98, 1.01, 1.03]) is None
+    assert latest_change([1.0, 1.02, 0.98, 1.01, 1.2]).ratio == pytest.approx(1.2, rel=0.02)
+    assert latest_change([1.0, 1.3, 0.98, 1.01, 1.2]) is None  # not beyond every earlier run: no clean change
