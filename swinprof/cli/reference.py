@@ -4,39 +4,37 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
-from swinprof.cli._render import console, print_frame
-from swinprof.report.files import atomic_write_text
-from swinprof.report.render import to_markdown
+from swinprof.cli._render import FORMATS, emit
+from swinprof.errors import InvalidOptionError
+from swinprof.report.files import ensure_writable_dir
 from swinprof.studies.reference import compare_with_reference
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("reference", help="compare logits and eager latency with transformers' implementation")
+    p = sub.add_parser(
+        "reference",
+        help="compare logits and eager latency with transformers' implementation",
+        description="Load the same random weights into swinprof's model and Hugging Face transformers' Swin / "
+        "Swinv2, compare the logits and time both interleaved. Example: swinprof reference swin_s "
+        "--attn reference,fused",
+    )
     p.add_argument("model", help="variant name, e.g. swin_s")
-    p.add_argument("--res", type=int, default=None)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
+    p.add_argument("--batch", type=int, default=1, help="images per forward (default 1)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls per model first (default 3)")
+    p.add_argument("--iters", type=int, default=20, help="interleaved timed rounds (default 20)")
     p.add_argument("--attn", default="reference", help="comma-separated attention implementations of ours to time")
-    p.add_argument("--markdown", default=None, help="also write the result as a markdown file")
+    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    p.add_argument("--output", default=None, help="also write the report (md, csv, json, html) into this folder")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     impls = tuple(a.strip() for a in args.attn.split(",") if a.strip())
+    if args.batch < 1 or args.iters < 1 or args.warmup < 0:
+        raise InvalidOptionError("--batch and --iters must be at least 1 and --warmup at least 0")
+    if args.output:
+        ensure_writable_dir(args.output)  # fail before the comparison, not after
     result = compare_with_reference(args.model, args.res, args.batch, args.warmup, args.iters, attn_impls=impls)
-    table = pd.DataFrame(result.rows())
-    title = f"{result.variant} @ {result.res}, batch {result.batch}, eager fp32, CPU ({result.env['cpu']})"
-    print_frame(table, title=title)
-    diffs = ", ".join(f"{impl} {d:.2e}" for impl, d in result.max_abs_logit_diff.items())
-    summary = (
-        f"max |logit difference| vs transformers: {diffs}; speeds are median vs median, timed interleaved "
-        f"(> 1 = faster than transformers)"
-    )
-    console.print(summary)
-    if args.markdown:
-        env = ", ".join(f"{k}={result.env[k]}" for k in ("torch", "cpu", "threads", "git_sha"))
-        atomic_write_text(args.markdown, to_markdown(table, title) + f"\n{summary}\n\nEnvironment: {env}\n")
+    emit(result.report(), args.format, args.output, f"reference_{result.variant}_{result.res}_b{result.batch}_cpu")
     return 0

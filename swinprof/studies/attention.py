@@ -18,10 +18,11 @@ import torch
 from swinprof.errors import SwinprofError
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
-from swinprof.measure.memory import forward_tensor_peak
+from swinprof.measure.memory import TENSOR_PEAK, forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved
 from swinprof.models import create_model
 from swinprof.models.attention import available_attention, get_attention, unavailable_reason
+from swinprof.report.document import Report
 
 
 @dataclass
@@ -32,6 +33,17 @@ class AttentionComparison:
     settings: dict
     environment: dict
     notes: list[str] = field(default_factory=list)
+
+    def report(self) -> Report:
+        s = self.settings
+        mode = "forward + backward" if s["backward"] else "forward"
+        title = (
+            f"Attention implementations: {s['variant']} {s['res']}x{s['res']}, batch {s['batch']}, {s['device']}, "
+            f"{s['dtype']}, {mode}"
+        )
+        report = Report(title, environment=self.environment, settings=dict(s))
+        report.add("impls", "Per implementation", self.table, self.notes, hidden=("tensor_peak_bytes",))
+        return report
 
 
 def _first_line(exc: BaseException) -> str:
@@ -190,7 +202,8 @@ def compare_attention(
             t = timings[name]
             row.update({"model ms (median)": t.median, "model ms (p90)": t.p90})
             row["speedup vs reference"] = ref_ms / t.median
-            row["peak MiB"] = peaks[name] / 2**20 if peaks[name] is not None else float("nan")
+            row["tensor peak (MiB)"] = peaks[name] / 2**20 if peaks[name] is not None else float("nan")
+            row["tensor_peak_bytes"] = peaks[name]
         rows.append(row)
     settings = dict(
         variant=variant, res=res, batch=batch, device=dev.type, dtype=dtype if isinstance(dtype, str) else str(dt),
@@ -201,13 +214,9 @@ def compare_attention(
         "block ms: one full block (attention + MLP) on the feature map it sees in the model, median",
         "model ms: whole-model " + ("forward + backward" if backward else "forward") + ", implementations "
         "interleaved round-robin in one process; speedup = reference median / median",
-        "peak MiB: "
-        + (
-            "torch.cuda.max_memory_allocated above the pre-call level"
-            if dev.type == "cuda"
-            else "peak bytes of live tensors produced by aten ops during one call (dispatch-mode count; "
-            "weights, input and kernel-internal scratch excluded)"
-        ),
+        f"tensor peak (MiB): {TENSOR_PEAK} of one {'forward + backward' if backward else 'forward'} after a "
+        "warm-up call (" + ("torch.cuda.max_memory_allocated above the pre-call level" if dev.type == "cuda"
+        else "weights, the input and kernel-internal scratch excluded") + "); the same meter as every command",
         *unmeasured,
     ]
     return AttentionComparison(pd.DataFrame(rows), settings, environment(dev), notes)

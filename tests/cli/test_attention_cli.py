@@ -14,12 +14,15 @@ def test_writes_md_csv_json(tmp_path, capsys):
     argv = ["attention", "swin_t", "--res", "64", "--batch", "1", "--iters", "1", "--warmup", "0"]
     assert main([*argv, "--impl", "fused", "--output", str(tmp_path), "--format", "csv"]) == 0
     stem = tmp_path / "attention_swin_t_64_b1_cpu"
-    rows = json.loads(stem.with_suffix(".json").read_text())["rows"]
+    data = json.loads(stem.with_suffix(".json").read_text())
+    rows = data["tables"][0]["rows"]
     assert [r["impl"] for r in rows] == ["reference", "fused"]
     assert all(r["max abs err (logits)"] <= 1e-4 for r in rows)
     assert rows[0]["speedup vs reference"] == 1.0
     assert "| reference | ok |" in stem.with_suffix(".md").read_text()
     assert "speedup vs reference" in capsys.readouterr().out
+    assert all(r["tensor_peak_bytes"] > 0 for r in rows) and data["environment"]["torch"] == torch.__version__
+    assert (tmp_path / "attention_swin_t_64_b1_cpu_impls.csv").exists() and stem.with_suffix(".html").exists()
 
 
 def test_bad_impl_is_one_line_and_writes_nothing(tmp_path, capsys):
