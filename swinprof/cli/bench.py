@@ -8,8 +8,9 @@ import statistics
 import pandas as pd
 from rich.progress import Progress
 
-from swinprof.cli._render import err_console, print_frame
+from swinprof.cli._render import FORMATS, err_console, show_report
 from swinprof.errors import SwinprofError
+from swinprof.report.document import Report
 from swinprof.track.results import save_results
 from swinprof.track.runner import run_suite
 from swinprof.track.suite import load_suite
@@ -32,7 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15) with a busy-wait, to check the regression "
         "detector; recorded in the results",
     )
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout (default table)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
 
@@ -73,10 +74,13 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
                      "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
                      "n": len(cal)})  # fmt: skip
-        title = f"{suite.name} ({results.duration_s:.1f} s) -> {args.output}"
+        report = Report(f"{suite.name}: {results.duration_s:.1f} s -> {args.output}", environment=results.environment)
         if results.planted_slowdown != 1.0:
-            title += f"  [PLANTED slowdown x{results.planted_slowdown:g}]"
-        print_frame(pd.DataFrame(rows), title=title, fmt=args.format)
+            report.warnings.append(f"PLANTED slowdown x{results.planted_slowdown:g}: for testing the detector only")
+        report.add("cases", "Per case (wall and process CPU time, ms)", pd.DataFrame(rows),
+                   f"{len(cal)} interleaved rounds over {results.extra.get('processes', 1)} "
+                   "fresh processes; the calibration workload runs once per round beside the cases")  # fmt: skip
+        show_report(report, args.format)
     return 0
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from swinprof.cli._render import console, print_frame
+from swinprof.cli._render import FORMATS, console, show_report
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
+from swinprof.report.document import Report
 from swinprof.track.history import DEFAULT_STORE, add_results, load_history, suites_in
 from swinprof.track.plot import plot_history
 from swinprof.track.report import history_frame, steps_frame
@@ -26,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     show.add_argument("--plot", metavar="PNG", help="write a latency-over-commits plot (one suite: use --suite)")
     show.add_argument("--threshold", default="5%", help="smallest step change to list (default 5%%)")
     show.add_argument("--last", type=int, default=20, help="rows of the run table to print (default 20)")
-    show.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    show.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
     return p
 
 
@@ -46,15 +47,24 @@ def run(args: argparse.Namespace) -> int:
         suites = [args.suite]
     if args.plot and len(suites) > 1:
         raise SwinprofError(f"{args.store} holds several suites ({', '.join(suites)}): pick one with --suite")
+    report = Report(f"swinprof history: {args.store}", settings={"store": args.store, "threshold": args.threshold})
     for suite in suites:
         frame = history_frame(entries, suite).tail(args.last)
-        print_frame(frame, title=f"{suite}: median ms per run (last {len(frame)})", fmt=args.format)
+        metric = _metric(entries, suite)
+        report.add(f"{suite}_runs", f"{suite}: per run (last {len(frame)})", frame,
+                   f"{metric}/cal: median {metric} time / calibration workload per round (what regress and the step "
+                   f"detection decide on); {metric} ms: the raw median beside it")  # fmt: skip
         steps = steps_frame(entries, suite, threshold)
         if steps.empty:
-            console.print(f"{suite}: no step changes beyond {threshold:.0%}")
+            report.add(f"{suite}_steps", f"{suite}: no step changes beyond {threshold:.0%}")
         else:
-            print_frame(steps, title=f"{suite}: step changes", fmt=args.format)
+            report.add(f"{suite}_steps", f"{suite}: step changes", steps)
     if args.plot:
         plot_history(entries, suites[0], args.plot, threshold)
-        console.print(f"wrote {args.plot}")
+        report.notes.append(f"plot: {args.plot}")
+    show_report(report, args.format)
     return 0
+
+
+def _metric(entries: list[dict], suite: str) -> str:
+    return [e for e in entries if e["suite"] == suite][-1].get("metric", "wall")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from swinprof.cli._render import print_frame
+from swinprof.cli._render import FORMATS, show_report
 from swinprof.evaluate.predict import predict_images
 from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device
+from swinprof.measure.environment import environment
 from swinprof.models import create_model, get_variant
+from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -19,7 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     return p
 
 
@@ -30,5 +32,8 @@ def run(args: argparse.Namespace) -> int:
     model = create_model(variant.name, img_size=res, weights=args.weights).to(device)
     transform = build_transform(variant, res)
     table = predict_images(model, args.images, transform, k=args.topk)
-    print_frame(table, title=f"{variant.display_name} top-{args.topk} ({args.weights})", fmt=args.format)
+    report = Report(f"{variant.display_name} top-{args.topk}", environment=environment(device),
+                    settings={"weights": args.weights, "preprocessing": "; ".join(transform.describe())})  # fmt: skip
+    report.add("predictions", f"top-{args.topk} classes per image (softmax probabilities)", table)
+    show_report(report, args.format)
     return 0

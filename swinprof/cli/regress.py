@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from swinprof.cli._render import console, print_frame
+from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.report.writer import report_markdown
 from swinprof.track.history import load_history
 from swinprof.track.plot import plot_history
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
-from swinprof.track.report import comparison_frame, environment_frame, markdown_report, summary_line
+from swinprof.track.report import regression_report
 from swinprof.track.results import load_results
 
 EXIT_REGRESSION = 1
@@ -42,6 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--history", metavar="STORE", help="history store for sparklines and step changes in the report")
     p.add_argument("--plot", metavar="PNG", help="draw the history of this suite here (needs --history)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
     return p
 
 
@@ -59,15 +61,11 @@ def run(args: argparse.Namespace) -> int:
     history = load_history(args.history) if args.history else None
     if args.plot:
         plot_history(history, cmp.suite_name, args.plot, threshold)
+    report = regression_report(cmp, args.report_only, history, args.plot)
+    report.settings.update({"baseline": args.baseline, "current": args.current})
     if args.markdown:
-        text = markdown_report(cmp, args.report_only, history, args.plot)
-        atomic_write_text(args.markdown, text)
-    print_frame(comparison_frame(cmp), title=f"{cmp.suite_name}: {args.current} vs {args.baseline}")
-    if cmp.env_diff:
-        print_frame(environment_frame(cmp), title="environment differences")
-    for w in cmp.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"verdict: [bold]{cmp.verdict.upper()}[/] ({summary_line(cmp)})")
+        atomic_write_text(args.markdown, report_markdown(report))
+    show_report(report, args.format)
     if cmp.has_regression and not args.report_only:
         return EXIT_REGRESSION
     return 0

@@ -6,14 +6,13 @@ import math
 
 import pandas as pd
 
-from swinprof.report.render import format_cell, to_markdown
+from swinprof.report.document import Report
+from swinprof.report.render import format_cell
 from swinprof.track.history import Step, latest_change, metric_prefix, step_changes, value_of
 from swinprof.track.regress import Comparison
 from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 
 SPARK = "▁▂▃▄▅▆▇█"
-_VERDICT_MD = {REGRESSION: "**REGRESSION**", IMPROVEMENT: "improvement", UNCHANGED: "unchanged",
-               UNCERTAIN: "uncertain, rerun"}  # fmt: skip
 _NORMALISATION_TEXT = {
     "round": "normalised per round by the calibration workload",
     "run": "normalised by the run's median calibration",
@@ -72,41 +71,47 @@ def case_history(entries: list[dict], suite: str, case_id: str, key: str) -> lis
     return [value_of(e, case_id, key) for e in entries if e["suite"] == suite]
 
 
-def markdown_report(
+def regression_report(
     cmp: Comparison,
     report_only: bool = False,
     history: list[dict] | None = None,
     plot_path: str | None = None,
-) -> str:
-    """The whole report as GitHub-flavoured markdown (job summary / PR comment)."""
+) -> Report:
+    """The regress result as a Report (terminal, job summary / PR comment markdown, json, html)."""
     verdict = cmp.verdict
-    lines = [f"## swinprof latency report: `{cmp.suite_name}`", ""]
-    lines.append(f"**Verdict: {verdict.upper()}**: {summary_line(cmp)}.")
+    report = Report(f"swinprof latency report: {cmp.suite_name}: {verdict.upper()}")
+    report.settings["verdict"] = f"{verdict.upper()}: {summary_line(cmp)}"
     if report_only and verdict == REGRESSION:
-        lines.append("Report-only mode: this job does not fail on it.")
-    lines += [""] + [f"> Warning: {w}" for w in cmp.warnings] + ([""] if cmp.warnings else [])
+        report.settings["mode"] = "report-only: this job does not fail on it"
+    report.warnings.extend(cmp.warnings)
     frame = comparison_frame(cmp)
-    frame["verdict"] = [_VERDICT_MD[v] for v in frame["verdict"]]
     if history:
         # the sparkline shows what was decided on: calibration-normalised unless normalisation was turned off
         key = f"{metric_prefix(cmp.metric)}median_ms" if cmp.normalisation == "none" else f"{cmp.metric}_norm"
         frame["history"] = [sparkline(case_history(history, cmp.suite_name, c.case_id, key)) for c in cmp.cases]
-    lines += [to_markdown(frame).rstrip(), ""]
-    lines += [f"Medians are raw {cmp.metric} ms; ratio = current / baseline median of the compared samples "
-              f"({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), with its Hodges-Lehmann 95% interval; "
-              "p is the two-sided Mann-Whitney U test.", ""]  # fmt: skip
-    lines += ["### Environment", "", f"- baseline: {_run_label(cmp.base_env)}", f"- current: {_run_label(cmp.new_env)}"]
+    note = (
+        f"Medians are raw {cmp.metric} ms; ratio = current / baseline median of the compared samples "
+        f"({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), with its Hodges-Lehmann 95% interval; "
+        "p is the two-sided Mann-Whitney U test."
+    )
+    report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict"))
+    runs = [f"baseline: {_run_label(cmp.base_env)}", f"current: {_run_label(cmp.new_env)}"]
     if cmp.env_diff:
-        lines += ["", to_markdown(environment_frame(cmp)).rstrip()]
+        report.add("environment_diff", "Environment differences", environment_frame(cmp), runs)
     else:
-        lines += ["", "Same environment (torch, CPU/GPU, threads, git state) apart from the time."]
-    if history or plot_path:
-        lines += ["", "### History", ""]
-        if plot_path:
-            lines += [f"![latency history]({plot_path})", ""]
-        if history:
-            lines += _steps_markdown(history, cmp.suite_name, cmp.threshold)
-    return "\n".join(lines).rstrip() + "\n"
+        report.add("environment_diff", "Environment", None,
+                   [*runs, "Same environment (torch, CPU/GPU, threads, git state) apart from the time."])  # fmt: skip
+    if history:
+        n = sum(e["suite"] == cmp.suite_name for e in history)
+        steps = steps_frame(history, cmp.suite_name, cmp.threshold)
+        head = f"{n} runs of `{cmp.suite_name}` in the history; steps found in the calibration-normalised metric."
+        if steps.empty:
+            report.add("steps", "History", None, head + f" No step changes beyond {cmp.threshold:.0%}.")
+        else:
+            report.add("steps", "History: step changes", steps, head)
+    if plot_path:
+        report.notes.append(f"![latency history]({plot_path})")
+    return report
 
 
 def _history_label(entry: dict, index: int) -> str:
@@ -162,12 +167,3 @@ def _step_row(case_id: str, step: Step, entry: dict, index: int, metric: str, ki
         "change %": round((step.ratio - 1) * 100, 1),
         "direction": "slower" if step.ratio > 1 else "faster",
     }
-
-
-def _steps_markdown(entries: list[dict], suite: str, threshold: float) -> list[str]:
-    n = sum(e["suite"] == suite for e in entries)
-    steps = steps_frame(entries, suite, threshold)
-    head = f"{n} runs of `{suite}` in the history."
-    if steps.empty:
-        return [head + f" No step changes beyond {threshold:.0%}."]
-    return [head + " Step changes:", "", to_markdown(steps).rstrip()]

@@ -17,7 +17,7 @@ from swinprof.models.checkpoint import save_checkpoint
 
 def test_models_lists_every_variant(capsys):
     assert main(["models", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["rows"]
+    rows = json.loads(capsys.readouterr().out)["tables"][0]["rows"]
     assert [r["name"] for r in rows] == list(VARIANTS)
     assert {r["name"]: r["params (M)"] for r in rows}["swin_s"] == 49.61
 
@@ -46,7 +46,7 @@ def cat_jpg(tmp_path):
 @pytest.mark.fullsize
 def test_predict_prints_top5(swin_t_checkpoint, cat_jpg, capsys):
     assert main(["predict", "swin_t", "--weights", str(swin_t_checkpoint), str(cat_jpg), "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["rows"]
+    rows = json.loads(capsys.readouterr().out)["tables"][0]["rows"]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
     probs = [r["probability"] for r in rows]
     assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
