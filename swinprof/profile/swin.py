@@ -11,6 +11,7 @@ from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOption
 from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
+from swinprof.measure.inputs import seeded_images
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
@@ -18,8 +19,6 @@ from swinprof.profile.grouping import swin_stages
 from swinprof.profile.info import model_info, preprocessing_table
 from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model
 from swinprof.report.document import Report
-
-INPUT_SEED = 0
 
 
 def _check_settings(name: str, res: int | None, device: str, dtype: str, attn: str):
@@ -61,8 +60,7 @@ def profile_swin(
     counted: Counted = count_side(meta, meta_x, swin_stages(meta), opts.depth)
     progress.phase("building the model")
     model = create_model(variant.name, img_size=res, attn_impl=attn, weights=weights).to(dev, dt).eval()
-    gen = torch.Generator().manual_seed(INPUT_SEED)
-    x = torch.randn(batch, 3, res, res, generator=gen).to(dev, dt)
+    x = seeded_images(batch, res, device=dev, dtype=dt)
 
     report = Report(f"swinprof profile {variant.name}: {variant.display_name} at {res}x{res}")
     transform = build_transform(variant, res)

@@ -18,6 +18,7 @@ import torch
 from swinprof.errors import SwinprofError
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
+from swinprof.measure.inputs import seeded_images
 from swinprof.measure.memory import TENSOR_PEAK, forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved
 from swinprof.models import create_model
@@ -166,7 +167,7 @@ def compare_attention(
     report = on_progress or (lambda _msg: None)
     torch.manual_seed(seed)
     model = create_model(variant, img_size=res, **(model_overrides or {})).to(device=dev, dtype=dt).eval()
-    x = torch.randn(batch, 3, res, res, device=dev, dtype=dt).requires_grad_(backward)
+    x = seeded_images(batch, res, seed, device=dev, dtype=dt).requires_grad_(backward)
     status: dict[str, str] = {}
     outputs = _try_impls(model, x, names, backward, dev, dt, status, report)
     if "reference" not in outputs:

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from swinprof.errors import InvalidResolutionError
+from swinprof.measure.inputs import seeded_images
 from swinprof.measure.timing import Timing, measure_interleaved
 from swinprof.models import create_model, get_variant
 from swinprof.models.hf_reference import hf_model_for, load_into_hf
@@ -89,7 +90,7 @@ def compare_with_reference(
         )
     ref = hf_model_for(ours.config)
     load_into_hf(ref, ours.state_dict(), ours.config.version)
-    x = torch.randn(batch, 3, res, res)
+    x = seeded_images(batch, res, seed)
     fns, diffs = {}, {}
     with torch.inference_mode():
         expected = ref(pixel_values=x).logits

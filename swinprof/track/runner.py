@@ -18,6 +18,7 @@ import torch
 from swinprof.errors import SwinprofError
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
+from swinprof.measure.inputs import seeded_images
 from swinprof.measure.timing import time_once
 from swinprof.track.results import CaseResult, Results
 from swinprof.track.suite import Case, Suite
@@ -71,8 +72,7 @@ def build_case(case: Case, device: torch.device, seed: int = 0) -> Callable[[], 
     dtype = resolve_dtype(case.dtype)
     model = create_model(case.model, img_size=case.res, attn_impl=case.attn, **overrides).eval()
     model = model.to(device=device, dtype=dtype)
-    x = torch.randn(case.batch, 3, case.res, case.res, generator=torch.Generator().manual_seed(seed))
-    x = x.to(device=device, dtype=dtype)
+    x = seeded_images(case.batch, case.res, seed, device=device, dtype=dtype)
     forward = model
     if case.mode == "compile":
         try:
