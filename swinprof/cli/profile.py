@@ -30,7 +30,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--attn", default="reference", help=f"attention implementation ({', '.join(available_attention())})")
+    p.add_argument("--attn", default="reference", help="attention implementation, or several comma-separated to "
+                   f"compare on one roofline ({', '.join(available_attention())})")  # fmt: skip
     p.add_argument(
         "--warmup", type=int, default=1, help="untimed calls per stage after the input-caching pass (default 1)"
     )
@@ -43,6 +44,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--by-shape", action="store_true", help="add an aten op table grouped by input shapes")
     p.add_argument("--fvcore", action="store_true", help="cross-check the MAC total with fvcore (slow: JIT trace)")
     p.add_argument("--no-timing", action="store_true", help="counts and tables only: skip latency and op timing")
+    p.add_argument("--plot", action="store_true", help="also write the roofline chart as <report>_roofline.png "
+                   "into --output")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
     return p
 
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from swinprof.profile.swin import profile_swin
 
     _check_numbers(args)
+    if args.plot and (args.output is None or args.no_timing):
+        raise InvalidOptionError("--plot draws the measured roofline beside the report: add --output DIR (and timing)")
     out_dir = ensure_writable_dir(args.output) if args.output is not None else None
     stem = f"profile_{args.variant}_{args.res or 'default'}_b{args.batch}_{args.dtype}"
     trace_path = None
@@ -104,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
             args.variant, args.res, args.batch, args.dtype, args.device, args.attn, args.weights, args.threads,
             options, hooks,
         )  # fmt: skip
-    emit(report, args.format, out_dir, stem, quiet=args.quiet)
+    extra = {}
+    if args.plot and any(t.key.startswith("roofline") for t in report.tables):
+        from swinprof.profile.runner import roofline_chart
+
+        extra[f"{stem}_roofline.png"] = roofline_chart(report, "png")
+    emit(report, args.format, out_dir, stem, extra, quiet=args.quiet)
     if trace_path is not None and not args.quiet:
         err_console.print(f"wrote {trace_path}", highlight=False)
     return 0

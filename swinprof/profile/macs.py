@@ -43,7 +43,7 @@ _METADATA_OPS = {
     torch.ops.prim.device.default,
 }
 
-RECORD_COLUMNS = ["stage", "module", "op", "macs", "shapes", "out_bytes"]
+RECORD_COLUMNS = ["stage", "module", "op", "macs", "shapes", "out_bytes", "bytes"]
 
 
 @dataclass
@@ -63,7 +63,8 @@ class CostTrace:
     """The counting pass: one row per aten call plus per-stage summaries.
 
     `records` columns: stage, module (dotted path, "" = the root), op (`aten.mm`), macs, shapes (input
-    tensor shapes), out_bytes (bytes newly allocated by the call; views and in-place ops allocate none).
+    tensor shapes), out_bytes (bytes newly allocated by the call; views and in-place ops allocate none), bytes
+    (bytes moved: the distinct bytes of every tensor input read plus every output written; 0 for a view).
     """
 
     records: pd.DataFrame
@@ -89,6 +90,39 @@ def _tensor_bytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+def distinct_bytes(t: torch.Tensor) -> int:
+    """Bytes of the memory a tensor spans once: a broadcast (stride-0) dimension is read once, not per use."""
+    elems = 1
+    for size, stride in zip(t.shape, t.stride()):
+        if stride != 0:
+            elems *= size
+    return elems * t.element_size() if t.numel() else 0
+
+
+def bytes_moved(func, args, kwargs, out) -> int:
+    """Inputs read plus outputs written by one aten call, from its schema: a view (every output an alias that
+    is not written) moves nothing; an in-place op reads and writes its target."""
+    returns = func._schema.returns
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+    input_storages = {t.untyped_storage()._cdata for t in inputs}
+    written = 0
+    viewing = True
+    for i, t in enumerate(outs):
+        if not isinstance(t, torch.Tensor):
+            continue
+        alias = returns[i].alias_info if i < len(returns) else None
+        if alias is not None and not alias.is_write:
+            continue  # a view of an input: no data moves
+        if alias is None and t.untyped_storage()._cdata in input_storages:
+            continue  # a view the schema does not annotate (`_unsafe_view`)
+        viewing = False
+        written += distinct_bytes(t)
+    if viewing:
+        return 0
+    return written + sum(distinct_bytes(t) for t in inputs)
+
+
 class _CostMode(TorchDispatchMode):
     """Records every aten call with its MACs and the bytes of the fresh tensors it returned."""
 
@@ -112,9 +146,10 @@ class _CostMode(TorchDispatchMode):
         out = func(*args, **kwargs)
         flops = flop_registry[packet](*args, **kwargs, out_val=out) if packet in flop_registry else 0
         allocated = sum(_tensor_bytes(t) for t in fresh_outputs(func, out))
+        moved = bytes_moved(func, args, kwargs, out)
         name = f"aten.{packet.__name__}"
         self.rows.append(
-            (self.stage, self.module_stack[-1], name, int(flops) // 2, _shape_text(args, kwargs), allocated)
+            (self.stage, self.module_stack[-1], name, int(flops) // 2, _shape_text(args, kwargs), allocated, moved)
         )
         return out
 

@@ -16,13 +16,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from swinprof.measure.peaks import compute_ceiling
+from swinprof.measure.peaks import Ceiling, bandwidth_ceiling, compute_ceiling
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import StageSpec
 from swinprof.profile.layers import LayerSummary, layer_summary
 from swinprof.profile.macs import CostTrace, count_costs
 from swinprof.profile.nnops import nn_op_table
 from swinprof.profile.ops import op_shape_table, op_table
+from swinprof.profile.roofline import ceilings_table, layout_share, op_roofline, roofline_notes, stage_roofline
 from swinprof.profile.stages import stage_table, time_stages
 from swinprof.profile.trace import profile_forward
 from swinprof.report.document import Chart, Report
@@ -53,10 +54,12 @@ class ProfileOptions:
 
 @dataclass
 class Counted:
-    """What the counting side produced; the swin adapter uses it for the model-info row."""
+    """What the counting side produced (the swin adapter uses it for the model-info row), plus the machine
+    ceilings the run was judged against once it was timed (so a second implementation uses the same ones)."""
 
     trace: CostTrace
     layers: LayerSummary
+    ceilings: tuple[Ceiling, Ceiling] | None = None
 
 
 def count_side(count_model: nn.Module, count_input: torch.Tensor, count_stages, depth: int) -> Counted:
@@ -72,6 +75,7 @@ def profile_model(
     options: ProfileOptions | None = None,
     counted: Counted | None = None,
     progress: Progress | None = None,
+    label: str = "",
 ) -> Counted:
     """Append layer, stage, op (and by-shape), cross-check and NN-op sections to `report`.
 
@@ -94,7 +98,8 @@ def profile_model(
             peak = compute_ceiling(example_input.device, example_input.dtype, opts.peak_cache, refresh=True)
     if opts.time_it or opts.trace_path is not None:
         progress.phase("profiling aten ops")
-        profiled = profile_forward(model, example_input, stages, opts.trace_path, warmup=not opts.time_it)
+        counted_ops = set(trace.records["op"])
+        profiled = profile_forward(model, example_input, stages, opts.trace_path, not opts.time_it, counted_ops)
     _add_layers(report, layers, opts.depth)
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
@@ -109,15 +114,85 @@ def profile_model(
         report.add("ops_by_shape", "Aten ops by input shapes", op_shape_table(trace))
     report.add("nn_ops", "NN operations: module types and their distinct configurations",
                nn_op_table(model, trace.modules_called))  # fmt: skip
+    if timings is not None and profiled is not None:
+        progress.phase("probing memory bandwidth")
+        bandwidth = bandwidth_ceiling(example_input.device, opts.peak_cache)
+        add_roofline(report, trace, timings, profiled, peak, bandwidth, label)
+        counted.ceilings = (peak, bandwidth)
     if profiled is not None and profiled.trace_path is not None:
         report.settings["trace"] = str(profiled.trace_path)
     return counted
+
+
+def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, bandwidth, label: str = "") -> None:
+    """Roofline tables (stages, top ops), the ceilings they are judged against, and the roofline chart.
+
+    `label` (an attention implementation) suffixes the table keys when several models share one report.
+    """
+    suffix, named = (f"_{label}", f" [{label}]") if label else ("", "")
+    stage_ms = {name: t.median for name, t in timings.timings.items()}
+    stages = stage_roofline(trace, stage_ms, compute, bandwidth)
+    ops = op_roofline(trace, profiled.attributed, compute, bandwidth)
+    layout_ms, layout_frac = layout_share(profiled.attributed)
+    notes = [
+        *roofline_notes(compute, bandwidth),
+        f"layout ops (roll, window partition/merge copies, pad, cat, gathers) took {layout_ms:.1f} ms = "
+        f"{layout_frac:.0%} of the profiled forward: the work a fused window implementation removes or merges",
+    ]
+    report.add(f"roofline_stages{suffix}", f"Roofline per stage{named} (median stage time)", stages,
+               [*notes, "ms: median of the interleaved stage timings"], essential=("stage", "roofline_pct", "bound"))
+    report.add(f"roofline_ops{suffix}", f"Roofline per aten op{named} (one profiled forward)", ops,
+               [f"ms: {profiled.time_source} of one profiled forward, each op charged with the kernels it ran "
+                "internally (clone with its copy_, roll with its cat)"], essential=("op", "roofline_pct", "bound"))
+    if not any(t.key == "ceilings" for t in report.tables):
+        report.add("ceilings", "Machine ceilings", ceilings_table(compute, bandwidth))
+        report.settings.update({"peak_gflops": compute.value, "peak_gflops_how": compute.how,
+                                "peak_gbps": bandwidth.value, "peak_gbps_how": bandwidth.how})  # fmt: skip
+    if not any(c.key == "roofline" for c in report.charts):  # one chart holds every roofline of the report
+        report.charts.append(Chart("roofline", "Roofline", lambda: roofline_chart(report, "svg")))
+
 
 
 def _best_gflops(trace: CostTrace, timings) -> float:
     """Highest achieved GFLOP/s of any stage (2 x MACs / median)."""
     rates = [2 * s.macs / (timings.timings[s.name].median / 1e3) / 1e9 for s in trace.stages]
     return max(rates, default=0.0)
+
+
+def profile_roofline(
+    report: Report,
+    model: nn.Module,
+    example_input: torch.Tensor,
+    stages: Sequence[StageSpec],
+    trace: CostTrace,
+    options: ProfileOptions,
+    ceilings: tuple[Ceiling, Ceiling],
+    label: str,
+) -> None:
+    """Only the roofline of `model` (counted as `trace`), added to `report` under `label` and judged against the
+    same `ceilings` as the first: for comparing a second implementation on the same chart."""
+    timings = time_stages(model, example_input, stages, options.warmup, options.iters)
+    profiled = profile_forward(model, example_input, stages, None, False, set(trace.records["op"]))
+    add_roofline(report, trace, timings, profiled, *ceilings, label)
+
+
+def roofline_chart(report: Report, fmt: str = "svg") -> str | bytes:
+    """The report's roofline chart (every implementation profiled into it) as SVG text or PNG bytes."""
+    from swinprof.report.chart import roofline_png, roofline_svg  # matplotlib: imported only when drawn
+
+    gflops, gbps = report.settings["peak_gflops"], report.settings["peak_gbps"]
+    draw = roofline_svg if fmt == "svg" else roofline_png
+    return draw(_roofline_frames(report), gflops, gbps)
+
+
+def _roofline_frames(report: Report) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Label -> (stage rows, op rows) of every roofline in the report (one per attention implementation)."""
+    out = {}
+    for t in report.tables:
+        if t.key.startswith("roofline_stages"):
+            label = t.key.removeprefix("roofline_stages").removeprefix("_") or "model"
+            out[label] = (t.frame, report.table("roofline_ops" + t.key.removeprefix("roofline_stages")).frame)
+    return out
 
 
 def _chart(stages: pd.DataFrame) -> str:

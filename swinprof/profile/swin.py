@@ -17,7 +17,9 @@ from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.info import model_info, preprocessing_table
-from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model
+from swinprof.profile.macs import count_costs
+from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model, profile_roofline
+from swinprof.profile.windows import window_gemm_notes
 from swinprof.report.document import Report
 
 
@@ -38,7 +40,7 @@ def profile_swin(
     batch: int = 1,
     dtype: str = "fp32",
     device: str = "cpu",
-    attn: str = "reference",
+    attn: str = "reference",  # one implementation, or several comma-separated for side-by-side rooflines
     weights: str | None = None,
     threads: int | None = None,
     options: ProfileOptions | None = None,
@@ -48,7 +50,12 @@ def profile_swin(
     start = time.perf_counter()
     if batch < 1:
         raise InvalidOptionError(f"batch must be >= 1, got {batch}")
-    variant, res, dev, dt = _check_settings(name, res, device, dtype, attn)
+    attns = [a.strip() for a in attn.split(",") if a.strip()]
+    if not attns:
+        raise InvalidOptionError("--attn needs at least one implementation name")
+    for a in attns:
+        variant, res, dev, dt = _check_settings(name, res, device, dtype, a)
+    attn = attns[0]
     if weights is not None and not Path(weights).is_file():
         raise DataPathError(f"checkpoint {weights!r} does not exist: pass a .pth or .safetensors file to --weights")
     if threads:
@@ -72,12 +79,23 @@ def profile_swin(
     )  # fmt: skip
     info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
     report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note)
-    profile_model(report, model, x, swin_stages(model), opts, counted, progress)
+    label = attns[0] if len(attns) > 1 else ""
+    profile_model(report, model, x, swin_stages(model), opts, counted, progress, label)
+    if any(t.key.startswith("roofline_stages") for t in report.tables):
+        notes = window_gemm_notes(meta, counted.trace, res, batch)
+        report.table("roofline_stages" + (f"_{label}" if label else "")).notes.extend(notes)
+        for other in attns[1:]:
+            progress.phase(f"roofline of attention {other!r}")
+            other_meta = create_model(variant.name, img_size=res, attn_impl=other, device="meta").to(dt).eval()
+            trace = count_costs(other_meta, meta_x, swin_stages(other_meta))
+            model.set_attn_impl(other)
+            profile_roofline(report, model, x, swin_stages(model), trace, opts, counted.ceilings, other)
+        model.set_attn_impl(attns[0])
     wall = time.perf_counter() - start
     report.environment = environment(dev)
     report.settings.update({
         "variant": variant.name, "official name": variant.official_name, "resolution": res, "batch": batch,
-        "dtype": dtype, "device": dev.type, "attn_impl": attn, "weights": weights or "random init (seeded)",
+        "dtype": dtype, "device": dev.type, "attn_impl": ",".join(attns), "weights": weights or "random init (seeded)",
         "wall_s": round(wall, 3),
     })  # fmt: skip
     return report

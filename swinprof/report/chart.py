@@ -1,14 +1,31 @@
-"""Charts as inline SVG text (matplotlib, Agg backend: no display needed)."""
+"""Charts as inline SVG text or PNG bytes (matplotlib, Agg backend: no display needed)."""
 
 from __future__ import annotations
 
 import io
+import math
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+
+_MARKERS = ("o", "s", "^", "D")
+_TOP_MEMORY_OPS = 8
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    return svg[svg.find("<svg") :]  # drop the XML prolog so it can sit inside html
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
 
 
 def latency_vs_macs_svg(stages: pd.DataFrame, title: str = "Per-stage latency vs MACs") -> str:
@@ -29,9 +46,79 @@ def latency_vs_macs_svg(stages: pd.DataFrame, title: str = "Per-stage latency vs
         ax.set_title(title)
         ax.legend(frameon=False)
         fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
+        return _svg(fig)
     finally:
         plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.find("<svg") :]  # drop the XML prolog so it can sit inside html
+
+
+def _roofline_panel(ax, frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gflops: float, gbps: float) -> None:
+    """Log-log roofline: both ceilings, one point per stage and per op with counted FLOPs."""
+    points = [
+        (r.intensity, r.achieved_gflops)
+        for stages, ops in frames.values()
+        for df in (stages, ops)
+        for r in df.itertuples()
+        if r.gflop > 0 and math.isfinite(r.intensity) and r.achieved_gflops > 0
+    ]
+    lo = min([p[0] for p in points] + [gflops / gbps]) / 4
+    hi = max([p[0] for p in points] + [gflops / gbps]) * 4
+    xs = [lo * (hi / lo) ** (i / 99) for i in range(100)]
+    ax.plot(xs, [min(gflops, x * gbps) for x in xs], color="black", lw=1.5, label="roofline")
+    for (label, (stages, ops)), marker in zip(frames.items(), _MARKERS):
+        for df, kind, color in ((stages, "stage", "#4c72b0"), (ops, "op", "#dd8452")):
+            rows = [r for r in df.itertuples() if r.gflop > 0 and math.isfinite(r.intensity) and r.achieved_gflops > 0]
+            rows = [r for r in rows if getattr(r, "stage", getattr(r, "op", "")) != "total"]
+            ax.scatter([r.intensity for r in rows], [r.achieved_gflops for r in rows], marker=marker, color=color,
+                       s=22, label=f"{label}: {kind}s")  # fmt: skip
+            for r in rows:
+                ax.annotate(str(getattr(r, "stage", getattr(r, "op", ""))).removeprefix("aten."),
+                            (r.intensity, r.achieved_gflops), fontsize=6, alpha=0.8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
+    ax.set_ylabel("achieved GFLOP/s")
+    ax.set_title(f"compute {gflops:.0f} GFLOP/s, bandwidth {gbps:.1f} GB/s", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _bandwidth_panel(ax, frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gbps: float) -> None:
+    """Achieved GB/s of the ops with no counted FLOPs (layout and elementwise), against the bandwidth ceiling."""
+    bars = []
+    for label, (_, ops) in frames.items():
+        rows = ops[(ops["gflop"] == 0) & (ops["bytes"] > 0) & ~ops["op"].isin(["total"])]
+        rows = rows[~rows["op"].str.startswith("other ops")].nlargest(_TOP_MEMORY_OPS, "ms")
+        prefix = f"{label}: " if len(frames) > 1 else ""
+        bars += [(prefix + r.op.removeprefix("aten."), r.achieved_gbps) for r in rows.itertuples()]
+    ax.barh([b[0] for b in bars][::-1], [b[1] for b in bars][::-1], color="#dd8452")
+    ax.axvline(gbps, color="black", lw=1.5, label="bandwidth ceiling")
+    ax.set_xlabel("achieved GB/s (0-FLOP ops, by time)")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
+
+
+def roofline_figure(frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gflops: float, gbps: float):
+    """Left: log-log roofline (both ceilings; stages and ops with counted FLOPs). Right: achieved GB/s of the
+    0-FLOP ops against the bandwidth ceiling. `frames`: label -> (stage rows, op rows) from profile.roofline."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100, gridspec_kw={"width_ratios": [3, 2]})
+    _roofline_panel(left, frames, gflops, gbps)
+    _bandwidth_panel(right, frames, gbps)
+    fig.tight_layout()
+    return fig
+
+
+def roofline_svg(frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gflops: float, gbps: float) -> str:
+    """The roofline chart as inline SVG (see `roofline_figure`)."""
+    fig = roofline_figure(frames, gflops, gbps)
+    try:
+        return _svg(fig)
+    finally:
+        plt.close(fig)
+
+
+def roofline_png(frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gflops: float, gbps: float) -> bytes:
+    fig = roofline_figure(frames, gflops, gbps)
+    try:
+        return _png(fig)
+    finally:
+        plt.close(fig)

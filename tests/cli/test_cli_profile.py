@@ -43,7 +43,16 @@ def test_profile_writes_reports_and_trace(tmp_path, capsys):
     keys = [s["key"] for s in printed["tables"]]
     assert keys == [
         "preprocessing", "model_info", "layers", "layers_totals", "stages", "ops", "ops_by_shape", "nn_ops",
+        "roofline_stages", "roofline_ops", "ceilings",
     ]  # fmt: skip
+    tables = {t["key"]: t["rows"] for t in printed["tables"]}
+    for key in ("roofline_stages", "roofline_ops"):
+        for row in tables[key]:
+            assert {"bytes", "intensity", "achieved_gflops", "achieved_gbps", "bound"} <= set(row)
+            assert row["bound"] in ("compute-bound", "memory-bound", "overhead-bound")
+    settings = printed["settings"]
+    assert settings["peak_gflops"] > 0 and settings["peak_gbps"] > 0
+    assert "GEMM" in settings["peak_gflops_how"] and "triad" in settings["peak_gbps_how"]
     assert printed["environment"]["torch"] == torch.__version__ and printed["environment"]["allocator"]
     stem = "profile_swin_t_64_b1_fp32"
     on_disk = json.loads((out / f"{stem}.json").read_text())

@@ -33,7 +33,8 @@ def test_generic_model_report(tmp_path):
     opts = ProfileOptions(warmup=0, iters=2, depth=2, by_shape=True, peak_cache=tmp_path / "p.json")
     counted = profile_model(report, model, x, stages, opts)
     keys = [s.key for s in report.tables]
-    assert keys == ["layers", "layers_totals", "stages", "ops", "ops_by_shape", "nn_ops"]
+    expected = ["layers", "layers_totals", "stages", "ops", "ops_by_shape", "nn_ops"]
+    assert keys == [*expected, "roofline_stages", "roofline_ops", "ceilings"]
     st = report.table("stages").frame
     assert st["stage"].tolist() == ["mix", "head", "total"]
     stem, attn, head = 2 * 16 * 8 * 48, 2 * 2 * 16 * 16 * 8, 2 * 8 * 5
