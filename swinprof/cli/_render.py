@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,20 +11,32 @@ from rich.console import Console
 
 from swinprof.report.document import Report
 from swinprof.report.render import to_csv, to_json, to_markdown
-from swinprof.report.terminal import report_renderables, rich_table
+from swinprof.report.terminal import fitted_table, report_renderables
 from swinprof.report.writer import render, write_report
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
 
-# Outside a terminal (CI logs, pipes) rich would fold tables to 80 columns; give them room instead.
-console = Console(width=None if sys.stdout.isatty() else 200)
+PIPE_WIDTH = 120  # output width when stdout is not a terminal and COLUMNS is not set (CI logs, files)
+WIDE = {"on": False}  # --wide: show every column even past the terminal's width
+
+
+def _width() -> int | None:
+    """`COLUMNS` when set, the terminal's own width on a tty, else PIPE_WIDTH."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else PIPE_WIDTH
+
+
+console = Console(width=_width())
 err_console = Console(stderr=True)
 
 
 def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") -> None:
     """Print `df` as a rich table, markdown, csv or json on stdout."""
     if fmt == "table":
-        console.print(rich_table(df, title))
+        for item in fitted_table(console, df, title or "", wide=WIDE["on"]):
+            console.print(item, highlight=False)
     elif fmt == "markdown":
         print(to_markdown(df, title))
     elif fmt == "csv":
@@ -37,7 +50,7 @@ def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") 
 def show_report(report: Report, fmt: str = "table") -> None:
     """Print the whole report on stdout in `fmt` (table: rich tables, notes dimmed, warnings last)."""
     if fmt == "table":
-        for item in report_renderables(report):
+        for item in report_renderables(console, report, WIDE["on"]):
             console.print(item, highlight=False)
         return
     print(render(report, fmt), end="")

@@ -102,14 +102,16 @@ def profile_model(
         profiled = profile_forward(model, example_input, stages, opts.trace_path, not opts.time_it, counted_ops)
     _add_layers(report, layers, opts.depth)
     st = stage_table(trace, timings, peak)
-    report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings))
+    report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings),
+               essential=("stage", "MACs %", "tensor peak (MB)", "median (ms)", "GFLOP/s", "time %"))  # fmt: skip
     if timings is not None:
         report.charts.append(Chart("stages", "Per-stage share of MACs vs share of latency", lambda: _chart(st)))
     ops_title = (
         f"Aten ops (dispatcher counts, MACs of batch {example_input.shape[0]}; self time of one profiled forward)"
     )
     ops_note = _crosscheck_note(model, example_input, trace, opts.fvcore, progress)
-    report.add("ops", ops_title, op_table(trace, profiled), ops_note)
+    report.add("ops", ops_title, op_table(trace, profiled), ops_note,
+               essential=("op", "count", "MACs %", "self (ms)", "time %"))  # fmt: skip
     if opts.by_shape:
         report.add("ops_by_shape", "Aten ops by input shapes", op_shape_table(trace))
     report.add("nn_ops", "NN operations: module types and their distinct configurations",
@@ -140,10 +142,12 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
         f"{layout_frac:.0%} of the profiled forward: the work a fused window implementation removes or merges",
     ]
     report.add(f"roofline_stages{suffix}", f"Roofline per stage{named} (median stage time)", stages,
-               [*notes, "ms: median of the interleaved stage timings"], essential=("stage", "roofline_pct", "bound"))
+               [*notes, "ms: median of the interleaved stage timings"],
+               essential=("stage", "intensity", "ms", "roofline_pct", "bound"))  # fmt: skip
     report.add(f"roofline_ops{suffix}", f"Roofline per aten op{named} (one profiled forward)", ops,
                [f"ms: {profiled.time_source} of one profiled forward, each op charged with the kernels it ran "
-                "internally (clone with its copy_, roll with its cat)"], essential=("op", "roofline_pct", "bound"))
+                "internally (clone with its copy_, roll with its cat)"],
+               essential=("op", "intensity", "ms", "roofline_pct", "bound"))  # fmt: skip
     if not any(t.key == "ceilings" for t in report.tables):
         report.add("ceilings", "Machine ceilings", ceilings_table(compute, bandwidth))
         report.settings.update({"peak_gflops": compute.value, "peak_gflops_how": compute.how,
@@ -206,7 +210,8 @@ def _add_layers(report: Report, layers, depth: int) -> None:
         f"mult-adds: aten count {layers.total_macs / 1e9:.4f} G (MACs (self) sums to it); torchinfo's own "
         f"{layers.torchinfo_macs / 1e9:.4f} G misses Linear's token dimension and functional matmuls"
     )
-    report.add("layers", f"Layer summary (depth {depth}; MACs = multiply-adds, batch as given)", layers.frame, note)
+    report.add("layers", f"Layer summary (depth {depth}; MACs = multiply-adds, batch as given)", layers.frame, note,
+               essential=("Layer (type:depth-idx)", "Output Shape", "Param #", "MACs (total)"))  # fmt: skip
     report.add("layers_totals", "Layer summary totals", layers.footer())
 
 

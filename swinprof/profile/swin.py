@@ -78,7 +78,8 @@ def profile_swin(
         variant.config.window_size, variant.top1 if native else None, variant.top5 if native else None,
     )  # fmt: skip
     info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
-    report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note)
+    report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note,
+               essential=("name", "resolution", "acc@1", "params", "GMACs (1 img)", "GFLOPs (1 img)"))  # fmt: skip
     label = attns[0] if len(attns) > 1 else ""
     profile_model(report, model, x, swin_stages(model), opts, counted, progress, label)
     if any(t.key.startswith("roofline_stages") for t in report.tables):
