@@ -41,7 +41,8 @@ def test_every_width_fits_and_keeps_whole_numbers(width):
     text = "\n".join(lines)
     assert "fp32-eager" in text and text.count("49,606") == text.count("49,606,258")  # whole or absent, never cut
     if width < 60:
-        assert MORE_COLUMNS_HINT in text or "recipe: fp32-eager" in text  # narrowed, or one row at a time
+        narrowed = "more columns" in text and MORE_COLUMNS_HINT.split()[-1] in text  # the hint may wrap
+        assert narrowed or "recipe: fp32-eager" in text  # narrowed, or one row at a time
 
 
 def test_essential_columns_are_kept_and_wide_shows_all():
