@@ -12,15 +12,21 @@ from swinprof.studies.attention import compare_attention
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("attention", help="compare attention implementations: error, latency, memory, speedup")
+    p = sub.add_parser(
+        "attention",
+        help="compare attention implementations: error, latency, memory, speedup",
+        description="Run every shifted-window attention implementation on one model and input: max error of the "
+        "logits vs reference, latency of one block per stage and of the whole model (interleaved), tensor peak, "
+        "speedup. Example: swinprof attention swin_t --res 224 --batch 8 --impl reference,fused",
+    )
     p.add_argument("variant", help="model variant, e.g. swin_t (see `swinprof models`)")
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--batch", type=int, default=8, help="images per forward (default 8)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"], help="model dtype (default fp32)")
     p.add_argument("--backward", action="store_true", help="time forward + backward instead of forward")
     p.add_argument("--impl", default=None, help="comma-separated implementations (default: all registered)")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls per implementation first (default 2)")
     p.add_argument("--iters", type=int, default=10, help="interleaved rounds for the full-model timing")
     p.add_argument("--block-iters", type=int, default=None, help="rounds per block timing (default: --iters)")
     p.add_argument("--output", default=None, help="also write the report (md, csv, json, html) into this folder")

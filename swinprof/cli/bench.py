@@ -17,7 +17,13 @@ from swinprof.track.suite import load_suite
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("bench", help="time a benchmark suite (TOML) and write raw results for regress/history")
+    p = sub.add_parser(
+        "bench",
+        help="time a benchmark suite (TOML) and write raw results for regress/history",
+        description="Time every case of a suite in interleaved rounds (with a calibration workload, over fresh "
+        "worker processes) and write the raw samples as versioned JSON. "
+        "Example: swinprof bench recipes/suites/ci-bench-tiny.toml -o out/bench.json",
+    )
     p.add_argument("suite", help="suite file, e.g. recipes/suites/ci-bench.toml")
     p.add_argument("-o", "--output", required=True, help="results JSON to write (atomically)")
     p.add_argument("--samples", type=int, default=None, help="interleaved rounds (default: the suite's)")

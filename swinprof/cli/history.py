@@ -18,10 +18,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes")
     hs = p.add_subparsers(dest="history_command", metavar="ACTION")
     hs.required = True
-    add = hs.add_parser("add", help="append a results file to the history store")
+    add = hs.add_parser("add", help="append a results file to the history store",
+                        description="Append one results file (from swinprof bench) to the history store, "
+                        "atomically. Example: swinprof history add out/bench.json")  # fmt: skip
     add.add_argument("results", help="results JSON from swinprof bench")
     add.add_argument("--store", default=DEFAULT_STORE, help=f"history file (JSON lines; default {DEFAULT_STORE})")
-    show = hs.add_parser("show", help="table of runs, step changes, optional PNG plot")
+    show = hs.add_parser("show", help="table of runs, step changes, optional PNG plot",
+                         description="Runs of each suite in the store with the calibration-normalised metric "
+                         "regress decides on, step changes, and a PNG plot. "
+                         "Example: swinprof history show --store out/history.jsonl --plot out/history.png")  # fmt: skip
     show.add_argument("--store", default=DEFAULT_STORE, help=f"history file (default {DEFAULT_STORE})")
     show.add_argument("--suite", help="which suite (default: every suite in the store)")
     show.add_argument("--plot", metavar="PNG", help="write a latency-over-commits plot (one suite: use --suite)")

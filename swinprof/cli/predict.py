@@ -14,12 +14,18 @@ from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("predict", help="classify images with a checkpoint (top-k ImageNet labels)")
+    p = sub.add_parser(
+        "predict",
+        help="classify images with a checkpoint (top-k ImageNet labels)",
+        description="Preprocess images as the variant's checkpoint expects, run the model, print the top-k "
+        "ImageNet classes with softmax probabilities. "
+        "Example: swinprof predict swin_s cat.jpg --weights swin_small_patch4_window7_224.pth",
+    )
     p.add_argument("model", help="variant name, e.g. swin_s (see `swinprof models`)")
     p.add_argument("images", nargs="+", help="image files (jpg, png, ...)")
     p.add_argument("--weights", required=True, help="checkpoint: official/timm/torchvision .pth or .safetensors")
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=int, default=5, help="classes to show per image (default 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     return p

@@ -22,12 +22,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "profile",
         help="model-info tables: params, MACs, layer tree, per-stage latency/memory, aten and NN ops",
-        description="Profile one Swin variant: counts on the meta device, then times each stage on the real model.",
+        description="Profile one Swin variant: counts on the meta device, then times each stage on the real model "
+        "and places stages and ops on the machine's roofline. Example: swinprof profile swin_s --res 224 "
+        "--output out/profile",
     )
     p.add_argument("variant", help="variant name, e.g. swin_s or swin_small_patch4_window7_224 (see `swinprof models`)")
     p.add_argument("--res", type=int, default=None, help="input resolution (multiple of 32; default: the variant's)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="model dtype (default fp32)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--attn", default="reference", help="attention implementation, or several comma-separated to "

@@ -30,7 +30,13 @@ def parse_threshold(text: str) -> float:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("regress", help="compare benchmark results with a baseline (exit 1 on a regression)")
+    p = sub.add_parser(
+        "regress",
+        help="compare benchmark results with a baseline (exit 1 on a regression)",
+        description="Decide per case whether the current results are slower than the baseline (Mann-Whitney U "
+        "on calibration-normalised samples plus a ratio threshold). Exit 0: no regression, 1: regression, "
+        "2: bad input. Example: swinprof regress reports/baseline-ci-tiny.json out/bench.json --threshold 5%%",
+    )
     p.add_argument("baseline", help="baseline results JSON (from swinprof bench)")
     p.add_argument("current", help="current results JSON")
     p.add_argument("--threshold", default="5%", help="smallest slowdown that counts, e.g. 5%% or 0.05 (default 5%%)")

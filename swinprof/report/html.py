@@ -10,14 +10,24 @@ from swinprof.report.document import Report
 from swinprof.report.render import format_cell
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px;max-width:100%}
-th,td{border:1px solid #ccc;padding:3px 8px;vertical-align:top}th{background:#f3f3f3}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.txt{white-space:pre-wrap;overflow-wrap:anywhere}
-p.note,ul.notes{color:#555;font-size:13px}ul.warn{color:#a40;font-weight:600}
-table.kv td:first-child{font-weight:600;white-space:nowrap}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;color:#222;max-width:1200px;
+padding:0 1em}
+.card{border:1px solid #ddd;border-radius:8px;padding:1em 1.2em;background:#fafafa;margin-bottom:1.5em}
+.card h1{margin:.1em 0 .5em;font-size:1.5em}
+.card dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0;font-size:13px}
+.card dt{font-weight:600;color:#555}.card dd{margin:0;overflow-wrap:anywhere}
+nav.toc{font-size:13px;margin-bottom:1.5em}nav.toc a{margin-right:1em;white-space:nowrap}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px;width:100%;table-layout:auto}
+th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.txt{white-space:pre-wrap}
+ul.notes{color:#555;font-size:13px}ul.warn{color:#a40;font-weight:600}
+figure{margin:0 0 1.5em;max-width:100%}figure svg{max-width:100%;height:auto}
+table.kv{width:auto}table.kv td:first-child{font-weight:600}
 """
+
+# Environment entries shown in the header card; the full record is at the end of the page.
+_CARD_ENVIRONMENT = ("cpu", "gpu", "threads", "torch", "allocator", "git_sha")
 
 
 def frame_html(df: pd.DataFrame, css_class: str = "") -> str:
@@ -43,15 +53,30 @@ def _list(lines: list[str], css_class: str) -> str:
     return f'<ul class="{css_class}">' + "".join(f"<li>{html.escape(n)}</li>" for n in lines) + "</ul>"
 
 
+def _card(report: Report) -> str:
+    """The header card: title, what was asked (settings) and where it ran (the essentials of the environment)."""
+    env = {k: report.environment[k] for k in _CARD_ENVIRONMENT if report.environment.get(k) is not None}
+    items = {**report.settings, **env}
+    dl = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items())
+    return f'<header class="card"><h1>{html.escape(report.title)}</h1><dl>{dl}</dl></header>'
+
+
+def _toc(report: Report) -> str:
+    links = [(f"chart-{c.key}", c.title) for c in report.charts] + [(t.key, t.title) for t in report.tables]
+    if report.environment:
+        links.append(("environment", "Environment"))
+    items = "".join(f'<a href="#{html.escape(k)}">{html.escape(title)}</a>' for k, title in links)
+    return f'<nav class="toc">{items}</nav>'
+
+
 def to_html(report: Report) -> str:
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">',
         f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(report.title)}</h1>",
+        _card(report),
+        _toc(report),
     ]
-    if report.settings:
-        parts.append(_items(report.settings))
     if report.warnings:
         parts.append(_list(report.warnings, "warn"))
     for chart in report.charts:

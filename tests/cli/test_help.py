@@ -1,0 +1,33 @@
+"""Every subcommand explains itself: a description with an example, and help text on every option."""
+
+from __future__ import annotations
+
+import argparse
+
+from swinprof.cli.main import _leaf_parsers, build_parser
+
+
+def _subcommands(parser: argparse.ArgumentParser):
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for child in subs.choices.values():
+        yield from _leaf_parsers(child)
+
+
+def test_every_subcommand_has_a_description_with_an_example_and_every_option_has_help():
+    problems = []
+    for leaf in _subcommands(build_parser()):
+        text = leaf.description or ""
+        if "Example" not in text:
+            problems.append(f"{leaf.prog}: description without an example")
+        for action in leaf._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            if not action.help or action.help == argparse.SUPPRESS:
+                problems.append(f"{leaf.prog}: {'/'.join(action.option_strings) or action.dest} has no help")
+    assert problems == []
+
+
+def test_one_way_to_name_the_model_per_command():
+    for leaf in _subcommands(build_parser()):
+        dests = [a.dest for a in leaf._actions]
+        assert not ({"model", "variant"} <= set(dests)), f"{leaf.prog} takes the model twice"
