@@ -23,7 +23,12 @@ from swinprof.report.files import atomic_write_text, ensure_writable_dir
 from swinprof.track.results import Results
 from swinprof.track.stats import normalise
 
-DEFAULT_STORE = "reports/history.jsonl"
+# Outside any checkout: reports/ holds only committed reports. CI passes --store explicitly.
+DEFAULT_STORE = os.path.join(
+    os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"),
+    "swinprof",
+    "history.jsonl",
+)
 HISTORY_VERSION = 1
 
 
