@@ -37,7 +37,7 @@ class ModelInfo:
             "gflops": "GFLOPs (1 img)",
             "input_mb": "input (MB)",
             "params_mb": "params size (MB)",
-            "activations_mb": "fwd activations (MB)",
+            "activations_mb": "fwd tensor peak (MB, batch)",
         }
         return pd.DataFrame([{labels.get(k, k): v for k, v in row.items()}])
 

@@ -16,7 +16,7 @@ padding:0 1em}
 .card h1{margin:.1em 0 .5em;font-size:1.5em}
 .card dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0;font-size:13px}
 .card dt{font-weight:600;color:#555}.card dd{margin:0;overflow-wrap:anywhere}
-nav.toc{font-size:13px;margin-bottom:1.5em}nav.toc a{margin-right:1em;white-space:nowrap}
+nav.toc{font-size:13px;margin-bottom:1.5em;display:flex;flex-wrap:wrap;gap:.3em 1.2em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px;width:100%;table-layout:auto}
 th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -57,7 +57,7 @@ def _card(report: Report) -> str:
     """The header card: title, what was asked (settings) and where it ran (the essentials of the environment)."""
     env = {k: report.environment[k] for k in _CARD_ENVIRONMENT if report.environment.get(k) is not None}
     items = {**report.settings, **env}
-    dl = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items())
+    dl = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(format_cell(v))}</dd>" for k, v in items.items())
     return f'<header class="card"><h1>{html.escape(report.title)}</h1><dl>{dl}</dl></header>'
 
 
