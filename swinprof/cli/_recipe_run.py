@@ -1,4 +1,4 @@
-"""Shared by `swinprof run` and `swinprof quantize`: common options, running, rendering, writing."""
+"""Shared by `swinprof run` and `swinprof quantize`: common options, then run, and emit one Report."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import datetime
 import tempfile
 from pathlib import Path
 
-from swinprof.cli._render import console, err_console, print_frame
+from swinprof.cli._render import emit, err_console
 from swinprof.evaluate.compare import RunOptions, resolve, run_recipes
-from swinprof.evaluate.record import comparison_frame, write_run
+from swinprof.evaluate.record import run_files, run_report
 from swinprof.measure.environment import environment
 from swinprof.optimize.recipe import Recipe
+from swinprof.report.files import ensure_writable_dir
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -39,9 +40,15 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fidelity-samples", type=int, help="inputs compared against fp32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bench-lock", metavar="FILE", help="flock FILE while timing (compiles run outside the lock)")
+    p.add_argument(
+        "--no-process-memory",
+        dest="process_memory",
+        action="store_false",
+        help="skip the process peak (one fresh process per recipe and batch size: prepare + forward)",
+    )
     p.add_argument("-o", "--output", help="output folder (default out/<model>-<recipes>-<UTC time>)")
     p.add_argument("--title", help="report title")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table")
 
 
 def options(args: argparse.Namespace) -> RunOptions:
@@ -49,23 +56,20 @@ def options(args: argparse.Namespace) -> RunOptions:
         model=args.model, img_size=args.img_size, weights=args.weights, data=args.data, class_map=args.class_map,
         limit=args.limit, device=args.device, batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters,
         eval_batch_size=args.eval_batch_size, fidelity_samples=args.fidelity_samples, seed=args.seed,
-        bench_lock=args.bench_lock,
+        bench_lock=args.bench_lock, process_memory=args.process_memory,
     )  # fmt: skip
 
 
 def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
-    """Resolve and check (before any work), run, print the comparison, write the record. Exit code."""
+    """Resolve and check (before any work), run, then print the report and publish it with the record, the
+    resolved recipes and the artifacts as one unit. Exit code."""
     opts = options(args)
     resolved = resolve(recipes, opts)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = Path(args.output or f"out/{resolved[0].model.name}-{'+'.join(r.name for r in resolved)}-{stamp}")
+    ensure_writable_dir(output.parent)  # fail before the work, not after it
     with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
         result = run_recipes(resolved, opts, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
         env = environment(resolved[0].target.device)
-        written = write_run(result, output, env, args.title)
-    print_frame(comparison_frame(result), title=f"{result.inputs['model']} vs fp32 eager", fmt=args.format)
-    for w in result.warnings:
-        err_console.print(f"[bold yellow]warning:[/bold yellow] {w}")
-    if args.format == "table":
-        console.print(f"wrote {output}/: " + ", ".join(written))
+        emit(run_report(result, env, args.title), args.format, output, "report", extra=run_files(result, env))
     return 0

@@ -6,8 +6,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from swinprof.cli._render import console
+import pandas as pd
+
+from swinprof.cli._render import emit
 from swinprof.errors import DataPathError
+from swinprof.report.document import Report
+
+FORMATS = ["table", "markdown", "csv", "json", "html"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -20,14 +25,34 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
     p.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo")
     p.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime parity check")
+    p.add_argument("--report-format", dest="report_format", choices=FORMATS, default="table",
+                   help="how to print the export report (default table)")  # fmt: skip
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
     return p
 
 
+def export_report(args: argparse.Namespace, model, path: Path, parity: dict[int, float] | None) -> Report:
+    """What was exported, and how closely ONNX Runtime follows PyTorch on it."""
+    img = model.config.img_size
+    report = Report(f"swinprof export onnx: {args.variant} at {img}x{img}")
+    report.settings.update({
+        "file": str(args.output), "size MiB": round(path.stat().st_size / 2**20, 1), "opset": args.opset,
+        "exporter": args.exporter, "batch": "dynamic" if args.dynamic_batch else "static",
+        "weights": args.weights or "random init",
+    })  # fmt: skip
+    if parity is None:
+        report.add("parity", "ONNX Runtime parity", notes="not checked (--no-check)")
+    else:
+        frame = pd.DataFrame([{"batch": b, "max abs diff vs PyTorch": err} for b, err in parity.items()])
+        report.add("parity", "ONNX Runtime parity", frame, "logits on seeded random inputs, fp32, CPU")
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
+    from swinprof.measure.environment import environment
     from swinprof.models import create_model
     from swinprof.optimize.onnx import check_parity, export_onnx
-    from swinprof.report.files import atomic_write_bytes
+    from swinprof.report.writer import publish
 
     out = Path(args.output)
     if not out.parent.exists():
@@ -37,14 +62,9 @@ def run(args: argparse.Namespace) -> int:
         path = export_onnx(
             model, Path(tmp) / out.name, model.config.img_size, args.opset, args.dynamic_batch, args.exporter
         )
-        lines = []
-        if not args.no_check:
-            for b, err in check_parity(model, path, (1, 2) if args.dynamic_batch else (1,)).items():
-                lines.append(f"batch {b}: max abs diff vs PyTorch {err:.2e}")
-        atomic_write_bytes(out, path.read_bytes())
-    size = out.stat().st_size / 2**20
-    batch = "dynamic" if args.dynamic_batch else "static"
-    console.print(f"wrote {out} ({size:.1f} MiB, opset {args.opset}, {batch} batch)")
-    for line in lines:
-        console.print(f"  ONNX Runtime {line}")
+        parity = None if args.no_check else check_parity(model, path, (1, 2) if args.dynamic_batch else (1,))
+        report = export_report(args, model, path, parity)
+        report.environment = environment("cpu")
+        publish({out.name: path}, out.parent)  # the file appears whole or not at all
+    emit(report, args.report_format)
     return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import copy
 
 from swinprof.cli._recipe_run import add_common, execute
-from swinprof.optimize.recipe import METHODS, parse_recipe
+from swinprof.optimize.methods import ANY_RUNTIME, get_method, methods
+from swinprof.optimize.recipe import parse_recipe
 
 COMPILE_MODES = ["none", "default", "max-autotune", "max-autotune-no-cudagraphs", "reduce-overhead"]
 
@@ -17,7 +19,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Shortcut for `swinprof run` with a recipe made from the flags.",
     )
     p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_s")
-    p.add_argument("--method", required=True, choices=[m for m in METHODS if m != "none"])
+    p.add_argument("--method", required=True, choices=[m for m in methods() if m != "none"])
     p.add_argument("--compile", dest="compile_mode", choices=COMPILE_MODES, default="none", help="inductor mode")
     p.add_argument("--calib-count", type=int, default=32, help="calibration images/inputs for static methods")
     add_common(p)
@@ -25,23 +27,19 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def recipe_from_args(args: argparse.Namespace):
-    spec = METHODS[args.method]
-    data = {
-        "meta": {"name": args.method + ("" if args.compile_mode == "none" else f"+{args.compile_mode}")},
-        "model": {"name": args.variant},
-        "target": {
-            "device": args.device or spec.devices[0],
-            "runtime": "pytorch" if spec.runtime == "*" else spec.runtime,
-        },
-        "quantize": {"method": args.method, "calibration": {"count": args.calib_count}},
-    }
+    """A recipe from the flags, starting from the tables the method suggests (its registered `suggested`)."""
+    spec = get_method(args.method).spec
+    data = copy.deepcopy(spec.suggested)
+    data["meta"] = {"name": args.method + ("" if args.compile_mode == "none" else f"+{args.compile_mode}")}
+    data["model"] = {"name": args.variant}
+    data.setdefault("target", {}).update({
+        "device": args.device or spec.devices[0],
+        "runtime": "pytorch" if spec.runtime == ANY_RUNTIME else spec.runtime,
+    })  # fmt: skip
+    data["quantize"] = {"method": args.method, "calibration": {"count": args.calib_count}}
     if args.compile_mode != "none":
         # Freezing is what lets inductor prepack int8 weights on CPU; harmless for inference elsewhere.
         data["compile"] = {"backend": "inductor", "mode": args.compile_mode, "freezing": True}
-    elif args.method == "pt2e-int8-x86":
-        data["compile"] = {"backend": "inductor", "mode": "default", "freezing": True}
-    if args.method == "fp8-dynamic":
-        data["target"]["precision"] = "bf16"
     return parse_recipe(data, source="quantize flags")
 
 

@@ -1,20 +1,25 @@
-"""`swinprof recipes`: list the preset recipe files."""
+"""`swinprof recipes`: the preset recipe files, and the registered runtimes and quantization methods."""
 
 from __future__ import annotations
 
 import argparse
 
-from swinprof.cli._render import print_frame
-from swinprof.optimize.presets import recipe_dirs, recipe_table
+from swinprof.cli._render import emit
+from swinprof.optimize.presets import method_table, recipe_dirs, recipe_table
+from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("recipes", help="list the preset recipes (quantize/compile/deploy and benchmark suites)")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     where = ", ".join(str(d) for d in recipe_dirs())
-    print_frame(recipe_table(), title=f"Preset recipes ({where})", fmt=args.format)
+    report = Report("swinprof recipes")
+    report.add("presets", f"Preset recipes ({where})", recipe_table(), "run one with `swinprof run NAME`")
+    report.add("methods", "Quantization methods ([quantize] method)", method_table(),
+               "extra: pip install 'swinprof[extra]'; calibrated methods read [quantize.calibration]")  # fmt: skip
+    emit(report, args.format)
     return 0

@@ -13,8 +13,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "run",
         help="run quantize/compile/deploy recipes and compare them with fp32 eager",
         description="Apply each recipe (a TOML file or a preset name from `swinprof recipes`) to the model, then "
-        "compare with fp32 eager: fidelity, accuracy (with --data), latency, size, memory, compile time. "
-        "Several recipes are timed side by side in one run.",
+        "compare with fp32 eager: fidelity, accuracy (with --data), latency, size, memory (tensor peak of one "
+        "forward; process peak of a fresh process per recipe and batch size), what torch.compile did. Several "
+        "recipes are timed side by side in one run; the report, record.json, resolved recipes and artifacts are "
+        "published into --output as one unit.",
     )
     p.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe file or preset name")
     add_common(p)

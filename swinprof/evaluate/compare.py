@@ -1,7 +1,9 @@
-"""Run recipes against the fp32 eager baseline: fidelity, accuracy, latency, size, memory, compile time.
+"""Run recipes against the fp32 eager baseline: fidelity, accuracy, latency, size, memory, compile behaviour.
 
-Everything is checked before any work (recipes, machine, data folder); results are returned as data and
-written by `swinprof.evaluate.record` only at the end, so an interrupted run leaves nothing half-written.
+Everything is checked before any work (recipes, machine, data folder); results are returned as data
+(`RunResult`); `swinprof.evaluate.record` turns them into one Report and the files published with it, so an
+interrupted run leaves nothing half-written. Two memory meters per row: the tensor peak of one forward (eager
+PyTorch rows) and the process peak of a fresh process that prepares the recipe and runs one forward.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from swinprof.evaluate.fidelity import Fidelity, compare_logits
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
 from swinprof.measure.memory import forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved, time_once
-from swinprof.optimize.recipe import Recipe, check_requirements
+from swinprof.optimize.compile import CompileStats
+from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
+from swinprof.optimize.methods import get_runtime
+from swinprof.optimize.recipe import Recipe, check_requirements, parse_recipe, to_dict
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
 from swinprof.optimize.tracing import warm_eager_caches
 
@@ -46,10 +51,14 @@ class RunOptions:
     fidelity_samples: int | None = None
     seed: int = 0
     bench_lock: str | None = None  # flock this file around the timing loops only (shared benchmark machines)
+    process_memory: bool = True  # one fresh process per (recipe, batch size) for its process peak
 
 
 @dataclass
 class RunResult:
+    """What a run measured. `table`: one row per (recipe, batch size), machine column names; `process_peaks`:
+    None when not measured; `compile_stats`: per compiled recipe; `inputs`: what was asked and used."""
+
     recipes: list[Recipe]
     table: pd.DataFrame
     fidelity: dict[str, Fidelity]
@@ -57,6 +66,8 @@ class RunResult:
     prepared: dict[str, Prepared]
     inputs: dict
     warnings: list[str] = field(default_factory=list)
+    compile_stats: dict[str, CompileStats] = field(default_factory=dict)
+    process_peaks: dict[tuple[str, int], FreshPeak] | None = None
 
 
 def is_baseline(r: Recipe) -> bool:
@@ -165,11 +176,16 @@ def _locked(path: str | None, say: Callable[[str], None]):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def meters_tensor_peak(r: Recipe) -> bool:
+    """Whether the tensor-peak meter sees `r`'s kernels: eager runs through PyTorch's dispatcher only; compiled
+    graphs, ONNX Runtime and TensorRT allocate outside it."""
+    return get_runtime(r.target.runtime).spec.dispatcher and r.compile.backend == "none"
+
+
 def _tensor_peak(name: str, recipes: list[Recipe], fn: Callable, x: torch.Tensor, device) -> int | None:
-    """Tensor peak of one forward for eager PyTorch paths; None where kernels allocate outside the dispatcher
-    (compiled graphs, ONNX Runtime, TensorRT), which the tensor-peak meter cannot see."""
+    """Tensor peak of one forward where the meter can see it (`meters_tensor_peak`), else None."""
     recipe = next((r for r in recipes if r.name == name), None)
-    if recipe is not None and (recipe.compile.backend != "none" or recipe.target.runtime != "pytorch"):
+    if recipe is not None and not meters_tensor_peak(recipe):
         return None
     return forward_tensor_peak(lambda: fn(x), device)
 
@@ -178,50 +194,179 @@ def _describe_compile(r: Recipe) -> str:
     return "-" if r.compile.backend == "none" else f"{r.compile.backend}:{r.compile.mode}"
 
 
-def _rows(recipes, fns, prepared, timings, first, fid, acc, peaks, baseline_size) -> list[dict]:
+def _mib(value: int | None) -> float | None:
+    return value / 2**20 if value is not None else None
+
+
+def _flags(name: str, speedup: float, f: Fidelity | None) -> list[str]:
+    flags = []
+    if name != BASELINE and speedup < SLOWER_MARGIN:
+        flags.append("SLOWER than fp32")
+    if f is not None and name != BASELINE and f.sqnr_db < LOW_SQNR_DB:
+        flags.append(f"SQNR < {LOW_SQNR_DB:g} dB")
+    return flags
+
+
+@dataclass
+class _Measured:
+    """Everything measured per model, gathered for the rows."""
+
+    timings: dict
+    first: dict
+    fidelity: dict[str, Fidelity]
+    accuracy: dict[str, Accuracy] | None
+    tensor_peaks: dict
+    process_peaks: dict | None
+    compile_stats: dict[str, CompileStats]
+
+
+def _quality(name: str, m: _Measured) -> dict:
+    f = m.fidelity.get(name)
+    a = m.accuracy.get(name) if m.accuracy else None
+    a0 = m.accuracy.get(BASELINE) if m.accuracy else None
+    return {
+        "sqnr_db": f.sqnr_db if f else None,
+        "top1_agree": f.top1_agreement if f else None,
+        "top5_agree": f.top5_agreement if f else None,
+        "cosine": f.cosine if f else None,
+        "max_abs_err": f.max_abs_err if f else None,
+        "acc1": a.acc1 if a else None,
+        "acc5": a.acc5 if a else None,
+        "d_acc1": (a.acc1 - a0.acc1) if a and a0 else None,
+    }
+
+
+def _memory(name: str, b: int, m: _Measured, size: int | None) -> dict:
+    tensor = m.tensor_peaks.get((name, b))
+    fresh = m.process_peaks.get((name, b)) if m.process_peaks is not None else None
+    process = fresh.bytes if fresh is not None else None
+    return {"size_bytes": size, "size_mb": _mib(size), "tensor_peak_bytes": tensor, "tensor_peak_mb": _mib(tensor),
+            "process_peak_bytes": process, "process_peak_mb": _mib(process)}  # fmt: skip
+
+
+def _compile_columns(name: str, m: _Measured) -> dict:
+    stats = m.compile_stats.get(name)
+    if stats is None:
+        return {"compile_graphs": None, "compile_breaks": None, "compile_recompiles": None, "dynamo": "-"}
+    return {"compile_graphs": stats.graphs, "compile_breaks": stats.breaks, "compile_recompiles": stats.recompiles,
+            "dynamo": stats.summary}  # fmt: skip
+
+
+def _rows(recipes: list[Recipe], prepared: dict[str, Prepared], m: _Measured, baseline_size: int) -> list[dict]:
     rows = []
     by_name = {r.name: r for r in recipes}
-    for (name, b), timing in timings.items():
-        r = by_name.get(name)
-        base = timings[(BASELINE, b)]
-        speedup = base.median / timing.median
-        f = fid.get(name)
-        a = acc.get(name) if acc else None
-        a0 = acc.get(BASELINE) if acc else None
-        p = prepared.get(name)
-        size = baseline_size if p is None else p.size_bytes
-        flags = []
-        if name != BASELINE and speedup < SLOWER_MARGIN:
-            flags.append("SLOWER than fp32")
-        if f is not None and name != BASELINE and f.sqnr_db < LOW_SQNR_DB:
-            flags.append(f"SQNR < {LOW_SQNR_DB:g} dB")
-        rows.append(
-            {
-                "recipe": name,
-                "method": r.quantize.method if r else "none",
-                "runtime": r.target.runtime if r else "pytorch",
-                "compile": _describe_compile(r) if r else "-",
-                "batch": b,
-                "median_ms": timing.median,
-                "p90_ms": timing.p90,
-                "img_per_s": 1e3 * b / timing.median,
-                "speedup": speedup,
-                "sqnr_db": f.sqnr_db if f else None,
-                "top1_agree": f.top1_agreement if f else None,
-                "top5_agree": f.top5_agreement if f else None,
-                "cosine": f.cosine if f else None,
-                "max_abs_err": f.max_abs_err if f else None,
-                "acc1": a.acc1 if a else None,
-                "acc5": a.acc5 if a else None,
-                "d_acc1": (a.acc1 - a0.acc1) if a and a0 else None,
-                "size_mb": size / 2**20 if size else None,
-                "tensor_peak_mb": peaks[(name, b)] / 2**20 if peaks.get((name, b)) is not None else None,
-                "prepare_s": p.prepare_s if p else 0.0,
-                "first_call_s": first[(name, b)],
-                "flag": "; ".join(flags),
-            }
-        )
+    for (name, b), timing in m.timings.items():
+        r, p = by_name.get(name), prepared.get(name)
+        speedup = m.timings[(BASELINE, b)].median / timing.median
+        rows.append({
+            "recipe": name,
+            "method": r.quantize.method if r else "none",
+            "runtime": r.target.runtime if r else "pytorch",
+            "compile": _describe_compile(r) if r else "-",
+            "batch": b,
+            "median_ms": timing.median,
+            "p90_ms": timing.p90,
+            "img_per_s": 1e3 * b / timing.median,
+            "speedup": speedup,
+            **_quality(name, m),
+            **_memory(name, b, m, baseline_size if p is None else p.size_bytes),
+            "prepare_s": p.prepare_s if p else 0.0,
+            "first_call_s": m.first[(name, b)],
+            **_compile_columns(name, m),
+            "flag": "; ".join(_flags(name, speedup, m.fidelity.get(name))),
+        })  # fmt: skip
     return rows
+
+
+def _baseline_recipe(lead: Recipe) -> Recipe:
+    """The fp32 eager recipe the baseline row stands for (same model and device as the run)."""
+    model = {k: v for k, v in to_dict(lead.model).items() if v is not None}
+    return parse_recipe({"meta": {"name": BASELINE}, "model": model, "target": {"device": lead.target.device}})
+
+
+def _process_peaks(
+    recipes: list[Recipe],
+    model: torch.nn.Module,
+    calibrations: dict,
+    batch_sizes,
+    workdir: Path,
+    opts: RunOptions,
+    say: Callable[[str], None],
+) -> dict[tuple[str, int], FreshPeak]:
+    """One fresh process per (recipe, batch size): load the same fp32 weights, prepare, one forward."""
+    lead = recipes[0]
+    jobs = [_baseline_recipe(lead), *(r for r in recipes if not is_baseline(r))]
+    model_file = save_model(model, workdir / "fp32-weights.pt")
+    out = {}
+    for r in jobs:
+        calib = None
+        if calibrations.get(r.name):
+            calib = workdir / f"{r.name}.calibration.pt"
+            torch.save([t.cpu() for t in calibrations[r.name]], calib)
+        for b in batch_sizes:
+            say(f"process peak of {r.name} at batch {b}: fresh process (prepare + forward)")
+            out[(r.name, b)] = fresh_process_peak(to_dict(r), model_file, b, calib, opts.seed)
+    return out
+
+
+def _fidelity(model, fns, images, transform, shape, device, recipes, opts, say):
+    """Fidelity of every model against fp32 eager on images (with --data) or seeded random inputs."""
+    n_fid = max(r.evaluate.fidelity_samples for r in recipes)
+    eval_batch = recipes[0].evaluate.batch_size
+    if images is not None:
+        x_fid, source = _image_tensor(images, transform, n_fid).to(device), f"{len(images)} images from {opts.data}"
+    else:
+        g = torch.Generator().manual_seed(opts.seed)
+        x_fid = torch.randn(n_fid, *shape, generator=g).to(device)
+        source = f"seeded random N(0,1) inputs (seed {opts.seed})"
+    say(f"fidelity vs fp32 on {x_fid.shape[0]} inputs ({source})")
+    ref = batched_logits(model, x_fid, eval_batch)
+    fid = {name: compare_logits(ref, batched_logits(fn, x_fid, eval_batch)) for name, fn in fns.items()}
+    return fid, source, int(x_fid.shape[0])
+
+
+def _time_all(fns, recipes, batch_sizes, shape, device, opts, say):
+    """Interleaved timings and the tensor peak of one forward, per (model, batch size), under the bench lock."""
+    warmup = max(r.benchmark.warmup for r in recipes)
+    iters = max(r.benchmark.iters for r in recipes)
+    timings, peaks = {}, {}
+    with _locked(opts.bench_lock, say):
+        for b in batch_sizes:
+            say(f"timing batch {b}: {len(fns)} models interleaved, {warmup} warmup + {iters} iterations")
+            x = torch.randn(b, *shape).to(device)
+            t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
+            for name in fns:
+                timings[(name, b)] = t[name]
+                peaks[(name, b)] = _tensor_peak(name, recipes, fns[name], x, device)
+    return timings, peaks, warmup, iters
+
+
+def _prepare_all(recipes, model, images, transform, workdir, opts, say) -> tuple[dict[str, Prepared], dict]:
+    """Every non-baseline recipe prepared on `model`, and the calibration batches each one used."""
+    device = next(model.parameters()).device
+    img = model.config.img_size
+    shape = (model.config.in_chans, img, img)
+    prepared, calibrations = {}, {}
+    for r in recipes:
+        if is_baseline(r):
+            continue
+        say(f"preparing {r.name}: {r.method.summary}")
+        calibrations[r.name] = _calibration(r, images, transform, shape, device, opts.seed)
+        prepared[r.name] = prepare(r, model, calibrations[r.name], workdir)
+    return prepared, calibrations
+
+
+def _fp32_model(lead: Recipe, opts: RunOptions, say) -> torch.nn.Module:
+    from swinprof.models import create_model
+
+    say(f"building {lead.model.name} (fp32)" + (f" from {opts.weights}" if opts.weights else ", random init"))
+    torch.manual_seed(opts.seed)
+    return create_model(lead.model.name, img_size=lead.model.img_size, attn_impl=lead.model.attn_impl,
+                        weights=opts.weights)  # fmt: skip
+
+
+def _compile_warnings(stats: dict[str, CompileStats]) -> list[str]:
+    return [f"{name} (torch.compile): {line}" for name, s in stats.items() for line in s.problems()]
 
 
 def run_recipes(
@@ -234,10 +379,10 @@ def run_recipes(
     """Compare `recipes` (already `resolve`d) with the fp32 eager baseline on one model.
 
     `model` replaces the recipe's `[model]` (a custom or already-loaded SwinTransformer); `workdir` holds
-    intermediate files (ONNX) until the caller writes the record.
+    intermediate files (ONNX, the weights the fresh processes load) until the caller publishes the record.
     """
     from swinprof.evaluate.preprocess import build_transform
-    from swinprof.models import create_model, get_variant
+    from swinprof.models import get_variant
 
     say = on_event or (lambda _msg: None)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -246,64 +391,37 @@ def run_recipes(
     variant = get_variant(lead.model.name)
     device = torch.device(lead.target.device)
     if model is None:
-        say(f"building {lead.model.name} (fp32)" + (f" from {opts.weights}" if opts.weights else ", random init"))
-        torch.manual_seed(opts.seed)
-        model = create_model(lead.model.name, img_size=lead.model.img_size, attn_impl=lead.model.attn_impl,
-                             weights=opts.weights)  # fmt: skip
+        model = _fp32_model(lead, opts, say)
     model = model.eval().to(device)
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
     warm_eager_caches(model, torch.zeros(1, *shape, device=device))  # real masks before any tracing
     transform = build_transform(variant, img)
-    fns: dict[str, Callable] = {BASELINE: model}
-    prepared: dict[str, Prepared] = {}
-    for r in recipes:
-        if is_baseline(r):
-            continue
-        say(f"preparing {r.name}: {r.method.summary}")
-        calib = _calibration(r, images, transform, shape, device, opts.seed)
-        prepared[r.name] = prepare(r, model, calib, workdir)
-        fns[r.name] = prepared[r.name].fn
+    prepared, calibrations = _prepare_all(recipes, model, images, transform, workdir, opts, say)
+    fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}
     batch_sizes = sorted({b for r in recipes for b in r.benchmark.batch_sizes})
     say(f"first calls (compiles) at batch sizes {batch_sizes}")
     first = _first_calls(fns, batch_sizes, shape, device)
-
-    n_fid = max(r.evaluate.fidelity_samples for r in recipes)
-    eval_batch = lead.evaluate.batch_size
-    if images is not None:
-        x_fid, source = _image_tensor(images, transform, n_fid).to(device), f"{len(images)} images from {opts.data}"
-    else:
-        g = torch.Generator().manual_seed(opts.seed)
-        x_fid = torch.randn(n_fid, *shape, generator=g).to(device)
-        source = f"seeded random N(0,1) inputs (seed {opts.seed})"
-    say(f"fidelity vs fp32 on {x_fid.shape[0]} inputs ({source})")
-    ref = batched_logits(model, x_fid, eval_batch)
-    fid = {name: compare_logits(ref, batched_logits(fn, x_fid, eval_batch)) for name, fn in fns.items()}
-
+    fid, source, n_fid = _fidelity(model, fns, images, transform, shape, device, recipes, opts, say)
     acc = None
     if images is not None and images.labeled:
         say(f"accuracy on {len(images)} labeled images ({images.layout})")
-        acc = accuracy_of(fns, images, transform, eval_batch)
-
-    warmup = max(r.benchmark.warmup for r in recipes)
-    iters = max(r.benchmark.iters for r in recipes)
-    timings, peaks = {}, {}
-    with _locked(opts.bench_lock, say):
-        for b in batch_sizes:
-            say(f"timing batch {b}: {len(fns)} models interleaved, {warmup} warmup + {iters} iterations")
-            x = torch.randn(b, *shape).to(device)
-            t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
-            for name in fns:
-                timings[(name, b)] = t[name]
-                peaks[(name, b)] = _tensor_peak(name, recipes, fns[name], x, device)
-    rows = _rows(recipes, fns, prepared, timings, first, fid, acc, peaks, state_dict_bytes(model))
-    table = pd.DataFrame(rows)
+        acc = accuracy_of(fns, images, transform, lead.evaluate.batch_size)
+    timings, tensor_peaks, warmup, iters = _time_all(fns, recipes, batch_sizes, shape, device, opts, say)
+    stats = {name: p.compiled.stats() for name, p in prepared.items() if p.compiled is not None}
+    process = None
+    if opts.process_memory:
+        process = _process_peaks(recipes, model, calibrations, batch_sizes, workdir, opts, say)
+    measured = _Measured(timings, first, fid, acc, tensor_peaks, process, stats)
+    rows = _rows(recipes, prepared, measured, state_dict_bytes(model))
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
     inputs = {
         "model": lead.model.name, "img_size": img, "weights": opts.weights, "device": str(device),
         "data": opts.data, "data_layout": images.layout if images else None, "images": len(images) if images else 0,
-        "fidelity_inputs": source, "fidelity_samples": int(x_fid.shape[0]), "eval_batch_size": eval_batch,
+        "fidelity_inputs": source, "fidelity_samples": n_fid, "eval_batch_size": lead.evaluate.batch_size,
         "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters, "seed": opts.seed,
-        "preprocessing": transform.describe(),
+        "preprocessing": transform.describe(), "crop_pct": transform.crop_pct, "bench_lock": opts.bench_lock,
+        "process_memory": opts.process_memory,
     }  # fmt: skip
-    return RunResult(recipes, table, fid, acc, prepared, inputs, warnings)
+    return RunResult(recipes, pd.DataFrame(rows), fid, acc, prepared, inputs, warnings + _compile_warnings(stats),
+                     stats, process)  # fmt: skip

@@ -1,8 +1,10 @@
-"""The record of a recipe run: resolved recipes, versions, environment, results; written atomically at the end.
+"""A recipe run as one Report, plus the files published with it.
 
-Files in the output folder: `<recipe>.resolved.toml` (re-runnable), artifacts such as `<recipe>.onnx`,
-`record.json` (everything, machine-readable) and `report.md` (the comparison table). Each file is written with
-`atomic_write_*`, and the report last, so an interrupted run leaves no half-written file.
+`run_report` builds the Report (`swinprof.report.document`): the comparison table (latency, size, both memory
+meters, what torch.compile did) and the fidelity/accuracy table, each with notes naming its meters; settings
+(including the preprocessing actually used), environment and versions, notes and warnings. `run_files` are the
+files that go with it: `<recipe>.resolved.toml` (re-runnable), artifacts such as `<recipe>.onnx` and
+`record.json` (everything, machine-readable). The CLI prints and publishes both with `emit`, as one unit.
 """
 
 from __future__ import annotations
@@ -15,33 +17,39 @@ from pathlib import Path
 import pandas as pd
 
 from swinprof.evaluate.compare import BASELINE, RunResult
+from swinprof.measure.isolated import ALLOCATOR_NOTE
+from swinprof.measure.memory import TENSOR_PEAK
+from swinprof.optimize.fresh import PROCESS_PEAK
 from swinprof.optimize.recipe import to_dict, to_toml
-from swinprof.report.files import atomic_write_bytes, atomic_write_text, ensure_writable_dir
-from swinprof.report.render import to_markdown, to_records
+from swinprof.report.document import Report
+from swinprof.report.render import to_records
 
 PACKAGES = ("swinprof", "torch", "torchao", "onnx", "onnxruntime", "onnxscript", "torch-tensorrt", "nvidia-modelopt")
+NOT_MEASURED = "not measured"
 
-REPORT_COLUMNS = {
+# machine column -> label people read; the raw columns beside them stay in json/csv only.
+COMPARISON_COLUMNS = {
     "recipe": "recipe",
     "method": "method",
+    "runtime": "runtime",
     "compile": "compile",
     "batch": "batch",
     "median_ms": "median ms",
     "p90_ms": "p90 ms",
     "img_per_s": "img/s",
     "speedup": "speedup vs fp32",
-    "sqnr_db": "SQNR dB",
-    "top1_agree": "top-1 agree",
-    "cosine": "logit cosine",
-    "max_abs_err": "max abs err",
-    "acc1": "acc@1 %",
-    "d_acc1": "Δacc@1",
     "size_mb": "size MiB",
     "tensor_peak_mb": "tensor peak MiB",
+    "process_peak_mb": "process peak MiB",
     "prepare_s": "prepare s",
     "first_call_s": "first call s",
+    "dynamo": "graphs / breaks / recompiles",
     "flag": "flag",
 }
+RAW_COLUMNS = ("size_bytes", "tensor_peak_bytes", "process_peak_bytes", "compile_graphs", "compile_breaks",
+               "compile_recompiles")  # fmt: skip
+# Kept in json/csv, left out for people: the raw columns, and the runtime (the method names it; 16 columns fold).
+HIDDEN = ("runtime", *RAW_COLUMNS)
 
 
 def versions() -> dict[str, str | None]:
@@ -55,15 +63,110 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def _order(result: RunResult) -> dict[str, int]:
+    return {name: i for i, name in enumerate([BASELINE, *(r.name for r in result.recipes)])}
+
+
 def comparison_frame(result: RunResult) -> pd.DataFrame:
-    """The report table: one row per (recipe, batch size); accuracy columns only when there were labels."""
-    cols = dict(REPORT_COLUMNS)
-    if result.accuracy is None:
-        cols.pop("acc1")
-        cols.pop("d_acc1")
-    df = result.table[list(cols)].rename(columns=cols)
-    sort = {name: i for i, name in enumerate([BASELINE, *(r.name for r in result.recipes)])}
-    return df.sort_values(["batch", "recipe"], key=lambda s: s.map(sort) if s.name == "recipe" else s)
+    """One row per (recipe, batch size): labelled columns, then the raw ones (hidden from people)."""
+    order = _order(result)
+    table = result.table.sort_values(["batch", "recipe"], key=lambda s: s.map(order) if s.name == "recipe" else s)
+    df = table[list(COMPARISON_COLUMNS)].rename(columns=COMPARISON_COLUMNS)
+    if result.process_peaks is None:
+        df["process peak MiB"] = NOT_MEASURED
+    raw = table[list(RAW_COLUMNS)].map(lambda v: None if pd.isna(v) else int(v)).astype(object)  # exact, or null
+    return pd.concat([df, raw], axis=1).reset_index(drop=True)
+
+
+def _finite(value: float | None) -> float | None:
+    """SQNR of the reference against itself is +inf: shown blank (json has no infinity)."""
+    return value if value is None or math.isfinite(value) else None
+
+
+def fidelity_frame(result: RunResult) -> pd.DataFrame:
+    """One row per model: agreement with fp32 eager, and accuracy when the images had labels."""
+    rows = []
+    base = result.accuracy.get(BASELINE) if result.accuracy else None
+    for name in sorted(result.fidelity, key=_order(result).get):
+        f = result.fidelity[name]
+        row = {"recipe": name, "samples": f.samples, "top-1 agree": f.top1_agreement, "top-5 agree": f.top5_agreement,
+               "logit cosine": f.cosine, "SQNR dB": _finite(f.sqnr_db), "max abs err": f.max_abs_err}  # fmt: skip
+        if result.accuracy is not None:
+            a = result.accuracy[name]
+            row |= {"acc@1 %": a.acc1, "acc@5 %": a.acc5, "Δacc@1": a.acc1 - base.acc1 if base else None}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_notes(result: RunResult) -> list[str]:
+    """What each column of the comparison measures, and with which meter."""
+    i = result.inputs
+    process = (
+        f"process peak MiB: {PROCESS_PEAK}: peak RSS of a new interpreter that loads the same fp32 weights, "
+        "prepares the recipe and runs one forward at the row's batch size (CUDA: its peak reserved memory); it "
+        f"includes the interpreter, libraries and weights. Allocator: {ALLOCATOR_NOTE}"
+        if result.process_peaks is not None
+        else f"process peak MiB: {NOT_MEASURED} (--no-process-memory)"
+    )
+    return [
+        f"median / p90 ms: {i['iters']} timed calls per model after {i['warmup']} warm-up calls, all models "
+        "interleaved in one run; speedup vs fp32 = fp32 eager median / recipe median at the same batch size",
+        f"tensor peak MiB: {TENSOR_PEAK} of one forward at the row's batch size, after a warm-up call (weights "
+        "and input excluded); blank for compiled, ONNX Runtime and TensorRT rows, whose kernels allocate "
+        "outside the PyTorch dispatcher the meter watches",
+        process,
+        "size MiB: torch.save(state_dict) bytes; PT2E: the tensors the int8 graph reads; ONNX Runtime: the "
+        ".onnx file; TensorRT: not measured",
+        "graphs / breaks / recompiles: graphs torch.compile built, graph breaks, graphs recompiled after their "
+        "warm-up call (torch._dynamo counters over the whole run; one compile per input shape is by design)",
+        "prepare s: quantize / export / calibrate; first call s: the first call at that batch size (compiles)",
+    ]
+
+
+def _run_notes(result: RunResult) -> list[str]:
+    notes = [f"{name}: {note}" for name, p in result.prepared.items() for note in p.notes]
+    notes += [f"{name}: {len(p.quantized_layers)} layers quantized"
+              for name, p in result.prepared.items() if p.quantized_layers]  # fmt: skip
+    if result.process_peaks:
+        total = sum(p.wall_s for p in result.process_peaks.values())
+        notes.append(f"process peaks: {len(result.process_peaks)} fresh processes took {total:.0f} s in all")
+    return notes
+
+
+def run_settings(result: RunResult) -> dict:
+    """What was asked and used, as the report's settings (preprocessing included)."""
+    i = result.inputs
+    return {
+        "model": i["model"],
+        "resolution": f"{i['img_size']}x{i['img_size']}",
+        "weights": i["weights"] or "random init (latency and fidelity only; accuracy needs real weights)",
+        "device": i["device"],
+        "recipes": ", ".join(r.name for r in result.recipes),
+        "batch sizes": ", ".join(map(str, i["batch_sizes"])),
+        "timing": f"{i['warmup']} warm-up + {i['iters']} timed calls per model, interleaved",
+        "fidelity inputs": f"{i['fidelity_inputs']}; {i['fidelity_samples']} samples, batch {i['eval_batch_size']}",
+        "preprocessing": " -> ".join(i["preprocessing"]) + f" (crop_pct {i['crop_pct']})",
+        "process memory": "fresh process per recipe and batch size" if i["process_memory"] else NOT_MEASURED,
+        "bench lock": i["bench_lock"] or "none",
+        "seed": i["seed"],
+    }
+
+
+def run_report(result: RunResult, env: dict, title: str | None = None) -> Report:
+    """The whole run as one Report: comparison and fidelity tables with their meters, settings, warnings."""
+    i = result.inputs
+    title = title or f"swinprof run: {i['model']} at {i['img_size']}x{i['img_size']} on {i['device']} vs fp32 eager"
+    installed = {f"{k} version": v for k, v in versions().items() if v and k != "torch"}
+    report = Report(title, environment={**env, **installed}, settings=run_settings(result))
+    report.add("comparison", "Recipes vs fp32 eager", comparison_frame(result), comparison_notes(result),
+               hidden=HIDDEN)  # fmt: skip
+    fidelity_note = f"agreement with fp32 eager logits on {i['fidelity_inputs']}; SQNR = 10 log10(signal / noise)"
+    if result.accuracy is not None:
+        fidelity_note += f"; accuracy on {i['images']} labeled images ({i['data_layout']})"
+    report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
+    report.notes.extend(_run_notes(result))
+    report.warnings.extend(result.warnings)
+    return report
 
 
 def _json_safe(value):
@@ -77,66 +180,32 @@ def _json_safe(value):
 
 
 def record_dict(result: RunResult, env: dict) -> dict:
-    return _json_safe(
-        {
-            "recipes": {r.name: to_dict(r) for r in result.recipes},
-            "inputs": result.inputs,
-            "environment": env,
-            "versions": versions(),
-            "results": to_records(result.table),
-            "fidelity": {k: v.as_dict() for k, v in result.fidelity.items()},
-            "accuracy": {k: vars(v) for k, v in result.accuracy.items()} if result.accuracy else None,
-            "prepared": {
-                k: {
-                    "prepare_s": p.prepare_s,
-                    "size_bytes": p.size_bytes,
-                    "quantized_layers": p.quantized_layers,
-                    "notes": p.notes,
-                }
-                for k, p in result.prepared.items()
-            },
-            "warnings": result.warnings,
-        }
-    )
+    """Everything about the run, machine-readable: resolved recipes, inputs, results, what each prepare did."""
+    peaks = result.process_peaks or {}
+    return _json_safe({
+        "recipes": {r.name: to_dict(r) for r in result.recipes},
+        "inputs": result.inputs,
+        "environment": env,
+        "versions": versions(),
+        "results": to_records(result.table),
+        "fidelity": {k: v.as_dict() for k, v in result.fidelity.items()},
+        "accuracy": {k: vars(v) for k, v in result.accuracy.items()} if result.accuracy else None,
+        "prepared": {
+            k: {"prepare_s": p.prepare_s, "size_bytes": p.size_bytes, "quantized_layers": p.quantized_layers,
+                "notes": p.notes}
+            for k, p in result.prepared.items()
+        },
+        "compile": {k: s.as_dict() for k, s in result.compile_stats.items()},
+        "process_peaks": [{"recipe": name, "batch": b, "bytes": p.bytes, "prepare_s": p.prepare_s, "wall_s": p.wall_s}
+                          for (name, b), p in peaks.items()] if result.process_peaks is not None else None,
+        "warnings": result.warnings,
+    })  # fmt: skip
 
 
-def report_markdown(result: RunResult, env: dict, title: str | None = None) -> str:
-    i = result.inputs
-    lines = [
-        f"# {title or 'Recipe comparison'}: {i['model']} at {i['img_size']}, {i['device']}",
-        "",
-        f"- Machine: {env.get('cpu')} ({env.get('cpu_count')} CPUs, torch threads {env.get('threads')})"
-        + (f", GPU {env['gpu']}" if env.get("gpu") else ""),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items() if v),
-        f"- git {env.get('git_sha')}{' (dirty)' if env.get('git_dirty') else ''}, {env.get('timestamp')}",
-        f"- Weights: {i['weights'] or 'random init (latency and fidelity only; accuracy needs real weights)'}",
-        f"- Fidelity vs fp32 eager on {i['fidelity_inputs']} ({i['fidelity_samples']} samples)",
-        f"- Timing: {i['warmup']} warmup + {i['iters']} iterations per model, all models interleaved in one run; "
-        "speedup = fp32 eager median / recipe median at the same batch size",
-        "",
-        to_markdown(comparison_frame(result)),
-    ]
-    if result.warnings:
-        lines += ["**Warnings**", ""] + [f"- {w}" for w in result.warnings] + [""]
-    notes = [(k, n) for k, p in result.prepared.items() for n in p.notes]
-    counts = [
-        f"{k}: {len(p.quantized_layers)} layers quantized" for k, p in result.prepared.items() if p.quantized_layers
-    ]
-    if notes or counts:
-        lines += ["**Notes**", ""] + [f"- {k}: {n}" for k, n in notes] + [f"- {c}" for c in counts] + [""]
-    return "\n".join(lines)
-
-
-def write_run(result: RunResult, output: str | Path, env: dict, title: str | None = None) -> dict[str, Path]:
-    """Write every output file of a run into `output` (report last); returns name -> path."""
-    out = ensure_writable_dir(output)
-    written: dict[str, Path] = {}
-    for r in result.recipes:
-        written[f"{r.name}.resolved.toml"] = atomic_write_text(out / f"{r.name}.resolved.toml", to_toml(r))
+def run_files(result: RunResult, env: dict) -> dict[str, bytes | Path]:
+    """The files published with the report: resolved recipes, artifacts, record.json (name -> content)."""
+    files: dict[str, bytes | Path] = {f"{r.name}.resolved.toml": to_toml(r).encode() for r in result.recipes}
     for name, p in result.prepared.items():
-        for kind, src in p.artifacts.items():
-            dst = out / f"{name}.{kind}"
-            written[dst.name] = atomic_write_bytes(dst, Path(src).read_bytes())
-    written["record.json"] = atomic_write_text(out / "record.json", json.dumps(record_dict(result, env), indent=2))
-    written["report.md"] = atomic_write_text(out / "report.md", report_markdown(result, env, title))
-    return written
+        files.update({f"{name}.{kind}": Path(src) for kind, src in p.artifacts.items()})
+    files["record.json"] = json.dumps(record_dict(result, env), indent=2).encode()
+    return files

@@ -1,5 +1,7 @@
 """ONNX export (for ONNX Runtime and trtexec), ONNX Runtime sessions, and ONNX Runtime int8 quantization.
 
+The `onnxruntime` runtime and its `ort-*` methods are registered here beside their handlers.
+
 Export uses the dynamo exporter (`torch.onnx.export(..., dynamo=True)`, torch.export underneath) by default or the
 legacy TorchScript exporter; the batch dimension is symbolic when `dynamic_batch` so one file serves every batch
 size. Input `images (B, 3, H, W)` float32, output `logits (B, num_classes)`.
@@ -9,17 +11,33 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from swinprof.errors import SwinprofError, require_extra
+from swinprof.optimize.methods import (
+    MethodJob,
+    MethodSpec,
+    Quantized,
+    RuntimeSpec,
+    apply_method,
+    register_method,
+    register_runtime,
+)
+from swinprof.optimize.pt2e import resolve_reduce_range
 from swinprof.optimize.quantize import selected_modules
 from swinprof.optimize.tracing import warm_eager_caches
+
+if TYPE_CHECKING:
+    from swinprof.optimize.recipe import Recipe
+    from swinprof.optimize.runner import Prepared
 
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
 MAX_EXPORT_BATCH = 1024
@@ -55,7 +73,7 @@ def export_onnx(
                 program = torch.export.export(copy.deepcopy(model), (example,), dynamic_shapes=dims, strict=False)
                 torch.onnx.export(
                     program, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
-                    output_names=[OUTPUT_NAME], external_data=False,
+                    output_names=[OUTPUT_NAME], external_data=False, verbose=False,
                 )  # fmt: skip
             else:
                 axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
@@ -124,43 +142,77 @@ class _Calibration:
         return next(self._it, None)
 
 
-def quantize_onnx(
-    src: str | os.PathLike,
-    dst: str | os.PathLike,
-    method: str,
-    model: nn.Module,
-    include: Iterable[str] = ("*",),
-    skip: Iterable[str] = (),
-    calibration: Iterable[torch.Tensor] | None = None,
-    reduce_range: bool = False,
-) -> tuple[Path, list[str]]:
-    """ONNX Runtime int8 quantization of the layers `include`/`skip` select (matched through name scopes).
-
-    `ort-int8-dynamic`: int8 weights, activations quantized per call (MatMul/Gemm). `ort-int8-static`: QDQ with
-    activation ranges from `calibration` batches (u8 activations / s8 weights, per-channel: ORT's CPU advice).
-    Returns `(dst, names of the quantized ONNX nodes)`.
-    """
-    q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")
-    chosen = selected_modules(model, include, skip, (nn.Linear, nn.Conv2d))
-    nodes = nodes_for_modules(src, chosen)
+def _quantizable_nodes(job: MethodJob) -> list[str]:
+    """The ONNX nodes exported from the Linear/Conv2d layers that `job`'s globs select."""
+    chosen = selected_modules(job.model, job.include, job.skip, (nn.Linear, nn.Conv2d))
+    nodes = nodes_for_modules(job.work, chosen)
     if not nodes:
         raise ExportError("no ONNX node maps to a selected layer (exported without name scopes? use exporter dynamo)")
-    if method == "ort-int8-dynamic":
-        q.quantize_dynamic(
-            str(src), str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes, reduce_range=reduce_range,
-            per_channel=False,
-        )  # fmt: skip
-    elif method == "ort-int8-static":
-        if calibration is None:
-            raise ValueError("ort-int8-static needs calibration batches")
-        q.quantize_static(
-            str(src), str(dst), _Calibration(calibration), quant_format=q.QuantFormat.QDQ, nodes_to_quantize=nodes,
-            activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, per_channel=True,
-            reduce_range=reduce_range,
-        )  # fmt: skip
-    else:
-        raise ValueError(f"not an ONNX Runtime quantization method: {method!r}")
-    return Path(dst), nodes
+    return nodes
+
+
+def _quantized_path(job: MethodJob) -> Path:
+    return (job.workdir or Path(job.work).parent) / f"{job.name}.onnx"
+
+
+ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime")
+
+
+@register_method("ort-int8-dynamic", dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"))
+def ort_int8_dynamic(job: MethodJob) -> Quantized:
+    """int8 weights, activations quantized per call (MatMul/Gemm); `job.work` is the fp32 ONNX file."""
+    q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")
+    nodes, dst = _quantizable_nodes(job), _quantized_path(job)
+    reduce_range = resolve_reduce_range(job.reduce_range)
+    q.quantize_dynamic(
+        str(job.work), str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes, reduce_range=reduce_range,
+        per_channel=False,
+    )  # fmt: skip
+    return Quantized(dst, nodes, [f"ONNX Runtime dynamic int8, reduce_range={reduce_range}, {len(nodes)} nodes"])
+
+
+ORT_STATIC = dataclasses.replace(ORT_INT8, calibrated=True, summary="ONNX Runtime static QDQ int8")
+
+
+@register_method("ort-int8-static", ORT_STATIC)
+def ort_int8_static(job: MethodJob) -> Quantized:
+    """QDQ with activation ranges from the calibration batches (u8 activations / s8 per-channel weights: ORT's CPU
+    advice); `job.work` is the fp32 ONNX file."""
+    q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")
+    if not job.calibration:
+        raise ValueError("ort-int8-static needs calibration batches")
+    nodes, dst = _quantizable_nodes(job), _quantized_path(job)
+    reduce_range = resolve_reduce_range(job.reduce_range)
+    q.quantize_static(
+        str(job.work), str(dst), _Calibration(job.calibration), quant_format=q.QuantFormat.QDQ,
+        nodes_to_quantize=nodes, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+        per_channel=True, reduce_range=reduce_range,
+    )  # fmt: skip
+    return Quantized(dst, nodes, [f"ONNX Runtime static QDQ int8, reduce_range={reduce_range}, {len(nodes)} nodes"])
+
+
+def _exporter_modules(recipe: Recipe) -> tuple[str, ...]:
+    return ("onnxscript",) if recipe.export.exporter == "dynamo" else ()
+
+
+ONNXRUNTIME = RuntimeSpec(
+    devices=("cpu", "cuda"), extra="onnx", modules=("onnxruntime", "onnx"), needs=_exporter_modules,
+    summary="ONNX export, then an ONNX Runtime session",
+)  # fmt: skip
+
+
+@register_runtime("onnxruntime", ONNXRUNTIME)
+def prepare_onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path) -> Prepared:
+    """Export fp32 ONNX, apply the method to the file, open a session; the ONNX file is kept as an artifact."""
+    from swinprof.optimize.runner import Prepared
+
+    e = recipe.export
+    fp32 = export_onnx(model, workdir / f"{recipe.name}.fp32.onnx", model.config.img_size, e.opset, e.dynamic_batch,
+                       e.exporter)  # fmt: skip
+    q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
+    path = Path(q.work)
+    fn = OrtModel(session(path, recipe.target.device))
+    return Prepared(recipe.name, fn, 0.0, path.stat().st_size, q.layers, {"onnx": path}, q.notes)
 
 
 def check_parity(model: nn.Module, path: str | os.PathLike, batch_sizes=(1, 2), seed: int = 0) -> dict[int, float]:

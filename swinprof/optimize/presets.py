@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from swinprof.errors import RecipeError
+from swinprof.optimize.methods import methods
 from swinprof.optimize.recipe import Recipe, load_recipe, parse_recipe
 from swinprof.tomlfile import read_toml
 
@@ -86,3 +87,14 @@ def recipe_table() -> pd.DataFrame:
     """Every preset recipe file with what it does (`swinprof recipes`)."""
     rows = [_describe(p) for p in preset_paths().values()]
     return pd.DataFrame(rows, columns=["name", "kind", "method", "runtime", "device", "compile", "description"])
+
+
+def method_table() -> pd.DataFrame:
+    """Every registered quantization method with its runtime, devices, extra and needs (`swinprof recipes`)."""
+    rows = []
+    for name, m in methods().items():
+        s = m.spec
+        cc = ".".join(map(str, s.min_cuda_capability)) if s.min_cuda_capability else ""
+        rows.append({"method": name, "runtime": s.runtime, "devices": "/".join(s.devices), "extra": s.extra or "",
+                     "calibrated": s.calibrated, "min CUDA capability": cc, "summary": s.summary})  # fmt: skip
+    return pd.DataFrame(rows)

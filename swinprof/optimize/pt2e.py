@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from swinprof.errors import require_extra
+from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
 from swinprof.optimize.quantize import selected_modules
 from swinprof.optimize.tracing import warm_eager_caches
 
@@ -96,3 +97,39 @@ def quantize_pt2e_x86(
             prepared(batch)
         converted = pt2e.convert_pt2e(prepared)
     return converted, chosen
+
+
+def graph_module_bytes(gm: torch.fx.GraphModule) -> int:
+    """Bytes of the tensors a (PT2E-converted) graph actually reads through `get_attr` nodes.
+
+    convert_pt2e leaves the original fp32 parameters registered on the module even where the graph now reads
+    folded int8 weights; counting only what the graph uses gives the size of what would be deployed.
+    """
+    seen: dict[int, int] = {}
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            value = gm
+            for part in node.target.split("."):
+                value = getattr(value, part)
+            if isinstance(value, torch.Tensor):
+                seen[id(value)] = value.numel() * value.element_size()
+    return sum(seen.values())
+
+
+PT2E_X86 = MethodSpec(
+    "pytorch", ("cpu",), extra="quant", module="torchao", calibrated=True,
+    summary="PT2E static int8, X86InductorQuantizer",
+    # Only inductor with freezing lowers the q/dq pairs to oneDNN int8 kernels; eager is a slow simulation.
+    suggested={"compile": {"backend": "inductor", "mode": "default", "freezing": True}},
+)  # fmt: skip
+
+
+@register_method("pt2e-int8-x86", PT2E_X86)
+def pt2e_int8_x86(job: MethodJob) -> Quantized:
+    """Export, calibrate and convert `job.model`; the size is what the int8 graph reads."""
+    reduce_range = resolve_reduce_range(job.reduce_range)
+    gm, layers = quantize_pt2e_x86(job.model, job.calibration, job.include, job.skip, reduce_range)
+    notes = [f"reduce_range={reduce_range}" + (" (7-bit activations)" if reduce_range else "")]
+    if job.compile_backend == "none":
+        notes.append("PT2E int8 without [compile] runs the q/dq simulation eagerly: slow by design")
+    return Quantized(gm, layers, notes, size_bytes=graph_module_bytes(gm))

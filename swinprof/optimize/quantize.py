@@ -1,18 +1,23 @@
 """torchao tensor-subclass quantization (`quantize_`): int8 weight-only, int8 dynamic, fp8 dynamic.
 
-Which `nn.Linear` layers are quantized is decided by module-name globs (`include`, `skip`); a glob that matches a
-module also covers everything below it, so `patch_embed` keeps `patch_embed.proj` in floating point.
+Each method is a torchao config and its registered handler, side by side. Which `nn.Linear` layers are quantized
+is decided by module-name globs (`include`, `skip`); a glob that matches a module also covers everything below
+it, so `patch_embed` keeps `patch_embed.proj` in floating point.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 from collections.abc import Iterable
 
 from torch import nn
 
 from swinprof.errors import RecipeError, require_extra
+from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
+
+TORCHAO = MethodSpec("pytorch", ("cpu", "cuda"), extra="quant", module="torchao")
 
 
 def _matches(fqn: str, patterns: Iterable[str]) -> bool:
@@ -34,29 +39,51 @@ def selected_modules(
     ]
 
 
-def torchao_config(method: str):
-    """The torchao 0.18 `quantize_` config object for a recipe method name."""
-    q = require_extra("torchao.quantization", "quant", f"quantization method {method!r}")
-    if method == "int8-weight-only":
-        return q.Int8WeightOnlyConfig()
-    if method == "int8-dynamic":
-        return q.Int8DynamicActivationInt8WeightConfig()
-    if method == "fp8-dynamic":
-        # Per-row scales are the accurate fp8 recipe for linear layers on Ada/Hopper.
-        return q.Float8DynamicActivationFloat8WeightConfig(granularity=q.PerRow())
-    raise RecipeError(f"{method!r} is not a torchao method; choose int8-weight-only, int8-dynamic, fp8-dynamic")
+def _torchao():
+    return require_extra("torchao.quantization", "quant", "torchao quantization")
 
 
-def quantize_torchao(
-    model: nn.Module, method: str, include: Iterable[str] = ("*",), skip: Iterable[str] = ()
-) -> tuple[nn.Module, list[str]]:
-    """A quantized deep copy of `model` (the original stays fp32) and the names of the quantized Linears."""
-    q = require_extra("torchao.quantization", "quant", f"quantization method {method!r}")
-    config = torchao_config(method)
+def quantize_torchao(model: nn.Module, config, include: Iterable[str] = ("*",), skip: Iterable[str] = ()):
+    """A deep copy of `model` with torchao `config` applied to the selected Linears (the original stays as it is),
+    and the names of those Linears."""
     ordered = selected_modules(model, include, skip)
     names = set(ordered)
     if not names:
-        raise RecipeError(f"[quantize] include/skip globs select no Linear layer of the model for {method!r}")
+        raise RecipeError(f"[quantize] include/skip globs select no Linear layer of the model for {config!r}")
     quantized = copy.deepcopy(model)
-    q.quantize_(quantized, config, filter_fn=lambda mod, fqn: isinstance(mod, nn.Linear) and fqn in names)
+    _torchao().quantize_(quantized, config, filter_fn=lambda mod, fqn: isinstance(mod, nn.Linear) and fqn in names)
     return quantized, ordered
+
+
+def _apply(job: MethodJob, config) -> Quantized:
+    work, layers = quantize_torchao(job.work, config, job.include, job.skip)
+    return Quantized(work, layers)
+
+
+@register_method("int8-weight-only", dataclasses.replace(TORCHAO, summary="torchao int8 weights"))
+def int8_weight_only(job: MethodJob) -> Quantized:
+    """Int8WeightOnlyConfig: int8 weights, floating-point activations."""
+    return _apply(job, _torchao().Int8WeightOnlyConfig())
+
+
+INT8_DYNAMIC = dataclasses.replace(TORCHAO, summary="torchao int8 weights + dynamic int8 activations")
+
+
+@register_method("int8-dynamic", INT8_DYNAMIC)
+def int8_dynamic(job: MethodJob) -> Quantized:
+    """Int8DynamicActivationInt8WeightConfig: int8 weights, activations quantized per token at run time."""
+    return _apply(job, _torchao().Int8DynamicActivationInt8WeightConfig())
+
+
+FP8 = dataclasses.replace(
+    TORCHAO, devices=("cuda",), min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic",
+    suggested={"target": {"precision": "bf16"}},  # fp8 matmuls take bf16 activations
+)  # fmt: skip
+
+
+@register_method("fp8-dynamic", FP8)
+def fp8_dynamic(job: MethodJob) -> Quantized:
+    """Float8DynamicActivationFloat8WeightConfig with per-row scales: the accurate fp8 recipe for Linears on
+    Ada/Hopper."""
+    q = _torchao()
+    return _apply(job, q.Float8DynamicActivationFloat8WeightConfig(granularity=q.PerRow()))

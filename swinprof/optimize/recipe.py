@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeError
+from swinprof.optimize.methods import ANY_RUNTIME, MethodSpec, get_method, get_runtime, methods, runtimes
 from swinprof.tomlfile import read_toml
 
 # Modules left in floating point unless a recipe says otherwise (fnmatch globs on module names; a glob that
@@ -27,50 +29,13 @@ from swinprof.tomlfile import read_toml
 DEFAULT_SKIP = ("patch_embed", "head", "*.relative_position_bias_table", "*.cpb_mlp")
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """What a quantization method needs: runtime, devices, pip extra (and its import name), calibration."""
-
-    runtime: str
-    devices: tuple[str, ...]
-    extra: str | None = None
-    module: str | None = None
-    calibrated: bool = False
-    min_cuda_capability: tuple[int, int] | None = None
-    summary: str = ""
-
-
-METHODS: dict[str, MethodSpec] = {
-    "none": MethodSpec("*", ("cpu", "cuda"), summary="no quantization (fp32 or the target precision)"),
-    "int8-weight-only": MethodSpec("pytorch", ("cpu", "cuda"), "quant", "torchao", summary="torchao int8 weights"),
-    "int8-dynamic": MethodSpec(
-        "pytorch", ("cpu", "cuda"), "quant", "torchao", summary="torchao int8 weights + dynamic int8 activations"
-    ),
-    "fp8-dynamic": MethodSpec(
-        "pytorch", ("cuda",), "quant", "torchao", min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic"
-    ),
-    "pt2e-int8-x86": MethodSpec(
-        "pytorch", ("cpu",), "quant", "torchao", calibrated=True, summary="PT2E static int8, X86InductorQuantizer"
-    ),
-    "ort-int8-dynamic": MethodSpec(
-        "onnxruntime", ("cpu",), "onnx", "onnxruntime", summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"
-    ),
-    "ort-int8-static": MethodSpec(
-        "onnxruntime", ("cpu",), "onnx", "onnxruntime", calibrated=True, summary="ONNX Runtime static QDQ int8"
-    ),
-    "trt-int8": MethodSpec(
-        "tensorrt", ("cuda",), "tensorrt", "modelopt", calibrated=True, summary="TensorRT int8 (ModelOpt PTQ)"
-    ),
-}
-RUNTIMES: dict[str, tuple[str | None, str | None]] = {  # runtime -> (import name, pip extra)
-    "pytorch": (None, None),
-    "onnxruntime": ("onnxruntime", "onnx"),
-    "tensorrt": ("torch_tensorrt", "tensorrt"),
-}
-
-
 def _choices(*values) -> dict:
     return {"choices": values}
+
+
+def _registered(names: Callable[[], dict]) -> dict:
+    """Choices read from the method/runtime registry when a recipe is validated (handlers register on import)."""
+    return {"choices": lambda: tuple(names())}
 
 
 @dataclass(frozen=True)
@@ -91,7 +56,7 @@ class ModelSection:
 @dataclass(frozen=True)
 class TargetSection:
     device: str = field(default="cpu", metadata=_choices("cpu", "cuda"))
-    runtime: str = field(default="pytorch", metadata=_choices(*RUNTIMES))
+    runtime: str = field(default="pytorch", metadata=_registered(runtimes))
     # Floating-point precision of the non-quantized parts (TensorRT builds fp16 engines with "fp16").
     precision: str = field(default="fp32", metadata=_choices("fp32", "fp16", "bf16"))
 
@@ -107,7 +72,7 @@ class CalibrationSection:
 
 @dataclass(frozen=True)
 class QuantizeSection:
-    method: str = field(default="none", metadata=_choices(*METHODS))
+    method: str = field(default="none", metadata=_registered(methods))
     include: tuple[str, ...] = ("*",)
     skip: tuple[str, ...] = DEFAULT_SKIP
     # x86 without VNNI computes u8*s8 products in int16 (vpmaddubsw) which saturates: use 7-bit activations there.
@@ -173,7 +138,8 @@ class Recipe:
 
     @property
     def method(self) -> MethodSpec:
-        return METHODS[self.quantize.method]
+        """The registered spec of `[quantize].method`."""
+        return get_method(self.quantize.method).spec
 
     def replace(self, section: str, **changes) -> Recipe:
         """A copy with `changes` applied to one section (validated like a file), e.g. `replace("model", name=..)`."""
@@ -240,6 +206,8 @@ def _build(cls, table: dict, tables: tuple[str, ...] = ()):
         path = f"{where}.{key}"
         value = _check_value(value, hint, path)
         choices = f.metadata.get("choices")
+        if callable(choices):
+            choices = choices()
         if choices is not None and value not in choices:
             raise RecipeError(f"{path} = {value!r} is not valid; choose one of: {', '.join(choices)}")
         low = f.metadata.get("min")
@@ -262,19 +230,26 @@ def parse_recipe(data: dict, source: str = "recipe") -> Recipe:
 
 
 def _check_consistency(r: Recipe, source: str) -> None:
-    """Combinations the schema alone cannot express (method vs runtime, compile vs runtime, batch sizes)."""
-    spec, runtime = r.method, r.target.runtime
-    if spec.runtime not in ("*", runtime):
+    """Combinations the schema alone cannot express (method vs runtime, compile vs runtime, batch sizes), then
+    the checks the recipe's runtime registered."""
+    spec, runtime = r.method, get_runtime(r.target.runtime)
+    if spec.runtime not in (ANY_RUNTIME, runtime.name):
         raise RecipeError(
             f"{source}: [quantize].method {r.quantize.method!r} runs on runtime {spec.runtime!r}, but "
-            f"[target].runtime is {runtime!r}: set [target] runtime = {spec.runtime!r}"
+            f"[target].runtime is {runtime.name!r}: set [target] runtime = {spec.runtime!r}"
         )
-    if r.compile.backend != "none" and runtime != "pytorch":
-        raise RecipeError(f"{source}: [compile].backend applies to the pytorch runtime only; remove it for {runtime}")
+    if r.compile.backend != "none" and not runtime.spec.compiles:
+        compiling = ", ".join(n for n, rt in runtimes().items() if rt.spec.compiles)
+        raise RecipeError(
+            f"{source}: [compile].backend applies to the {compiling} runtime only; remove it for {runtime.name}"
+        )
     if not r.benchmark.batch_sizes or any(b < 1 for b in r.benchmark.batch_sizes):
         raise RecipeError(f"{source}: [benchmark].batch_sizes must be a non-empty list of positive integers")
-    if runtime == "tensorrt" and max(r.benchmark.batch_sizes) > r.tensorrt.max_batch:
-        raise RecipeError(f"{source}: a benchmark batch size exceeds [tensorrt].max_batch = {r.tensorrt.max_batch}")
+    if runtime.spec.validate is not None:
+        try:
+            runtime.spec.validate(r)
+        except RecipeError as exc:
+            raise RecipeError(f"{source}: {exc}") from None
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -313,22 +288,27 @@ def _has_module(name: str) -> bool:
 
 
 def check_requirements(recipe: Recipe) -> None:
-    """Raise before any work if this machine cannot run `recipe`: method vs device, pip extras, CUDA, capability."""
+    """Raise before any work if this machine cannot run `recipe`: device, pip extras, CUDA, capability.
+
+    Everything is read from the registry: the method's and the runtime's devices, extras and modules.
+    """
     import torch
 
     spec, target = recipe.method, recipe.target
+    runtime = get_runtime(target.runtime)
     label = f"recipe {recipe.name!r}"
     if target.device not in spec.devices:
         raise DeviceUnavailableError(
             f"{label}: method {recipe.quantize.method!r} runs on {'/'.join(spec.devices)} only, not {target.device}"
         )
-    if target.runtime == "tensorrt" and target.device != "cuda":
-        raise DeviceUnavailableError(f"{label}: TensorRT needs an NVIDIA GPU: set [target] device = 'cuda'")
-    needed = [RUNTIMES[target.runtime], (spec.module, spec.extra)]
-    if target.runtime == "onnxruntime":
-        needed.append(("onnx", "onnx"))
-        if recipe.export.exporter == "dynamo":
-            needed.append(("onnxscript", "onnx"))
+    if target.device not in runtime.spec.devices:
+        allowed = "/".join(runtime.spec.devices)
+        raise DeviceUnavailableError(
+            f"{label}: runtime {runtime.name!r} runs on {allowed} only: set [target] device = {allowed!r}"
+        )
+    needed = [(m, runtime.spec.extra) for m in runtime.spec.modules]
+    needed += [(m, runtime.spec.extra) for m in (runtime.spec.needs(recipe) if runtime.spec.needs else ())]
+    needed.append((spec.module, spec.extra))
     for module, extra in needed:
         if module and not _has_module(module):
             raise MissingExtraError(f"{label} needs the '{module}' package: pip install 'swinprof[{extra}]'")

@@ -6,19 +6,34 @@ inputs=[torch_tensorrt.Input(min_shape, opt_shape, max_shape)], enabled_precisio
 min_block_size=...)`; int8 follows torch-tensorrt's "Quantization (INT8 / FP8 / FP4)" guide: `mtq.quantize(model,
 mtq.INT8_DEFAULT_CFG, forward_loop)` inserts calibrated QDQ nodes, then the model is exported under ModelOpt's
 `export_torch_mode()` and compiled with `torch.int8` enabled. For `trtexec`, `swinprof export onnx` writes the graph.
+The `tensorrt` runtime and its `trt-int8` method are registered here beside their handlers.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from swinprof.errors import DeviceUnavailableError, require_extra
+from swinprof.errors import DeviceUnavailableError, RecipeError, require_extra
+from swinprof.optimize.methods import (
+    MethodJob,
+    MethodSpec,
+    Quantized,
+    RuntimeSpec,
+    apply_method,
+    register_method,
+    register_runtime,
+)
 from swinprof.optimize.quantize import selected_modules
 from swinprof.optimize.tracing import warm_eager_caches
+
+if TYPE_CHECKING:
+    from swinprof.optimize.recipe import Recipe
+    from swinprof.optimize.runner import Prepared
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -93,3 +108,47 @@ def compile_tensorrt(
             workspace_size=int(workspace_gb * (1 << 30)),
             min_block_size=min_block_size,
         )
+
+
+TRT_INT8 = MethodSpec("tensorrt", ("cuda",), extra="tensorrt", module="modelopt", calibrated=True,
+                      summary="TensorRT int8 (ModelOpt PTQ)")  # fmt: skip
+
+
+@register_method("trt-int8", TRT_INT8)
+def trt_int8(job: MethodJob) -> Quantized:
+    """ModelOpt int8 QDQ, calibrated; the runtime then builds the engine with int8 enabled."""
+    calibrated = calibrate_int8_modelopt(job.model, job.calibration, job.include, job.skip)
+    layers = selected_modules(job.model, job.include, job.skip, (nn.Linear, nn.Conv2d))
+    return Quantized(calibrated, layers, precision="int8")
+
+
+def _check_batches(recipe: Recipe) -> None:
+    if max(recipe.benchmark.batch_sizes) > recipe.tensorrt.max_batch:
+        raise RecipeError(f"a benchmark batch size exceeds [tensorrt].max_batch = {recipe.tensorrt.max_batch}")
+
+
+TENSORRT = RuntimeSpec(
+    devices=("cuda",), extra="tensorrt", modules=("torch_tensorrt",), validate=_check_batches,
+    summary="torch-tensorrt dynamo engine (UNVERIFIED)",
+)  # fmt: skip
+
+
+@register_runtime("tensorrt", TENSORRT)
+def prepare_tensorrt(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir) -> Prepared:
+    """Apply the method to the module (ModelOpt int8 calibration or nothing), then build the engine."""
+    from swinprof.optimize.runner import Prepared
+
+    t = recipe.tensorrt
+    q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, model, calibration, workdir))
+    gm = compile_tensorrt(
+        q.work,
+        model.config.img_size,
+        recipe.target.precision,
+        int8=q.precision == "int8",
+        max_batch=t.max_batch,
+        opt_batch=max(recipe.benchmark.batch_sizes),
+        workspace_gb=t.workspace_gb,
+        min_block_size=t.min_block_size,
+    )
+    notes = [*q.notes, "TensorRT engine size not measured (kept in memory)"]
+    return Prepared(recipe.name, gm, 0.0, None, q.layers, notes=notes)

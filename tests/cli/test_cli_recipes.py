@@ -1,6 +1,9 @@
-"""The recipe subcommands: listing, clear one-line errors (exit 2), Ctrl-C leaves nothing written."""
+"""The recipe subcommands: listing, clear one-line errors (exit 2), one report published whole, Ctrl-C leaves
+nothing written."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -8,11 +11,16 @@ import swinprof.evaluate.compare as compare
 from swinprof.cli.main import main
 
 
-def test_recipes_lists_every_file(capsys):
+def test_recipes_lists_every_file_and_every_registered_method(capsys):
+    from swinprof.optimize.methods import methods
+
     assert main(["recipes", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     for name in ["fp32-eager", "int8-x86-cpu", "onnx-ort-int8", "tensorrt-fp16", "edge-orin-int8", "fp8-dynamic"]:
         assert f"\n{name}," in out
+    assert "# methods\n" in out
+    for method in methods():
+        assert f"\n{method}," in out
 
 
 @pytest.mark.parametrize(
@@ -45,12 +53,32 @@ def test_ctrl_c_leaves_no_report(monkeypatch, tmp_path, capsys):
     assert "no partial report" in capsys.readouterr().err
 
 
+def test_run_publishes_one_report_with_its_record(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["run", "fp32-eager", "--model", "swin_t", "--res", "32", "--batch-sizes", "1", "--warmup", "0",
+            "--iters", "1", "--fidelity-samples", "2", "--eval-batch", "2", "--no-process-memory", "--format", "json",
+            "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    names = {p.name for p in out.iterdir()}
+    assert {"report.md", "report.json", "report.html", "record.json", "fp32-eager.resolved.toml"} <= names
+    assert json.loads((out / "report.json").read_text()) == printed  # what was printed is what was written
+    table = next(t for t in printed["tables"] if t["key"] == "comparison")
+    assert table["rows"][0]["process peak MiB"] == "not measured" and table["rows"][0]["tensor_peak_bytes"] > 0
+    assert any("tensor peak (live storage bytes)" in n for n in table["notes"])
+    assert printed["settings"]["preprocessing"].startswith("Resize(35, interpolation=bicubic) -> CenterCrop(32)")
+    assert not list(tmp_path.glob(".*.partial"))
+
+
 def test_export_onnx_cli(tmp_path, capsys):
     out = tmp_path / "m.onnx"
-    assert main(["export", "onnx", "swin_t", "--res", "32", "--dynamic-batch", "-o", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert out.stat().st_size > 1e7 and "batch 2: max abs diff" in text
-    assert not list(tmp_path.glob(".*.tmp"))
+    argv = ["export", "onnx", "swin_t", "--res", "32", "--dynamic-batch", "--report-format", "json", "-o", str(out)]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert out.stat().st_size > 1e7 and report["settings"]["batch"] == "dynamic"
+    parity = report["tables"][0]["rows"]
+    assert [r["batch"] for r in parity] == [1, 2] and max(r["max abs diff vs PyTorch"] for r in parity) < 1e-3
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.partial"))
 
 
 def test_quantize_flags_build_a_recipe():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from swinprof.evaluate.fidelity import sqnr_db
-from swinprof.optimize.onnx import OrtModel, check_parity, export_onnx, quantize_onnx, session
+from swinprof.optimize.methods import MethodJob, apply_method
+from swinprof.optimize.onnx import OrtModel, check_parity, export_onnx, session
 from swinprof.optimize.recipe import DEFAULT_SKIP
 from tests.optimize.tiny import inputs, tiny_model
 
@@ -29,7 +30,10 @@ def test_fp32_parity_with_dynamic_batch(exported):
 def test_ort_int8(exported, tmp_path, method):
     m, path = exported
     calib = [inputs(4, seed=s) for s in (20, 21)]
-    qpath, nodes = quantize_onnx(path, tmp_path / "q.onnx", method, m, ["*"], DEFAULT_SKIP, calib)
+    job = MethodJob(m, path, ["*"], DEFAULT_SKIP, calibration=calib, workdir=tmp_path, name="q")
+    done = apply_method(method, job)
+    qpath, nodes = done.work, done.layers
+    assert qpath == tmp_path / "q.onnx"
     assert nodes and qpath.stat().st_size < path.stat().st_size
     x = inputs(2, seed=7)
     with torch.inference_mode():

@@ -1,4 +1,4 @@
-"""torchao quantize_ recipes on a tiny model: layer selection by glob, fidelity bounds."""
+"""torchao quantize_ methods on a tiny model, through the method registry: layer selection by glob, fidelity."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from torch import nn
 
 from swinprof.errors import RecipeError
 from swinprof.evaluate.fidelity import sqnr_db
-from swinprof.optimize.quantize import quantize_torchao, selected_modules
+from swinprof.optimize.methods import MethodJob, apply_method
+from swinprof.optimize.quantize import selected_modules
 from swinprof.optimize.recipe import DEFAULT_SKIP
 from tests.optimize.tiny import inputs, tiny_model
 
@@ -34,7 +35,8 @@ def test_include_globs_narrow_the_selection():
 def test_torchao_int8_fidelity(method, bound_db):
     m = tiny_model()
     x = inputs()
-    q, names = quantize_torchao(m, method, ["*"], DEFAULT_SKIP)
+    done = apply_method(method, MethodJob(m, m, ["*"], DEFAULT_SKIP))
+    q, names = done.work, done.layers
     with torch.inference_mode():
         ref, out = m(x), q(x)
     assert sqnr_db(ref, out) > bound_db
@@ -46,13 +48,14 @@ def test_torchao_int8_fidelity(method, bound_db):
 
 def test_selection_that_matches_nothing_is_an_error():
     with pytest.raises(RecipeError, match="select no Linear layer"):
-        quantize_torchao(tiny_model(), "int8-dynamic", ["nothing*"], [])
+        m = tiny_model()
+        apply_method("int8-dynamic", MethodJob(m, m, ["nothing*"], []))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 9), reason="fp8 GPU")
 def test_fp8_dynamic_on_gpu():
     m = tiny_model().cuda().to(torch.bfloat16)
     x = inputs().cuda().to(torch.bfloat16)
-    q, _ = quantize_torchao(m, "fp8-dynamic", ["*"], DEFAULT_SKIP)
+    q = apply_method("fp8-dynamic", MethodJob(m, m, ["*"], DEFAULT_SKIP)).work
     with torch.inference_mode():
         assert sqnr_db(m(x).float(), q(x).float()) > 20

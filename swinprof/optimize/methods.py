@@ -1,0 +1,210 @@
+"""The registry of runtimes and quantization methods: each registered beside its handler, in one decorator.
+
+Like torchao's `quantize_` (a config type and its handler registered side by side), a method is a `MethodSpec`
+(what it needs: runtime, devices, pip extra, calibration, CUDA capability) on the function that applies it::
+
+    @register_method("int8-dynamic", MethodSpec(runtime="pytorch", devices=("cpu", "cuda"), extra="quant",
+                                                module="torchao", summary="torchao int8 dynamic"))
+    def int8_dynamic(job: MethodJob) -> Quantized:
+        return quantize_job(job, torchao_config("Int8DynamicActivationInt8WeightConfig"))
+
+A runtime (`pytorch`, `onnxruntime`, `tensorrt`) is registered the same way with `register_runtime` on the
+function that turns a recipe into a callable model; it calls the recipe's method at the point where its form of
+the model exists (an `nn.Module`, an ONNX file). The recipe schema's choices, `check_requirements`,
+`swinprof recipes` and `prepare` all read this registry, so adding a method is one function in one place.
+The built-in handler modules are imported the first time the registry is read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from swinprof.errors import RecipeError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from swinprof.optimize.recipe import Recipe
+    from swinprof.optimize.runner import Prepared
+
+ANY_RUNTIME = "*"
+# Imported on first use of the registry: each registers its runtime / methods beside their handlers.
+BUILTIN_MODULES = (
+    "swinprof.optimize.runner",
+    "swinprof.optimize.quantize",
+    "swinprof.optimize.pt2e",
+    "swinprof.optimize.onnx",
+    "swinprof.optimize.tensorrt",
+)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a quantization method needs: its runtime (`*`: any), devices, pip extra and the module that extra
+    provides, whether it calibrates on data, and the minimum CUDA compute capability. `suggested`: recipe tables
+    the method is meant to run with, which `swinprof quantize` starts from (e.g. PT2E int8 is fast compiled)."""
+
+    runtime: str
+    devices: tuple[str, ...]
+    extra: str | None = None
+    module: str | None = None
+    calibrated: bool = False
+    min_cuda_capability: tuple[int, int] | None = None
+    summary: str = ""
+    suggested: dict = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """What a runtime needs and how it behaves.
+
+    `modules`: import names that must be installed (from pip extra `extra`); `needs(recipe)`: more import names
+    a particular recipe needs (e.g. onnxscript for the dynamo exporter); `validate(recipe)`: schema checks only
+    this runtime knows (raise RecipeError); `compiles`: whether `[compile]` applies; `dispatcher`: whether its
+    uncompiled kernels run through PyTorch's dispatcher, where the tensor-peak meter can see them.
+    """
+
+    devices: tuple[str, ...]
+    extra: str | None = None
+    modules: tuple[str, ...] = ()
+    summary: str = ""
+    compiles: bool = False
+    dispatcher: bool = False
+    needs: Callable[[Recipe], tuple[str, ...]] | None = None
+    validate: Callable[[Recipe], None] | None = None
+
+
+@dataclass
+class MethodJob:
+    """The input of a method handler.
+
+    `model` is the fp32 eval-mode model (never modified; module names select layers); `work` is the runtime's
+    current form of it (an `nn.Module`, or the path of the fp32 ONNX file). `include` / `skip` are module-name
+    globs; `reduce_range` is `auto` / `true` / `false`; `calibration` holds `(B, 3, H, W)` batches for
+    calibrated methods; files go into `workdir` named after `name`.
+    """
+
+    model: nn.Module
+    work: Any
+    include: Sequence[str] = ("*",)
+    skip: Sequence[str] = ()
+    reduce_range: str = "auto"
+    calibration: Sequence[torch.Tensor] = ()
+    workdir: Path | None = None
+    name: str = "model"
+    compile_backend: str = "none"
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, model: nn.Module, work: Any, calibration, workdir: Path | None):
+        q = recipe.quantize
+        return cls(model, work, q.include, q.skip, q.reduce_range, list(calibration), workdir, recipe.name,
+                   recipe.compile.backend)  # fmt: skip
+
+
+@dataclass
+class Quantized:
+    """What a method handler returns: the new form of the model, the names of the layers it quantized, notes
+    for the report, its deployable size when the runtime cannot infer it, and an integer precision the runtime
+    must enable (TensorRT builds int8 engines only when asked)."""
+
+    work: Any
+    layers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    size_bytes: int | None = None
+    precision: str | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    spec: MethodSpec
+    handler: Callable[[MethodJob], Quantized]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    spec: RuntimeSpec
+    handler: Callable[..., Prepared]
+
+
+_METHODS: dict[str, Method] = {}
+_RUNTIMES: dict[str, Runtime] = {}
+_loaded = False
+
+
+def register_method(name: str, spec: MethodSpec):
+    """Decorator: register the handler `fn(job: MethodJob) -> Quantized` as method `name`."""
+
+    def register(fn: Callable[[MethodJob], Quantized]):
+        if name in _METHODS:
+            raise ValueError(f"quantization method {name!r} is registered twice")
+        _METHODS[name] = Method(name, spec, fn)
+        return fn
+
+    return register
+
+
+def register_runtime(name: str, spec: RuntimeSpec):
+    """Decorator: register `fn(recipe, model, calibration, workdir) -> Prepared` as runtime `name`."""
+
+    def register(fn: Callable[..., Prepared]):
+        if name in _RUNTIMES:
+            raise ValueError(f"runtime {name!r} is registered twice")
+        _RUNTIMES[name] = Runtime(name, spec, fn)
+        return fn
+
+    return register
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True  # before importing: the modules read nothing from the registry while they load
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def methods() -> dict[str, Method]:
+    """Every registered method by name, `none` first."""
+    _load_builtin()
+    return dict(_METHODS)
+
+
+def runtimes() -> dict[str, Runtime]:
+    _load_builtin()
+    return dict(_RUNTIMES)
+
+
+def get_method(name: str) -> Method:
+    found = methods()
+    if name not in found:
+        raise RecipeError(f"unknown quantization method {name!r}; choose one of: {', '.join(found)}")
+    return found[name]
+
+
+def get_runtime(name: str) -> Runtime:
+    found = runtimes()
+    if name not in found:
+        raise RecipeError(f"unknown runtime {name!r}; choose one of: {', '.join(found)}")
+    return found[name]
+
+
+def apply_method(name: str, job: MethodJob) -> Quantized:
+    """Run method `name`'s handler on `job` (the library's `quantize_`)."""
+    return get_method(name).handler(job)
+
+
+NO_QUANTIZATION = MethodSpec(ANY_RUNTIME, ("cpu", "cuda"), summary="no quantization (fp32 or the target precision)")
+
+
+@register_method("none", NO_QUANTIZATION)
+def no_quantization(job: MethodJob) -> Quantized:
+    """The model as the runtime built it."""
+    return Quantized(job.work)
