@@ -147,6 +147,7 @@ def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[
                 target.write_bytes(content)
         for f in staging.iterdir():
             os.chmod(f, 0o666 & ~_umask())
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a published folder reads like any other
         with _signals_held():
             if not out.exists():
                 staging.rename(out)

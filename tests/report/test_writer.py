@@ -126,3 +126,15 @@ def test_csv_from_stringio_roundtrip_of_ints():
     df = sample_report().table("info").frame
     back = pd.read_csv(io.StringIO(df.to_csv(index=False)))
     assert back.loc[0, "params"] == 49_606_258
+
+
+def test_a_new_report_folder_gets_the_umask_mode_not_mkdtemps_0700(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    out = tmp_path / "new"
+    write_report(sample_report(), out, "p")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask for p in out.iterdir())
