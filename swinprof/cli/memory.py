@@ -1,28 +1,25 @@
-"""`swinprof memory`: training-step memory with activation checkpointing, sequential attention, ZeRO-1."""
+"""`swinprof memory`: step memory (two meters) with activation checkpointing, sequential attention, ZeRO-1."""
 
 from __future__ import annotations
 
 import argparse
 
-from swinprof.cli._render import err_console
+from swinprof.cli._render import FORMATS
 from swinprof.errors import MemoryOptionError
 from swinprof.measure.device import resolve_device
-from swinprof.measure.environment import environment
-from swinprof.models import create_model
 from swinprof.models.config import get_variant
-from swinprof.optimize.memory import METHOD_CPU, METHOD_CUDA, MemoryConfig
-
-FORMATS = ["table", "markdown", "csv", "json"]
+from swinprof.optimize.memory import MODES, MemoryConfig, ModelSpec
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "memory",
-        help="training-step memory and time: activation checkpointing, sequential attention, ZeRO-1",
-        description="Run one training step (forward, cross-entropy backward, AdamW step) per configuration and "
-        "report peak memory, its breakdown, step time and ratios vs the baseline. Stage numbers are 1-based "
-        "(stages=1,2,3 are the first three stages). ZeRO-1: launch with "
-        "`torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`.",
+        help="step memory (tensor peak and process peak) and time: checkpointing, sequential attention, ZeRO-1",
+        description="Run one training step (forward, cross-entropy backward, AdamW step), or with --mode infer "
+        "one forward, per configuration and report two meters: the tensor peak (live tensor bytes, with its "
+        "breakdown) and the process peak (peak RSS, CUDA: reserved, of a fresh process running only that "
+        "configuration), step time and ratios vs the baseline. Stage numbers are 1-based (stages=1,2,3 are the "
+        "first three stages). ZeRO-1: launch with `torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`.",
     )
     p.add_argument("model", help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
@@ -39,13 +36,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="SPEC",
         help="sequential attention: chunks=4[,stages=1,2] (1-based stages, default 1,2 as in Swin v2)",
     )
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="train",
+        help="train: one training step per row (default); infer: one forward under inference_mode",
+    )
     p.add_argument("--zero", type=int, choices=[0, 1], default=0, help="1: ZeRO-1 optimizer sharding (torchrun)")
-    p.add_argument("--budget", metavar="SIZE", help="find the largest batch whose step fits, e.g. 8GiB")
+    p.add_argument(
+        "--budget", metavar="SIZE", help="find the largest batch whose training-step tensor peak fits, e.g. 8GiB"
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--iters", type=int, default=3, help="timed steps per configuration (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per configuration (default 1)")
-    p.add_argument("--output", metavar="DIR", help="write memory_<model>_<res>_b<batch>_<device>.md/.json here")
-    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument(
+        "--output",
+        metavar="DIR",
+        help="write the report (md, json, html, csv) as memory_<model>_<res>_b<batch>_<device>",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="terminal output format (default table)")
     return p
 
 
@@ -127,6 +136,8 @@ def _validate(args) -> None:
         raise MemoryOptionError("--iters must be >= 1 and --warmup >= 0")
     if args.zero and args.budget:
         raise MemoryOptionError("--budget searches single-process batches; run it without --zero")
+    if args.mode != "train" and (args.zero or args.budget):
+        raise MemoryOptionError("--zero and --budget measure training steps; run them without --mode infer")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,26 +147,15 @@ def run(args: argparse.Namespace) -> int:
     variant = get_variant(args.model)
     res = args.res or variant.config.img_size
     overrides = {"window_size": args.window} if args.window else {}
+    variant.config.replace(img_size=res, **overrides)  # a bad resolution fails here, before any process starts
     configs, combined = build_configs(args, variant.config.num_stages)
     device = resolve_device(args.device)
+    spec = ModelSpec(variant.name, res, overrides)
     if args.budget:
         from swinprof.optimize.budget import parse_bytes
 
         parse_bytes(args.budget)  # a bad size fails before the model is built
+        return _memory_run.run_budget(args, spec, device, combined)
     if args.zero:
-        from swinprof.optimize.zero import init_distributed
-
-        rank, _, device = init_distributed(device)
-        quiet = rank != 0
-    else:
-        quiet = False
-    model = create_model(variant.name, img_size=res, **overrides).to(device)
-    ctx = _memory_run.RunContext(args, variant.name, res, device, environment(device))
-    ctx.method = METHOD_CUDA if device.type == "cuda" else METHOD_CPU
-    if not quiet:
-        err_console.print(f"[dim]{variant.name} {res}x{res} batch {args.batch} on {device}: one step per row...[/dim]")
-    if args.zero:
-        return _memory_run.run_zero(ctx, model, combined, quiet)
-    if args.budget:
-        return _memory_run.run_budget(ctx, model, combined)
-    return _memory_run.run_steps(ctx, model, configs)
+        return _memory_run.run_zero(args, spec, device, combined)
+    return _memory_run.run_steps(args, spec, device, configs)

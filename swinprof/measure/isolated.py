@@ -9,7 +9,8 @@ The child's allocator is fixed by `ALLOCATOR_ENV`: glibc's default mmap threshol
 frees, after which freed tensor memory stays in the heap and never leaves the resident set, so a saving in
 tensor bytes (activation checkpointing) can even raise RSS. With the threshold pinned at 128 KiB every tensor
 larger than that is its own mapping, returned to the OS when freed, and the process peak follows the tensor
-peak. Reports say which setting was used (`ALLOCATOR_NOTE`). The child dies with its parent.
+peak. Reports say which setting was used (`ALLOCATOR_NOTE`). The child dies with its parent, and imports the
+same swinprof as its parent (its folder goes first on the child's PYTHONPATH), whatever the working directory.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ ALLOCATOR_NOTE = (
     "under glibc's adaptive default, freed activations stay resident)"
 )
 _PR_SET_PDEATHSIG = 1
+# The folder holding this swinprof package: the child must run the parent's code, not another installed copy.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass
@@ -66,6 +69,7 @@ def run_isolated(
     raised in the child is raised here with the same message; any other failure becomes one SwinprofError line.
     """
     env = {**os.environ, **(allocator_env or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory(prefix="swinprof-job-") as tmp:
         out = Path(tmp) / "result.json"
         job = json.dumps({"target": target, "kwargs": kwargs, "result": str(out)})

@@ -144,31 +144,42 @@ def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
     return total
 
 
+def forward_meter(fn: Callable[[], object], classify: Classifier | None = None, grad: bool = False) -> TensorPeak:
+    """The `TensorPeak` meter (CPU/meta) of one call of `fn`, after one untimed warm-up call.
+
+    What `forward_tensor_peak` reads its CPU number from; `classify` adds per-tag peaks (attention scores)
+    without changing `peak`. Runs under `torch.inference_mode()`, or with autograd on (`grad=True`).
+    """
+    with torch.enable_grad() if grad else torch.inference_mode():
+        fn()
+        meter = TensorPeak(classify)
+        with meter:
+            result = fn()
+        del result
+    return meter
+
+
 def forward_tensor_peak(fn: Callable[[], object], device: torch.device | str = "cpu", grad: bool = False) -> int:
     """Tensor peak (bytes) of one call of `fn`, the way every command measures "one forward".
 
     Runs under `torch.inference_mode()` (or with autograd on, `grad=True`, for a training call), after one
     untimed warm-up call, so caches a model fills on its first call (shift masks, gather indices) are not
     counted and the number does not depend on what ran before. CPU/meta: the `TensorPeak` meter (the output
-    is included, weights and the input are not). CUDA: `torch.cuda.max_memory_allocated` above the bytes
-    allocated before the call.
+    is included, weights and the input are not; see `forward_meter`). CUDA: `torch.cuda.max_memory_allocated`
+    above the bytes allocated before the call.
     """
     device = torch.device(device)
+    if device.type != "cuda":
+        return forward_meter(fn, grad=grad).peak
     with torch.enable_grad() if grad else torch.inference_mode():
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            result = fn()
-            torch.cuda.synchronize(device)
-            del result
-            return torch.cuda.max_memory_allocated(device) - before
-        meter = TensorPeak()
-        with meter:
-            result = fn()
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        result = fn()
+        torch.cuda.synchronize(device)
         del result
-    return meter.peak
+        return torch.cuda.max_memory_allocated(device) - before
 
 
 def read_process_peak(device: torch.device | str = "cpu") -> int | None:

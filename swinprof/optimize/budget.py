@@ -1,8 +1,10 @@
 """The largest batch whose training step fits a memory budget: exponential search, then binary search.
 
-Every candidate is a real measured training step (`measure_step_memory`). On CPU a candidate whose peak,
-extrapolated linearly from the two largest measured batches, exceeds the budget by more than 25% is not run
-(it would only allocate far past the budget to say "no"); the probe list marks it `extrapolated`.
+The budget is held against the tensor peak (`measure.memory.TENSOR_PEAK`; CUDA: `max_memory_allocated`) of a
+steady-state training step: parameters, gradients, AdamW state, the batch and the step's tensors. Every
+candidate is a real measured training step (`measure_step_memory`) in this process. On CPU a candidate whose
+tensor peak, extrapolated linearly from the two largest measured batches, exceeds the budget by more than 25%
+is not run (it would only allocate far past the budget to say "no"); the probe list marks it `extrapolated`.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ def parse_bytes(text: str) -> int:
 
 @dataclass
 class BudgetResult:
+    """The largest fitting batch, its tensor peak and the budget (bytes), and every probe in search order."""
+
     batch: int
     peak: int
     budget: int
-    probes: list[tuple[int, int | None, str]] = field(default_factory=list)  # (batch, peak, measured|...)
+    probes: list[tuple[int, int | None, str]] = field(default_factory=list)  # (batch, tensor peak, measured|...)
 
 
 def largest_batch(
@@ -54,7 +58,7 @@ def largest_batch(
     budget: int,
     max_batch: int = 4096,
 ) -> BudgetResult:
-    """Largest batch <= max_batch whose training-step peak is <= budget bytes; error if batch 1 does not fit."""
+    """Largest batch <= max_batch whose training-step tensor peak is <= budget bytes; error if batch 1 does not fit."""
     model.train()
     config.apply(model)
     optimizer = make_optimizer(model)
@@ -69,7 +73,7 @@ def largest_batch(
             probes.append((b, guess, "extrapolated"))
             return guess
         try:
-            peak = measure_step_memory(model, optimizer, *make_batch(model, b, res, device), tokens).peak
+            peak = measure_step_memory(model, optimizer, *make_batch(model, b, res, device), tokens).tensor_peak
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             probes.append((b, None, "out of memory"))

@@ -1,31 +1,40 @@
-"""Training-step memory: what activation checkpointing and sequential attention buy, and at what time cost.
+"""The memory options and how one step under them is measured (the comparison lives in studies/memory.py).
 
-One training step = forward, cross-entropy backward, AdamW step. Memory is read the same way for every row:
-on CUDA from the caching allocator (`max_memory_allocated`), elsewhere from `TensorPeak` (peak bytes
-of live tensor storages, seen through a TorchDispatchMode). Rows share one model and one optimizer (the
-options are switched on the model between steps), so parameters and optimizer state are identical and the
-differences are activations and transients only.
+A memory option is a `MemoryConfig` (activation checkpointing, sequential attention) switched on a model.
+A step is a training step (forward, cross-entropy backward, AdamW step) or, in `infer` mode, one forward
+under `torch.inference_mode()`. Two meters read it (`swinprof.measure.memory`):
+
+- tensor peak, in this process: `measure_step_memory` / `measure_forward_memory` (TensorPeak on CPU, the
+  caching allocator's `max_memory_allocated` on CUDA), with the breakdown (params, grads, AdamW state, ...);
+- process peak, in a fresh process: `isolated_step` is the job `run_isolated` runs; it rebuilds the model
+  from a `ModelSpec` and runs exactly one configuration's step, so the peak RSS (CUDA: reserved) is its own.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from swinprof.errors import MemoryOptionError
-from swinprof.measure.memory import TensorPeak, score_classifier, storage_bytes
-from swinprof.measure.timing import measure_interleaved
-from swinprof.models.swin import GRANULARITIES, SwinTransformer
+from swinprof.measure.device import synchronize
+from swinprof.measure.memory import (
+    TensorPeak,
+    forward_meter,
+    forward_tensor_peak,
+    read_process_current,
+    read_process_peak,
+    score_classifier,
+    storage_bytes,
+)
+from swinprof.models.swin import GRANULARITIES, SwinTransformer, create_model
 
 MIB = 2**20
-METHOD_CPU = "peak bytes of live tensor storages (TorchDispatchMode tracker)"
-METHOD_CUDA = "CUDA caching-allocator peak (torch.cuda.max_memory_allocated)"
+MODES = ("train", "infer")
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,43 @@ class MemoryConfig:
             model.set_sequential_attention(self.seq_chunks, self.seq_stages)
         return model
 
+    def for_inference(self) -> MemoryConfig:
+        """This configuration as a forward under inference_mode sees it: checkpointing does nothing there."""
+        return MemoryConfig(seq_chunks=self.seq_chunks, seq_stages=self.seq_stages)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> MemoryConfig:
+        return cls(tuple(data["checkpoint_stages"]), data["granularity"], data["seq_chunks"], tuple(data["seq_stages"]))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to rebuild the measured model in another process: variant name, resolution, config overrides, seed."""
+
+    name: str
+    img_size: int
+    overrides: dict = field(default_factory=dict)
+    seed: int = 0
+
+    def build(self, device: torch.device | str = "cpu") -> SwinTransformer:
+        """The seeded model on `device` (JSON turned tuples into lists; config fields want tuples back)."""
+        torch.manual_seed(self.seed)
+        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in self.overrides.items()}
+        return create_model(self.name, img_size=self.img_size, **overrides).to(device)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
 
 @dataclass
 class StepMemory:
-    """Bytes of one measured training step (see the module docstring for the method)."""
+    """Bytes of one measured step (see the module docstring for the meters). Infer steps have no grads,
+    optimizer state or activations kept for backward (those stay 0)."""
 
-    peak: int
+    tensor_peak: int
     params: int
     grads: int
     optimizer_state: int
@@ -106,7 +146,10 @@ def measure_step_memory(
     tokens: set[int] | None = None,
     exclude_bytes: int = 0,
 ) -> StepMemory:
-    """One training step with memory accounting. The optimizer must already hold its state (warm).
+    """One training step's tensor peak and breakdown. The optimizer must already hold its state (warm).
+
+    The tensor peak counts the parameters, buffers, gradients, AdamW state and the batch as well as every
+    tensor the step allocates (CUDA: `max_memory_allocated` over the step, which holds all of those).
 
     `exclude_bytes`: bytes alive on the allocator that belong to no row (CUDA only; the tracker never sees
     tensors it was not shown).
@@ -135,7 +178,7 @@ def measure_step_memory(
         grads = storage_bytes(p.grad for p in params if p.grad is not None)
         optimizer.step()
     return StepMemory(
-        peak=tracker.peak,
+        tensor_peak=tracker.peak,
         params=storage_bytes(params),
         grads=grads,
         optimizer_state=storage_bytes(optimizer_state_tensors(optimizer)),
@@ -159,13 +202,27 @@ def _measure_cuda(model, optimizer, images, labels, params, state, exclude_bytes
     optimizer.step()
     torch.cuda.synchronize(device)
     return StepMemory(
-        peak=torch.cuda.max_memory_allocated(device) - exclude_bytes,
+        tensor_peak=torch.cuda.max_memory_allocated(device) - exclude_bytes,
         params=storage_bytes(params),
         grads=grads,
         optimizer_state=storage_bytes(optimizer_state_tensors(optimizer)),
         activations=activations,
         loss=float(loss.detach()),
     )
+
+
+def measure_forward_memory(model: nn.Module, images: torch.Tensor, tokens: set[int] | None = None) -> StepMemory:
+    """One forward under `torch.inference_mode()`: its tensor peak is exactly `forward_tensor_peak(model(x))`.
+
+    That is the number `profile`, `attention` and `run` print for one forward (the forward's own allocations,
+    output included; weights and the input excluded). On CPU the same meter also tags attention scores.
+    """
+    fn = lambda: model(images)  # noqa: E731
+    params = storage_bytes(model.parameters())
+    if images.device.type == "cuda":
+        return StepMemory(forward_tensor_peak(fn, images.device), params, 0, 0, 0)
+    meter = forward_meter(fn, score_classifier(tokens or set()))
+    return StepMemory(meter.peak, params, 0, 0, 0, scores_peak=meter.tag_peak.get("scores", 0))
 
 
 def make_batch(model: SwinTransformer, batch: int, res: int, device: torch.device, seed: int = 0):
@@ -181,57 +238,33 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, foreach=False)
 
 
-def compare_configs(
-    model: SwinTransformer,
-    configs: list[MemoryConfig],
-    batch: int,
-    res: int,
-    device: torch.device,
-    iters: int = 3,
-    warmup: int = 1,
-    on_iter: Callable[[], None] | None = None,
-) -> pd.DataFrame:
-    """One row per config: peak, breakdown (MiB), step time median (interleaved), ratios vs the first row."""
-    model.train()
-    images, labels = make_batch(model, batch, res, device)
-    optimizer = make_optimizer(model)
-    train_step(model, optimizer, images, labels)  # creates AdamW state: rows measure a steady-state step
-    tokens = window_tokens(model)
-    mems = []
-    for cfg in configs:
-        cfg.apply(model)
-        mems.append(measure_step_memory(model, optimizer, images, labels, tokens))
-    fns = {cfg.label: _step_fn(model, optimizer, cfg, images, labels) for cfg in configs}
-    timings = measure_interleaved(fns, warmup=warmup, iters=iters, device=device, on_iter=on_iter, grad=True)
-    configs[0].apply(model)
-    return memory_frame(configs, mems, [timings[c.label].median for c in configs])
+def isolated_step(model: dict, config: dict, mode: str, batch: int, device: str = "cpu", steps: int = 2) -> dict:
+    """The fresh-process job (`run_isolated("swinprof.optimize.memory:isolated_step", ...)`) behind a process peak.
 
-
-def _step_fn(model, optimizer, cfg, images, labels):
-    def step():
-        cfg.apply(model)
-        train_step(model, optimizer, images, labels)
-
-    return step
-
-
-def memory_frame(configs: list[MemoryConfig], mems: list[StepMemory], times_ms: list[float]) -> pd.DataFrame:
-    base, base_t = mems[0], times_ms[0]
-    rows = []
-    for cfg, m, t in zip(configs, mems, times_ms):
-        rows.append(
-            {
-                "config": cfg.label,
-                "peak (MiB)": m.peak / MIB,
-                "params (MiB)": m.params / MIB,
-                "grads (MiB)": m.grads / MIB,
-                "optimizer state (MiB)": m.optimizer_state / MIB,
-                "activations (MiB)": m.activations / MIB,
-                "attn scores peak (MiB)": m.scores_peak / MIB,
-                "step median (ms)": t,
-                "peak vs baseline": m.peak / base.peak,
-                "activations vs baseline": m.activations / base.activations if base.activations else float("nan"),
-                "time vs baseline": t / base_t,
-            }
-        )
-    return pd.DataFrame(rows)
+    Builds `ModelSpec(**model)` with `MemoryConfig.from_json(config)` and runs exactly that configuration's step
+    `steps` times on a seeded batch `(batch, 3, res, res)`: training steps (the first creates the AdamW state, so
+    the second is the steady state the tensor peak measures) or forwards under inference_mode (a warm-up and
+    the measured one, as `forward_tensor_peak`). Returns this process's pid, `floor_bytes` (resident before the
+    first step: interpreter, torch, weights, batch) and, on CUDA, `device_peak_bytes` (max_memory_reserved);
+    on CPU `run_isolated` reads the peak RSS itself.
+    """
+    if mode not in MODES:
+        raise MemoryOptionError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    dev = torch.device(device)
+    spec = ModelSpec(**model)
+    net = MemoryConfig.from_json(config).apply(spec.build(dev))
+    images, labels = make_batch(net, batch, spec.img_size, dev)
+    floor = read_process_current(dev)
+    if mode == "train":
+        net.train()
+        optimizer = make_optimizer(net)
+        for _ in range(steps):
+            train_step(net, optimizer, images, labels)
+    else:
+        net.eval()
+        with torch.inference_mode():
+            for _ in range(steps):
+                net(images)
+    synchronize(dev)
+    peak = read_process_peak(dev) if dev.type == "cuda" else None
+    return {"pid": os.getpid(), "floor_bytes": floor, "device_peak_bytes": peak}

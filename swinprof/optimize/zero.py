@@ -2,9 +2,10 @@
 
 `ZeroRedundancyOptimizer` wraps AdamW so each rank keeps the AdamW state of only its share of the
 parameters and broadcasts its updated parameters after the step; DDP all-reduces the gradients. gloo on
-CPU, NCCL on CUDA. Each rank measures its own step (`measure_step_memory`); rows are gathered to rank 0
-with `all_gather_object`. Both optimizers live on the same DDP model so their step times interleave; the
-live-tensor tracker only counts the state of the optimizer being stepped.
+CPU, NCCL on CUDA. Each rank measures the tensor peak of its own step (`measure_step_memory`); rows are
+gathered to rank 0 with `all_gather_object`. Both optimizers live on the same DDP model so their step times
+interleave; the tensor-peak meter only counts the state of the optimizer being stepped. No process peak per
+row: each rank's process runs both optimizers.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def zero_rows(
     for name, m in mems.items():
         row = {"optimizer": name, "rank": rank, "world size": world, **_row(m, full_state)}
         row["step median (ms)"] = times[name].median
+        row["tensor_peak_bytes"] = m.tensor_peak
         local.append(row)
     gathered: list = [None] * world
     dist.all_gather_object(gathered, local)
@@ -103,7 +105,7 @@ def _other_state(opt, optimizers: dict) -> int:
 def _row(m, full_state: int) -> dict:
     d = asdict(m)
     return {
-        "peak (MiB)": d["peak"] / MIB,
+        "tensor peak (MiB)": d["tensor_peak"] / MIB,
         "params (MiB)": d["params"] / MIB,
         "grads (MiB)": d["grads"] / MIB,
         "optimizer state (MiB)": d["optimizer_state"] / MIB,

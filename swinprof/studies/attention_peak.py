@@ -1,9 +1,10 @@
 """The attention working set of one block, batched vs sequential (what `set_sequential_attention` buys).
 
-Runs one block's window attention forward + backward on a `(B, H, W, C)` input of the stage's shape and
-records, with `TensorPeak`, the peak bytes above the inputs and the peak bytes of score-shaped
-tensors `(..., heads, N, N)`. Batched, all `B*nW` windows' scores are alive together; in `chunks` groups,
-one group's. Expected factor for the scores: `B*nW / ceil(B*nW / chunks)` (= chunks when it divides).
+Runs one block's window attention forward + backward (training) or forward under `torch.inference_mode()`
+(`backward=False`) on a `(B, H, W, C)` input of the stage's shape and records, with the tensor-peak meter
+(`TensorPeak`), the peak bytes above the inputs and the peak bytes of score-shaped tensors `(..., heads, N, N)`.
+Batched, all `B*nW` windows' scores are alive together; in `chunks` groups, one group's. Expected factor for
+the scores: `B*nW / ceil(B*nW / chunks)` (= chunks when it divides).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from swinprof.models.swin import SwinTransformer
 from swinprof.optimize.memory import MIB
 
 
-def _probe(block, x: torch.Tensor, grad: torch.Tensor, chunks: int) -> tuple[int, int]:
-    """(peak bytes above start, peak score bytes) of forward + backward of `block.window_attention`."""
+def _probe(block, x: torch.Tensor, grad: torch.Tensor | None, chunks: int) -> tuple[int, int]:
+    """(peak bytes above start, peak score bytes) of `block.window_attention`: forward + backward with `grad`
+    `(B, H, W, C)`, forward under inference_mode without."""
     saved = block.attn_chunks
     block.attn_chunks = chunks
     tokens = block.window[0] * block.window[1]
@@ -28,7 +30,11 @@ def _probe(block, x: torch.Tensor, grad: torch.Tensor, chunks: int) -> tuple[int
     try:
         with tracker:
             start = tracker.current
-            block.window_attention(x).backward(grad)
+            if grad is None:
+                with torch.inference_mode():
+                    block.window_attention(x)
+            else:
+                block.window_attention(x).backward(grad)
     finally:
         block.attn_chunks = saved
         block.zero_grad(set_to_none=True)
@@ -37,9 +43,12 @@ def _probe(block, x: torch.Tensor, grad: torch.Tensor, chunks: int) -> tuple[int
 
 
 def attention_peak_frame(
-    model: SwinTransformer, stage: int, batch: int, res: int, chunks: int, device: torch.device
+    model: SwinTransformer, stage: int, batch: int, res: int, chunks: int, device: torch.device, backward: bool = True
 ) -> pd.DataFrame:
-    """Rows batched / sequential for the shifted block of `stage` (0-based); measured and expected factors."""
+    """Rows batched / sequential for the shifted block of `stage` (0-based); measured and expected factors.
+
+    `backward`: forward + backward (training); False: one forward under inference_mode.
+    """
     if not 0 <= stage < len(model.layers):
         raise MemoryOptionError(f"stage {stage + 1} does not exist: this model has stages 1..{len(model.layers)}")
     blocks = model.layers[stage].blocks
@@ -47,8 +56,8 @@ def attention_peak_frame(
     side = model.config.stage_resolution(stage, res)
     dim = model.config.embed_dim * 2**stage
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, side, side, dim, generator=g).to(device).requires_grad_(True)
-    grad = torch.randn(batch, side, side, dim, generator=g).to(device)
+    x = torch.randn(batch, side, side, dim, generator=g).to(device).requires_grad_(backward)
+    grad = torch.randn(batch, side, side, dim, generator=g).to(device) if backward else None
     total = batch * math.ceil(side / block.window[0]) * math.ceil(side / block.window[1])
     expected = total / math.ceil(total / min(chunks, total))
     work1, scores1 = _probe(block, x, grad, 1)

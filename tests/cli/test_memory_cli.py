@@ -1,4 +1,4 @@
-"""`swinprof memory`: option parsing, clear errors (exit 2), and one small end-to-end run."""
+"""`swinprof memory`: option parsing, clear errors (exit 2), and one small end-to-end run through the report path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 
 from swinprof.cli.main import main
 from swinprof.cli.memory import parse_checkpoint, parse_seq_attn
+from swinprof.measure.isolated import ALLOCATOR_NOTE
+from swinprof.measure.memory import PROCESS_PEAK_CPU, TENSOR_PEAK
 
 
 def test_parse_checkpoint_is_one_based():
@@ -49,6 +51,9 @@ def test_parse_seq_attn():
         (["--zero", "1", "--budget", "8GiB"], "without --zero"),
         (["--budget", "lots"], "cannot read memory size"),
         (["--batch", "0"], "--batch"),
+        (["--res", "100"], "resolution 100"),
+        (["--mode", "infer", "--budget", "8GiB"], "without --mode infer"),
+        (["--mode", "infer", "--zero", "1"], "without --mode infer"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(argv, message, capsys, monkeypatch, tmp_path):
@@ -60,13 +65,29 @@ def test_bad_options_exit_2_with_one_line(argv, message, capsys, monkeypatch, tm
     assert not (tmp_path / "out").exists()
 
 
-def test_end_to_end_writes_report(tmp_path, capsys):
+def test_end_to_end_prints_and_writes_one_report_with_both_meters(tmp_path, capsys):
+    out = tmp_path / "out"
     argv = ["memory", "swinv2_t_w8", "--res", "64", "--batch", "1", "--seq-attn", "chunks=2,stages=1"]
-    argv += ["--iters", "1", "--warmup", "0", "--format", "json"]
-    assert main([*argv, "--output", str(tmp_path)]) == 0
-    report = json.loads((tmp_path / "memory_swinv2_t_w8_64_b1_cpu.json").read_text())
-    steps = report["sections"]["steps"]["rows"]
-    assert [r["config"] for r in steps] == ["baseline", "seq-attn 2 chunks, stages 1"]
-    assert steps[1]["activations vs baseline"] < 1.0
-    assert report["sections"]["attention"]["rows"][1]["chunks"] == 2
-    assert "## Training step per configuration" in (tmp_path / "memory_swinv2_t_w8_64_b1_cpu.md").read_text()
+    argv += ["--iters", "1", "--warmup", "0", "--format", "json", "--output", str(out)]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stem = "memory_swinv2_t_w8_64_b1_cpu"
+    written = json.loads((out / f"{stem}.json").read_text())
+    assert printed["tables"][0]["rows"] == written["tables"][0]["rows"]
+    steps, attention = written["tables"]
+    assert [r["config"] for r in steps["rows"]] == ["baseline", "seq-attn 2 chunks, stages 1"]
+    for row in steps["rows"]:
+        assert isinstance(row["tensor_peak_bytes"], int) and isinstance(row["process_peak_bytes"], int)
+        assert row["tensor_peak_bytes"] < row["process_peak_bytes"]
+    assert steps["rows"][1]["activations vs baseline"] < 1.0
+    assert attention["rows"][1]["chunks"] == 2
+    assert written["settings"]["mode"] == "train" and written["environment"]["device"] == "cpu"
+    # One report, published whole: every file of it and nothing else, no staging folder left behind.
+    names = {f"{stem}.md", f"{stem}.json", f"{stem}.html", f"{stem}_steps.csv", f"{stem}_attention.csv"}
+    assert {p.name for p in out.iterdir()} == names
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    md = (out / f"{stem}.md").read_text()
+    assert "## Training step per configuration" in md and "| tensor peak (MiB) | process peak (MiB) |" in md
+    assert "tensor_peak_bytes" not in md  # raw bytes: json and csv only
+    assert TENSOR_PEAK in md and PROCESS_PEAK_CPU in md and ALLOCATOR_NOTE in md
+    assert "process_peak_bytes" in (out / f"{stem}_steps.csv").read_text()

@@ -72,10 +72,28 @@ def test_zero1_on_two_gloo_processes(tmp_path):
     assert sorted(r["rank"] for r in zero) == [0, 1] and len(plain) == 2
     for r in zero:
         assert 0.35 <= r["optimizer state vs full AdamW"] <= 0.65  # about half on each of 2 ranks
+    for r in rows:  # the per-rank meter is the tensor peak, raw bytes beside the MiB column
+        assert r["tensor peak (MiB)"] == r["tensor_peak_bytes"] / 2**20 > r["optimizer state (MiB)"]
     assert sum(r["optimizer state (MiB)"] for r in zero) == pytest.approx(plain[0]["optimizer state (MiB)"], rel=0.01)
     for r in ranks:
         assert r["in_sync_after_rows"] and r["plain_sync"] and r["zero_sync"]
         assert r["max_diff_vs_plain"] < 1e-5
+
+    _check_report(rows)
+
+
+def _check_report(rows: list[dict]) -> None:
+    import pandas as pd
+
+    from swinprof.measure.memory import TENSOR_PEAK
+    from swinprof.optimize.memory import MemoryConfig, ModelSpec
+    from swinprof.studies.memory import zero_report
+
+    spec = ModelSpec("swinv2_t_w8", 64, TINY)
+    report = zero_report(pd.DataFrame(rows), MemoryConfig(), spec, 2, torch.device("cpu"), None, "gloo", 1, 0)
+    table = report.table("zero")
+    assert report.settings["world_size"] == 2 and "tensor_peak_bytes" not in table.shown().columns
+    assert any(TENSOR_PEAK in n for n in table.notes) and any("No process peak" in n for n in table.notes)
 
 
 def test_zero_without_torchrun_is_a_clear_error(monkeypatch):
