@@ -79,6 +79,7 @@ def profile_swin(
     )  # fmt: skip
     info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
     report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note,
+               hidden=("tensor_peak_bytes",),
                essential=("name", "resolution", "acc@1", "params", "GMACs (1 img)", "GFLOPs (1 img)"))  # fmt: skip
     label = attns[0] if len(attns) > 1 else ""
     profile_model(report, model, x, swin_stages(model), opts, counted, progress, label)
