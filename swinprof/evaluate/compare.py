@@ -21,7 +21,6 @@ from swinprof.measure.memory import forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.recipe import Recipe, check_requirements
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
-from swinprof.optimize.tracing import warm_eager_caches
 
 BASELINE = "fp32-eager"
 SLOWER_MARGIN = 1.0  # a speedup below this is flagged "slower"
@@ -253,7 +252,6 @@ def run_recipes(
     model = model.eval().to(device)
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
-    warm_eager_caches(model, torch.zeros(1, *shape, device=device))  # real masks before any tracing
     transform = build_transform(variant, img)
     fns: dict[str, Callable] = {BASELINE: model}
     prepared: dict[str, Prepared] = {}

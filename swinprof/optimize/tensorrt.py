@@ -18,7 +18,6 @@ from torch import nn
 
 from swinprof.errors import DeviceUnavailableError, require_extra
 from swinprof.optimize.quantize import selected_modules
-from swinprof.optimize.tracing import warm_eager_caches
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -83,7 +82,6 @@ def compile_tensorrt(
         export_mode = require_extra("modelopt.torch.quantization.utils", "tensorrt", "TensorRT int8").export_torch_mode
     else:
         from contextlib import nullcontext as export_mode
-    warm_eager_caches(model, example)
     with torch.no_grad(), export_mode():
         exported = torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}}, strict=False)
         return trt.dynamo.compile(
