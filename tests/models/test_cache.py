@@ -17,7 +17,7 @@ BUILDERS = {
     "shift_mask": lambda: shift_mask(*GEOMETRY, "cpu"),
     "naive pad mask": lambda: naive._pad_mask_cached(*GEOMETRY, "cpu"),
     "window order": lambda: _shared.window_order(*GEOMETRY, "cpu"),
-    "fused indices": lambda: fused._gather_indices(*GEOMETRY, 2, "cpu"),
+    "fused plan": lambda: fused._plan(*GEOMETRY, 2, "cpu"),
 }
 
 
@@ -40,7 +40,7 @@ def test_a_fake_first_call_leaves_no_fake_tensor_for_eager_calls(name):
 def test_cached_values_are_normal_tensors_even_if_first_built_in_inference_mode():
     clear_geometry_caches()
     with torch.inference_mode():
-        rows, inverse = fused._gather_indices(*GEOMETRY, 2, "cpu")
+        rows, inverse, _ = fused._plan(*GEOMETRY, 2, "cpu")
     assert not rows.is_inference() and not inverse.is_inference()  # autograd may save them later
 
 

@@ -15,6 +15,8 @@ symbolic batch (torch.export, dynamo) and runs on the meta device.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from swinprof.models.attention._shared import folded_bias_mask, scaled_qk_for_sdpa, sdpa, window_order
@@ -24,6 +26,7 @@ from swinprof.models.sequential import attend_in_chunks
 from swinprof.models.windows import Pair
 
 Rect = tuple[int, int, int, int]  # window rows [r0, r1) x window columns [c0, c1)
+Segment = tuple[int, int, int]  # (mask row, first window, end window): a slice of windows sharing one mask
 
 
 def _axis_parts(num: int, window: int, shift: int) -> list[tuple[int, int]]:
@@ -72,23 +75,32 @@ def _token_layout(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[tor
 
 
 @geometry_cache()
-def _gather_indices(hw: Pair, window: Pair, shift: Pair, batch: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """`(rows, inverse)`, each `(B*H*W,)`: `x.flatten(0, 2)[rows]` is every image's windows in grouped order,
-    group by group and image by image within a group; `y[inverse]` puts them back in `(B, H, W)` order.
+def _plan(
+    hw: Pair, window: Pair, shift: Pair, batch: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor, tuple[Segment, ...]]:
+    """`(rows, inverse, segments)` for a batch of `batch` images.
 
-    Only shape-generic ops touch `batch`, so it may be symbolic.
+    `rows`, `inverse` `(B*H*W,)`: `x.flatten(0, 2)[rows]` is every image's windows in grouped order, group by
+    group and image by image within a group; `y[inverse]` puts them back in `(B, H, W)` order. `segments`:
+    `(mask row, first, end)` per group, the slice of the gathered windows it fills and the window whose mask
+    it shares. Only shape-generic ops touch `batch`, so it may be symbolic.
     """
     order, start, size, local = _token_layout(hw, window, shift, device)
-    tokens = hw[0] * hw[1]
+    n = window[0] * window[1]
+    groups = window_groups(hw, window, shift)
     image = torch.arange(batch, device=device)[:, None]  # (B, 1)
-    counts = [(r1 - r0) * (c1 - c0) * window[0] * window[1] for r0, r1, c0, c1 in window_groups(hw, window, shift)]
-    rows = torch.cat([(image * tokens + part[None]).flatten() for part in order.split(counts)])
+    counts = [(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in groups]  # windows per image
+    rows = torch.cat([(image * hw[0] * hw[1] + part[None]).flatten() for part in order.split([k * n for k in counts])])
     # A group of `size` tokens per image starts at row `batch * start`; image b's copy `b * size` rows later.
     inverse = ((start * batch + local)[None] + image * size[None]).flatten()
-    return rows, inverse
+    segments, first = [], 0
+    for (r0, _, c0, _), count in zip(groups, counts):
+        segments.append((r0 * (hw[1] // window[1]) + c0, first, first + batch * count))
+        first += batch * count
+    return rows, inverse, tuple(segments)
 
 
-def _attend_segments(windows: torch.Tensor, attn, masks: torch.Tensor, segments: list[tuple[int, int, int]]):
+def _attend_segments(windows: torch.Tensor, attn, masks: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
     """`(g, N, C)` windows -> `(g, N, C)`. `segments`: `(mask row, begin, end)` slices of `windows` sharing
     one mask pattern; each runs SDPA on strided q/k/v views with a broadcast `(1, heads, N, N)` mask."""
     g, n, c = windows.shape
@@ -102,7 +114,7 @@ def _attend_segments(windows: torch.Tensor, attn, masks: torch.Tensor, segments:
     return attn.proj_drop(attn.proj(out.reshape(g, n, c)))
 
 
-def _clip(segments: list[tuple[int, int, int]], start: int, stop: int) -> list[tuple[int, int, int]]:
+def _clip(segments: Sequence[Segment], start: int, stop: int) -> list[Segment]:
     """The parts of `segments` inside windows `[start, stop)`, relative to `start` (one chunk's slices)."""
     clipped = [(rep, max(b, start) - start, min(e, stop) - start) for rep, b, e in segments]
     return [s for s in clipped if s[1] < s[2]]
@@ -114,15 +126,10 @@ def fused_attention(x, attn, window, shift, chunks=1):
     batch, h, w, c = x.shape
     hw, window, shift = (h, w), tuple(window), tuple(shift)
     n = window[0] * window[1]
-    rows, inverse = _gather_indices(hw, window, shift, batch, str(x.device))
+    rows, inverse, segments = _plan(hw, window, shift, batch, str(x.device))
     # One gather of whole C-vectors (memcpy speed) replaces roll + partition (two strided copies).
     windows = x.reshape(batch * h * w, c).index_select(0, rows).view(-1, n, c)
     masks = folded_bias_mask(attn, hw, window, shift, x.dtype)  # (nW or 1, heads, N, N)
-    segments, begin = [], 0
-    for r0, r1, c0, c1 in window_groups(hw, window, shift):
-        end = begin + batch * (r1 - r0) * (c1 - c0)
-        segments.append((r0 * (w // window[1]) + c0, begin, end))  # mask row: the group's first window
-        begin = end
 
     def attend(part: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         return _attend_segments(part, attn, masks, segments if chunks <= 1 else _clip(segments, start, stop))
