@@ -26,7 +26,6 @@ from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
 from swinprof.optimize.methods import get_runtime
 from swinprof.optimize.recipe import Recipe, check_requirements, parse_recipe, to_dict
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
-from swinprof.optimize.tracing import warm_eager_caches
 
 BASELINE = "fp32-eager"
 SLOWER_MARGIN = 1.0  # a speedup below this is flagged "slower"
@@ -395,7 +394,6 @@ def run_recipes(
     model = model.eval().to(device)
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
-    warm_eager_caches(model, torch.zeros(1, *shape, device=device))  # real masks before any tracing
     transform = build_transform(variant, img)
     prepared, calibrations = _prepare_all(recipes, model, images, transform, workdir, opts, say)
     fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}

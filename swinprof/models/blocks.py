@@ -13,8 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from swinprof.models.attention import get_attention
-from swinprof.models.sequential import sequential_attention
+from swinprof.models.attention import get_attention, require_chunks
 from swinprof.models.windows import (
     Pair,
     log_spaced_coords_table,
@@ -180,12 +179,11 @@ class SwinBlock(nn.Module):
         self.attn_chunks = 1
 
     def window_attention(self, x: torch.Tensor) -> torch.Tensor:
-        """`(B, H, W, C)` -> `(B, H, W, C)`: pad to window multiples, attend, crop back."""
+        """`(B, H, W, C)` -> `(B, H, W, C)`: pad to window multiples, attend (in `attn_chunks` groups of
+        windows, by the block's own implementation), crop back."""
         padded, (h, w) = pad_to_windows(x, self.window)
-        if self.attn_chunks > 1:
-            out = sequential_attention(padded, self.attn, self.window, self.shift, self.attn_chunks)
-        else:
-            out = get_attention(self.attn_impl)(padded, self.attn, self.window, self.shift)
+        require_chunks(self.attn_impl, self.attn_chunks)  # never a silent fallback to another implementation
+        out = get_attention(self.attn_impl)(padded, self.attn, self.window, self.shift, self.attn_chunks)
         if out.shape[1] != h or out.shape[2] != w:
             out = out[:, :h, :w]
         return out

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from swinprof.errors import InvalidResolutionError, MemoryOptionError
-from swinprof.models.attention import get_attention
+from swinprof.models.attention import get_attention, require_chunks
 from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage, dropout
 from swinprof.models.config import RESOLUTION_MULTIPLE, SwinConfig, get_variant
 from swinprof.models.windows import clamp_window
@@ -74,8 +74,12 @@ class SwinTransformer(nn.Module):
             yield from stage.blocks
 
     def set_attn_impl(self, name: str) -> SwinTransformer:
-        """Switch every block to attention implementation `name`; weights are untouched."""
-        get_attention(name)
+        """Switch every block to attention implementation `name`; weights are untouched.
+
+        Raises MemoryOptionError if a block uses sequential attention and `name` cannot attend in chunks.
+        """
+        for block in self.blocks():
+            require_chunks(name, block.attn_chunks)
         for block in self.blocks():
             block.attn_impl = name
         return self
@@ -99,13 +103,16 @@ class SwinTransformer(nn.Module):
     def set_sequential_attention(self, chunks: int = 4, stages: Iterable[int] | None = (0, 1)) -> SwinTransformer:
         """Attend over the windows of `stages` (0-based; None = all) in `chunks` groups; `chunks=1` = batched.
 
-        Swin v2 applies this to the first two stages, whose score tensors are the largest.
+        Swin v2 applies this to the first two stages, whose score tensors are the largest. Each block attends
+        its chunks with its own implementation; one that cannot (flex) raises MemoryOptionError.
         """
         if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
             raise MemoryOptionError(f"sequential attention needs chunks >= 1 (an integer), got {chunks!r}")
-        for i in self._stage_indices(stages):
-            for block in self.layers[i].blocks:
-                block.attn_chunks = chunks
+        chosen = [block for i in self._stage_indices(stages) for block in self.layers[i].blocks]
+        for block in chosen:
+            require_chunks(block.attn_impl, chunks)
+        for block in chosen:
+            block.attn_chunks = chunks
         return self
 
     def memory_options(self) -> dict:

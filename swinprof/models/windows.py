@@ -6,12 +6,12 @@ feature maps work; shifts are `(sh, sw)` with `(0, 0)` meaning a regular (unshif
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch._guards import detect_fake_mode
+
+from swinprof.models.cache import geometry_cache
 
 Pair = tuple[int, int]
 
@@ -97,7 +97,8 @@ def region_ids(hw: Pair, window: Pair, shift: Pair, device: torch.device | str =
     return ids[0][:, None] * 3 + ids[1][None, :]
 
 
-def _build_shift_mask(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
+@geometry_cache()
+def _shift_mask_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
     ids = region_ids(hw, window, shift, device).to(torch.float32)
     win_ids = window_partition(ids[None, :, :, None], window).squeeze(-1)  # (nW, N)
     diff = win_ids[:, None, :] - win_ids[:, :, None]
@@ -105,22 +106,13 @@ def _build_shift_mask(hw: Pair, window: Pair, shift: Pair, device: str) -> torch
 
 
 def shift_mask(hw: Pair, window: Pair, shift: Pair, device: torch.device | str) -> torch.Tensor:
-    """`(nW, N, N)` additive mask, 0 within a region and -100 across regions. Cached per geometry.
-
-    Never cached while tracing (torch.export / dynamo use fake tensors): a fake tensor in the cache would
-    silently replace the real mask in every later eager call.
-    """
-    key = (tuple(hw), tuple(window), tuple(shift), str(device))
-    if detect_fake_mode() is not None or torch.compiler.is_compiling():
-        return _build_shift_mask(*key)
-    return _shift_mask_cached(*key)
+    """`(nW, N, N)` additive mask, 0 within a region and -100 across regions. Cached per geometry
+    (`geometry_cache`: built afresh while tracing)."""
+    return _shift_mask_cached(tuple(hw), tuple(window), tuple(shift), str(device))
 
 
-_shift_mask_cached = functools.lru_cache(maxsize=64)(_build_shift_mask)
-
-
-@functools.lru_cache(maxsize=64)
-def _relative_position_index_cached(window: Pair, table_window: Pair) -> torch.Tensor:
+@geometry_cache()
+def _relative_position_index(window: Pair, table_window: Pair) -> torch.Tensor:
     # Explicit CPU device: the result is cached, so it must not inherit a `torch.device("meta")` context.
     ar_h, ar_w = torch.arange(window[0], device="cpu"), torch.arange(window[1], device="cpu")
     coords = torch.stack(torch.meshgrid(ar_h, ar_w, indexing="ij"))
@@ -137,7 +129,7 @@ def relative_position_index(window: Pair, table_window: Pair | None = None) -> t
     `table_window` defaults to `window`; a smaller window indexes the sub-table of its offsets, which is
     how a block whose window was clamped reuses a larger table.
     """
-    return _relative_position_index_cached(tuple(window), tuple(table_window or window)).clone()
+    return _relative_position_index(tuple(window), tuple(table_window or window)).clone()
 
 
 def log_spaced_coords_table(window: Pair, pretrained_window: Pair | None = None) -> torch.Tensor:

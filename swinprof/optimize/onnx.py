@@ -33,7 +33,6 @@ from swinprof.optimize.methods import (
 )
 from swinprof.optimize.pt2e import resolve_reduce_range
 from swinprof.optimize.quantize import selected_modules
-from swinprof.optimize.tracing import warm_eager_caches
 
 if TYPE_CHECKING:
     from swinprof.optimize.recipe import Recipe
@@ -69,7 +68,6 @@ def export_onnx(
                 # Export ourselves (non-strict, on a copy) and hand the ExportedProgram over: torch.onnx's own
                 # fallback chain retries failed captures, and a failed capture can leave tracing state behind.
                 dims = {"x": {0: torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)}} if dynamic_batch else None
-                warm_eager_caches(model, example)
                 program = torch.export.export(copy.deepcopy(model), (example,), dynamic_shapes=dims, strict=False)
                 torch.onnx.export(
                     program, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],

@@ -17,7 +17,6 @@ from torch import nn
 from swinprof.errors import require_extra
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
 from swinprof.optimize.quantize import selected_modules
-from swinprof.optimize.tracing import warm_eager_caches
 
 # A batch dimension this wide covers every benchmark batch size; export needs a finite bound.
 MAX_EXPORT_BATCH = 1024
@@ -49,7 +48,7 @@ def export_model(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = 
             example = torch.cat([example, example])
         batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
         dims = {"x": {0: batch}}
-    warm_eager_caches(model.eval(), example)
+    model.eval()
     exported = torch.export.export(model, (example,), dynamic_shapes=dims)
     return exported.module()
 

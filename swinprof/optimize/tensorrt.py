@@ -29,7 +29,6 @@ from swinprof.optimize.methods import (
     register_runtime,
 )
 from swinprof.optimize.quantize import selected_modules
-from swinprof.optimize.tracing import warm_eager_caches
 
 if TYPE_CHECKING:
     from swinprof.optimize.recipe import Recipe
@@ -98,7 +97,6 @@ def compile_tensorrt(
         export_mode = require_extra("modelopt.torch.quantization.utils", "tensorrt", "TensorRT int8").export_torch_mode
     else:
         from contextlib import nullcontext as export_mode
-    warm_eager_caches(model, example)
     with torch.no_grad(), export_mode():
         exported = torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}}, strict=False)
         return trt.dynamo.compile(

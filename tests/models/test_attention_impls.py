@@ -165,3 +165,21 @@ def test_every_impl_is_registered_and_runs_here():
     assert set(available_attention()) >= {"reference", "naive", "sdpa", "flex", "fused"}
     for impl in ("reference", "naive", "sdpa", "fused"):
         assert unavailable_reason(impl, "cpu", torch.float32) is None
+
+
+FUSED_GEOMETRIES = [((8, 8), (4, 4), (2, 2)), ((21, 28), (7, 7), (3, 3)), ((8, 12), (4, 4), (0, 0))]
+
+
+@pytest.mark.parametrize("hw, window, shift", FUSED_GEOMETRIES)
+def test_fused_groups_share_one_mask_pattern(hw, window, shift):
+    """fused's window groups come from the geometry ints: each holds windows whose shift masks are identical."""
+    from swinprof.models.attention.fused import window_groups
+    from swinprof.models.windows import shift_mask
+
+    masks = shift_mask(hw, window, shift, "cpu").view(hw[0] // window[0], hw[1] // window[1], -1)
+    seen = 0
+    for r0, r1, c0, c1 in window_groups(hw, window, shift):
+        group = masks[r0:r1, c0:c1].flatten(0, 1)
+        assert (group == group[:1]).all()
+        seen += group.shape[0]
+    assert seen == masks.shape[0] * masks.shape[1]

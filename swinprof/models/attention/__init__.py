@@ -13,8 +13,10 @@ import pkgutil
 from swinprof.models.attention.registry import (
     AttentionFn,
     available_attention,
+    chunked_attention,
     get_attention,
     register_attention,
+    require_chunks,
     unavailable_reason,
 )
 
@@ -22,4 +24,12 @@ for _mod in pkgutil.iter_modules(__path__):
     if _mod.name != "registry":
         importlib.import_module(f"{__name__}.{_mod.name}")
 
-__all__ = ["AttentionFn", "available_attention", "get_attention", "register_attention", "unavailable_reason"]
+__all__ = [
+    "AttentionFn",
+    "available_attention",
+    "chunked_attention",
+    "get_attention",
+    "register_attention",
+    "require_chunks",
+    "unavailable_reason",
+]

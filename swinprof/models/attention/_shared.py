@@ -5,27 +5,13 @@ Nothing here registers an implementation; `reference.py` stays self-contained as
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
+from swinprof.models.cache import geometry_cache, is_tracing
 from swinprof.models.windows import Pair, shift_mask, window_partition
 
 _CACHE_ATTR = "_swinprof_mask_cache"
-
-
-def normal_tensors(fn):
-    """Run a cached builder outside inference mode: an index cached during `torch.inference_mode()` would be
-    an inference tensor, which autograd refuses to save (index_select saves its index) in a later
-    training step."""
-
-    @functools.wraps(fn)
-    def build(*args, **kwargs):
-        with torch.inference_mode(False), torch.no_grad():
-            return fn(*args, **kwargs)
-
-    return build
 
 
 def _bias_sources(attn) -> tuple[torch.Tensor, ...]:
@@ -49,11 +35,12 @@ def folded_bias_mask(attn, hw: Pair, window: Pair, shift: Pair, dtype: torch.dty
     is recording and the bias parameters require grad it is recomputed every call so gradients reach the
     bias table / cpb MLP. Otherwise (eval, `no_grad`, `inference_mode`) it is cached on `attn`, keyed by the
     geometry and the identity and in-place version counter of every tensor it depends on, so
-    `load_state_dict`, an optimizer step or `.to()` invalidate it.
+    `load_state_dict`, an optimizer step or `.to()` invalidate it. Never cached while tracing (the rule of
+    `models.cache.geometry_cache`): the parameters are fake or symbolic there.
     """
     sources = _bias_sources(attn)
     device = sources[0].device
-    if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
+    if is_tracing(hw) or (torch.is_grad_enabled() and any(t.requires_grad for t in sources)):
         return _fold(attn, hw, window, shift, device).to(dtype)
     try:
         versions = tuple((id(t), t._version) for t in sources)
@@ -69,8 +56,7 @@ def folded_bias_mask(attn, hw: Pair, window: Pair, shift: Pair, dtype: torch.dty
     return mask
 
 
-@functools.lru_cache(maxsize=64)
-@normal_tensors
+@geometry_cache()
 def _window_order_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     h, w = hw
     flat = torch.arange(h * w, device=device).view(1, h, w, 1)

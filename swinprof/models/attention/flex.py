@@ -14,8 +14,9 @@ import shutil
 import torch
 
 from swinprof.errors import DeviceUnavailableError
-from swinprof.models.attention._shared import folded_bias_mask, normal_tensors
-from swinprof.models.attention.registry import register_attention
+from swinprof.models.attention._shared import folded_bias_mask
+from swinprof.models.attention.registry import register_attention, require_chunks
+from swinprof.models.cache import geometry_cache, is_tracing
 from swinprof.models.windows import Pair, attend_in_shifted_windows, region_ids, window_partition
 
 
@@ -41,8 +42,7 @@ def _compiled_flex():
     return torch.compile(flex_attention, dynamic=False)
 
 
-@functools.lru_cache(maxsize=32)
-@normal_tensors
+@geometry_cache(maxsize=32)
 def _region_block_mask(hw: Pair, window: Pair, shift: Pair, batch_windows: int, device: str):
     """Block mask letting a token see only tokens of its own region of the rolled window.
 
@@ -62,9 +62,22 @@ def _region_block_mask(hw: Pair, window: Pair, shift: Pair, batch_windows: int, 
     return create_block_mask(same_region, batch_windows, None, n, n, device=device)
 
 
-@register_attention("flex", check=flex_unavailable)
-def flex_attention_impl(x, attn, window, shift):
+def _run_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, score_mod, block_mask) -> torch.Tensor:
+    """`flex_attention` on `(B*nW, heads, N, hd)` q/k/v: compiled for eager callers; while an outer
+    torch.compile / torch.export traces, the plain op, which that tracer captures (and compiles) itself."""
+    if is_tracing():
+        from torch.nn.attention.flex_attention import flex_attention
+
+        return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=1.0)
+    # Each stage (and batch size) is a new static geometry: allow more compiles than dynamo's default 8.
+    with torch._dynamo.config.patch(recompile_limit=64, accumulated_recompile_limit=512):
+        return _compiled_flex()(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=1.0)
+
+
+@register_attention("flex", check=flex_unavailable, chunks=False)
+def flex_attention_impl(x, attn, window, shift, chunks=1):
     """`(B, H, W, C)` -> `(B, H, W, C)`; equal to `reference` up to exp(-100)-sized terms."""
+    require_chunks("flex", chunks)
     _, h, w, c = x.shape
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in attn.parameters()))
     if x.device.type == "cpu" and needs_grad:
@@ -83,9 +96,7 @@ def flex_attention_impl(x, attn, window, shift):
             return score + bias[head, q_idx, kv_idx]
 
         block_mask = _region_block_mask((h, w), tuple(window), tuple(shift), bw, str(x.device))
-        # Each stage (and batch size) is a new static geometry: allow more compiles than dynamo's default 8.
-        with torch._dynamo.config.patch(recompile_limit=64, accumulated_recompile_limit=512):
-            out = _compiled_flex()(q, k, v, score_mod=add_bias, block_mask=block_mask, scale=1.0)
+        out = _run_flex(q, k, v, add_bias, block_mask)
         return attn.proj_drop(attn.proj(out.transpose(1, 2).reshape(bw, n, c)))
 
     return attend_in_shifted_windows(x, window, shift, attend)

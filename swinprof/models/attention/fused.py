@@ -8,64 +8,131 @@ the gather (no GPU was available to verify one).
 
 A shifted map has at most four mask patterns: interior windows (bias only), the last window row, the
 last window column and the corner. Ordering the gathered windows group by group, image by image,
-makes each group one contiguous slice of the batch dimension.
+makes each group one contiguous slice of the batch dimension. The groups follow from the geometry ints
+alone (Python), and the indices are built from them with shape-generic ops, so the plan traces with a
+symbolic batch (torch.export, dynamo) and runs on the meta device.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 
 import torch
 
-from swinprof.models.attention._shared import folded_bias_mask, normal_tensors, scaled_qk_for_sdpa, sdpa, window_order
+from swinprof.models.attention._shared import folded_bias_mask, scaled_qk_for_sdpa, sdpa, window_order
 from swinprof.models.attention.registry import register_attention
-from swinprof.models.windows import Pair, shift_mask
+from swinprof.models.cache import geometry_cache
+from swinprof.models.sequential import attend_in_chunks
+from swinprof.models.windows import Pair
+
+Rect = tuple[int, int, int, int]  # window rows [r0, r1) x window columns [c0, c1)
+Segment = tuple[int, int, int]  # (mask row, first window, end window): a slice of windows sharing one mask
 
 
-@functools.lru_cache(maxsize=64)
-@normal_tensors
-def _plan(hw: Pair, window: Pair, shift: Pair, batch: int, device: str):
-    """`(rows, inverse, group_sizes, reps)` for gathering `(B*H*W, C)` rows into grouped window order.
+def _axis_parts(num: int, window: int, shift: int) -> list[tuple[int, int]]:
+    """Ranges of window rows (or columns) sharing one mask pattern along this axis.
 
-    `rows` `(B*H*W,)`: source row of each gathered token; `inverse` undoes it. `group_sizes`: windows
-    (times batch) per mask pattern, in order; `reps`: one window index per group, to pick its mask.
+    Only the last window row straddles the cut of the cyclic shift (regions `M-s` and `s` tokens wide),
+    so it differs from the others when `0 < s < M`.
     """
-    h, w = hw
+    if not 0 <= shift <= window:
+        raise ValueError(f"fused attention needs 0 <= shift <= window, got shift {shift} for window {window}")
+    if 0 < shift < window and num > 1:
+        return [(0, num - 1), (num - 1, num)]
+    return [(0, num)]
+
+
+def window_groups(hw: Pair, window: Pair, shift: Pair) -> list[Rect]:
+    """Rectangles of the window grid whose windows share one shift-mask pattern: interior first, then the
+    last row, the last column and the corner (one rectangle, the whole grid, for a regular block)."""
+    grid = (hw[0] // window[0], hw[1] // window[1])
+    rows = _axis_parts(grid[0], window[0], shift[0])
+    cols = _axis_parts(grid[1], window[1], shift[1])
+    return [(r0, r1, c0, c1) for r0, r1 in rows for c0, c1 in cols]
+
+
+@geometry_cache()
+def _token_layout(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[torch.Tensor, ...]:
+    """Per-image tensors, each `(H*W,)` long: `(order, start, size, local)`.
+
+    `order`: the row-major token index at each position of the grouped window order (group by group, each
+    group's windows row-major, tokens in the reference's window order). For each token `t` of the image:
+    its group begins at position `start[t]`, holds `size[t]` tokens, and `t` sits at `local[t]` inside it.
+    """
+    grid, n = (hw[0] // window[0], hw[1] // window[1]), window[0] * window[1]
+    by_window = window_order(hw, window, shift, device)[0].view(grid[0], grid[1], n)
+    parts = [by_window[r0:r1, c0:c1].reshape(-1) for r0, r1, c0, c1 in window_groups(hw, window, shift)]
+    order = torch.cat(parts)
+    starts, sizes, first = [], [], 0
+    for part in parts:
+        count = part.shape[0]
+        starts.append(torch.full((count,), first, dtype=torch.long, device=device))
+        sizes.append(torch.full((count,), count, dtype=torch.long, device=device))
+        first += count
+    position = torch.empty_like(order).scatter_(0, order, torch.arange(order.shape[0], device=device))
+    start = torch.cat(starts)[position]
+    return order, start, torch.cat(sizes)[position], position - start
+
+
+@geometry_cache()
+def _plan(
+    hw: Pair, window: Pair, shift: Pair, batch: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor, tuple[Segment, ...]]:
+    """`(rows, inverse, segments)` for a batch of `batch` images.
+
+    `rows`, `inverse` `(B*H*W,)`: `x.flatten(0, 2)[rows]` is every image's windows in grouped order, group by
+    group and image by image within a group; `y[inverse]` puts them back in `(B, H, W)` order. `segments`:
+    `(mask row, first, end)` per group, the slice of the gathered windows it fills and the window whose mask
+    it shares. Only shape-generic ops touch `batch`, so it may be symbolic.
+    """
+    order, start, size, local = _token_layout(hw, window, shift, device)
     n = window[0] * window[1]
-    order = window_order(hw, window, shift, device)[0].view(-1, n)  # (nW, N), reference window order
-    if any(shift):
-        patterns = shift_mask(hw, window, shift, device).flatten(1)
-        _, group_of = torch.unique(patterns, dim=0, return_inverse=True)  # (nW,)
-    else:
-        group_of = torch.zeros(order.shape[0], dtype=torch.long, device=device)
-    image_offset = (torch.arange(batch, device=device) * h * w)[:, None, None]
-    rows, sizes, reps = [], [], []
-    for g in range(int(group_of.max()) + 1):
-        members = torch.nonzero(group_of == g).flatten()
-        rows.append((image_offset + order[members][None]).flatten())  # (B * |group| * N,)
-        sizes.append(batch * members.numel())
-        reps.append(int(members[0]))
-    rows = torch.cat(rows)
-    return rows, torch.argsort(rows), tuple(sizes), tuple(reps)
+    groups = window_groups(hw, window, shift)
+    image = torch.arange(batch, device=device)[:, None]  # (B, 1)
+    counts = [(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in groups]  # windows per image
+    rows = torch.cat([(image * hw[0] * hw[1] + part[None]).flatten() for part in order.split([k * n for k in counts])])
+    # A group of `size` tokens per image starts at row `batch * start`; image b's copy `b * size` rows later.
+    inverse = ((start * batch + local)[None] + image * size[None]).flatten()
+    segments, first = [], 0
+    for (r0, _, c0, _), count in zip(groups, counts):
+        segments.append((r0 * (hw[1] // window[1]) + c0, first, first + batch * count))
+        first += batch * count
+    return rows, inverse, tuple(segments)
+
+
+def _attend_segments(windows: torch.Tensor, attn, masks: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+    """`(g, N, C)` windows -> `(g, N, C)`. `segments`: `(mask row, begin, end)` slices of `windows` sharing
+    one mask pattern; each runs SDPA on strided q/k/v views with a broadcast `(1, heads, N, N)` mask."""
+    g, n, c = windows.shape
+    q, k, v = attn.qkv_heads(windows)  # strided views (g, heads, N, hd)
+    q, k, scale = scaled_qk_for_sdpa(attn, q, k)
+    outs = []
+    for rep, begin, end in segments:
+        part = slice(begin, end)
+        outs.append(sdpa(q[part], k[part], v[part], attn, masks[rep : rep + 1], scale).transpose(1, 2))
+    out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (g, N, heads, hd)
+    return attn.proj_drop(attn.proj(out.reshape(g, n, c)))
+
+
+def _clip(segments: Sequence[Segment], start: int, stop: int) -> list[Segment]:
+    """The parts of `segments` inside windows `[start, stop)`, relative to `start` (one chunk's slices)."""
+    clipped = [(rep, max(b, start) - start, min(e, stop) - start) for rep, b, e in segments]
+    return [s for s in clipped if s[1] < s[2]]
 
 
 @register_attention("fused")
-def fused_attention(x, attn, window, shift):
+def fused_attention(x, attn, window, shift, chunks=1):
     """`(B, H, W, C)` -> `(B, H, W, C)`; same maths as `reference`, to fp tolerance."""
     batch, h, w, c = x.shape
+    hw, window, shift = (h, w), tuple(window), tuple(shift)
     n = window[0] * window[1]
-    rows, inverse, sizes, reps = _plan((h, w), tuple(window), tuple(shift), batch, str(x.device))
+    rows, inverse, segments = _plan(hw, window, shift, batch, str(x.device))
     # One gather of whole C-vectors (memcpy speed) replaces roll + partition (two strided copies).
     windows = x.reshape(batch * h * w, c).index_select(0, rows).view(-1, n, c)
-    q, k, v = attn.qkv_heads(windows)  # strided views (B*nW, heads, N, hd)
-    q, k, scale = scaled_qk_for_sdpa(attn, q, k)
-    masks = folded_bias_mask(attn, (h, w), window, shift, x.dtype)  # (nW or 1, heads, N, N)
-    outs, start = [], 0
-    for rep, size in zip(reps, sizes):
-        part = slice(start, start + size)
-        mask = masks[rep : rep + 1]  # a view: (1, heads, N, N), broadcast over the group
-        outs.append(sdpa(q[part], k[part], v[part], attn, mask, scale).transpose(1, 2))
-        start += size
-    out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (B*nW, N, heads, hd)
-    out = attn.proj_drop(attn.proj(out.reshape(-1, c)))
-    return out.index_select(0, inverse).view(batch, h, w, c)
+    masks = folded_bias_mask(attn, hw, window, shift, x.dtype)  # (nW or 1, heads, N, N)
+
+    def attend(part: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        return _attend_segments(part, attn, masks, segments if chunks <= 1 else _clip(segments, start, stop))
+
+    out = attend_in_chunks(windows, chunks, attend)
+    return out.reshape(-1, c).index_select(0, inverse).view(batch, h, w, c)

@@ -13,19 +13,16 @@ order exp(-100) relative to the softmax denominator: equal to fp32 tolerance, no
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
-from swinprof.models.attention._shared import normal_tensors
-from swinprof.models.attention.reference import attend_windows
+from swinprof.models.attention.reference import attend_windows_chunked
 from swinprof.models.attention.registry import register_attention
+from swinprof.models.cache import geometry_cache
 from swinprof.models.windows import Pair, window_partition, window_reverse
 
 
-@functools.lru_cache(maxsize=64)
-@normal_tensors
+@geometry_cache()
 def _pad_mask_cached(hw: Pair, window: Pair, shift: Pair, device: str) -> torch.Tensor:
     real = torch.ones(1, hw[0], hw[1], 1, device=device)
     real = F.pad(real, _padding(window, shift))
@@ -40,14 +37,16 @@ def _padding(window: Pair, shift: Pair) -> tuple[int, int, int, int, int, int]:
 
 
 @register_attention("naive")
-def naive_attention(x, attn, window, shift):
+def naive_attention(x, attn, window, shift, chunks=1):
     """`(B, H, W, C)` -> `(B, H, W, C)`; equal to `reference` up to exp(-100)-sized terms."""
     batch, h, w, _ = x.shape
     if not any(shift):
-        return window_reverse(attend_windows(window_partition(x, window), attn, None, batch), window, (h, w))
+        out = attend_windows_chunked(window_partition(x, window), attn, None, batch, chunks)
+        return window_reverse(out, window, (h, w))
     padded = F.pad(x, _padding(window, shift))
     ph, pw = padded.shape[1:3]
     mask = _pad_mask_cached((h, w), tuple(window), tuple(shift), str(x.device))
-    out = window_reverse(attend_windows(window_partition(padded, window), attn, mask, batch), window, (ph, pw))
+    out = attend_windows_chunked(window_partition(padded, window), attn, mask, batch, chunks)
+    out = window_reverse(out, window, (ph, pw))
     top, left = window[0] - shift[0], window[1] - shift[1]
     return out[:, top : top + h, left : left + w]

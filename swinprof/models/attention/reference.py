@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from swinprof.models.attention.registry import register_attention
+from swinprof.models.sequential import attend_in_chunks, window_rows
 from swinprof.models.windows import attend_in_shifted_windows, shift_mask
 
 
@@ -32,8 +33,24 @@ def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch
     return attn.proj_drop(attn.proj(out))
 
 
+def attend_windows_chunked(
+    windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int, chunks: int = 1
+) -> torch.Tensor:
+    """`attend_windows` over `chunks` groups of windows, one after another (`chunks=1`: batched)."""
+
+    def attend_range(part: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        if chunks <= 1 or mask is None:
+            return attend_windows(part, attn, mask, batch)
+        # One chunk: batch=1 with the chunk's own `(g, N, N)` masks, mask[i] added to window i of the chunk.
+        return attend_windows(part, attn, window_rows(mask, start, stop), 1)
+
+    return attend_in_chunks(windows, chunks, attend_range)
+
+
 @register_attention("reference")
-def reference_attention(x, attn, window, shift):
+def reference_attention(x, attn, window, shift, chunks=1):
     batch, h, w, _ = x.shape
     mask = shift_mask((h, w), window, shift, x.device) if any(shift) else None
-    return attend_in_shifted_windows(x, window, shift, lambda windows: attend_windows(windows, attn, mask, batch))
+    return attend_in_shifted_windows(
+        x, window, shift, lambda windows: attend_windows_chunked(windows, attn, mask, batch, chunks)
+    )
