@@ -8,10 +8,13 @@ full-size headline numbers) run in a fresh process through `swinprof.measure.iso
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +49,31 @@ class Completed:
 
 
 @dataclass
+class Shared:
+    """What every path of one run shares (paths may run in parallel threads): results of shared command runs,
+    a lock per shared run, and the process groups alive now (killed on Ctrl-C)."""
+
+    cache: dict[str, object] = field(default_factory=dict)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    live: set[int] = field(default_factory=set)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock(self, key: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(key, threading.Lock())
+
+    def kill_all(self) -> None:
+        """SIGKILL every command still running (their own session: Ctrl-C does not reach them)."""
+        with self.guard:
+            for pid in list(self.live):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@dataclass
 class Context:
-    """Per-run state shared by the paths. `deadline` (monotonic seconds) is the running path's own limit,
-    `budget_end` the whole selfcheck's; the runner sets `deadline` before each path."""
+    """One path's view of the run. `deadline` (monotonic seconds) is this path's own limit, `budget_end` the
+    whole selfcheck's; the runner gives each path its own copy (`for_path`) over the same `shared` state."""
 
     device: str
     quick: bool
@@ -56,7 +81,11 @@ class Context:
     env: dict[str, str] = field(default_factory=dict)
     budget_end: float = float("inf")
     deadline: float = float("inf")
-    _cache: dict[str, object] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)
+
+    def for_path(self, limit_s: float) -> Context:
+        """A copy for one path, its deadline `limit_s` from now."""
+        return dataclasses.replace(self, deadline=time.monotonic() + limit_s)
 
     def remaining(self) -> float:
         """Seconds the running path may still use (its limit or the overall budget, whichever ends first)."""
@@ -78,6 +107,8 @@ class Context:
             stderr=subprocess.PIPE, text=True, env={**os.environ, **self.env, **(env or {})},
             start_new_session=True, preexec_fn=die_with_parent,  # own group: a timeout kills its workers too
         )  # fmt: skip
+        with self.shared.guard:
+            self.shared.live.add(proc.pid)
         try:
             out, err = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -87,26 +118,29 @@ class Context:
         except BaseException:  # Ctrl-C: take the command's process group down with us
             os.killpg(proc.pid, signal.SIGKILL)
             raise
+        finally:
+            with self.shared.guard:
+                self.shared.live.discard(proc.pid)
         if proc.returncode != 0:
             raise CommandFailed(argv_list, proc.returncode, err)
         return Completed(argv_list, out, err, json_documents(out))
 
-    def call(self, target: str, **kwargs) -> object:
-        """`module:function(**kwargs)` in a fresh process within the time left; returns its JSON value.
-
-        The function should be wrapped by `headline.guarded` so that any failure comes back with its traceback.
-        """
-        return run_isolated(target, kwargs, allocator_env=self.env or None, timeout=self.remaining()).value
+    def call(self, function: str, kwargs: dict) -> object:
+        """`function` ("module:name") called with `kwargs` in a fresh process within the time left; returns its
+        JSON value. Wrap it in `headline.guarded` so that any failure comes back with its traceback."""
+        return run_isolated(function, kwargs, allocator_env=self.env or None, timeout=self.remaining()).value
 
     def cached(self, key: str, make: Callable[[], object]) -> object:
-        """`make()` once per run for `key` (rows that read one shared command run); a failure is re-raised
-        for every path that asks for it."""
-        if key not in self._cache:
-            try:
-                self._cache[key] = make()
-            except Exception as exc:
-                self._cache[key] = exc
-        value = self._cache[key]
+        """`make()` once per run for `key` (rows that read one shared command run; a path running in parallel
+        waits for it); a failure is re-raised for every path that asks for it."""
+        cache = self.shared.cache
+        with self.shared.lock(key):
+            if key not in cache:
+                try:
+                    cache[key] = make()
+                except Exception as exc:
+                    cache[key] = exc
+        value = cache[key]
         if isinstance(value, Exception):
             raise value
         return value

@@ -34,36 +34,43 @@ def guarded(target: str, **kwargs) -> object:
         raise SwinprofError(f"{type(exc).__name__}: {first}\n{traceback.format_exc()}") from exc
 
 
-def _bf16_model(attn_impl: str = "reference"):
+def _bf16_model(size: dict, attn_impl: str = "reference"):
     import torch
 
     from swinprof.models import create_model
 
     torch.manual_seed(0)
-    return create_model(VARIANT, img_size=RES, attn_impl=attn_impl).to("cuda", torch.bfloat16).eval()
+    model = create_model(size["variant"], img_size=size["res"], attn_impl=attn_impl)
+    return model.to(size["device"], torch.bfloat16).eval()
 
 
-def _input():
+def _input(size: dict):
     import torch
 
     torch.manual_seed(1)
-    return torch.randn(BATCH, 3, RES, RES, device="cuda", dtype=torch.bfloat16)
+    return torch.randn(size["batch"], 3, size["res"], size["res"], device=size["device"], dtype=torch.bfloat16)
 
 
-def _timed(fns: dict) -> dict[str, float]:
+def _timed(fns: dict, size: dict) -> dict[str, float]:
     """Median ms per callable, interleaved (first calls, i.e. compiles, happen in the warm-up)."""
     from swinprof.measure.timing import measure_interleaved
 
-    return {k: t.median for k, t in measure_interleaved(fns, WARMUP, ITERS, "cuda").items()}
+    return {k: t.median for k, t in measure_interleaved(fns, size["warmup"], size["iters"], size["device"]).items()}
 
 
-def throughput() -> dict:
+def _size(**overrides) -> dict:
+    """The headline setting; tests shrink it (`device="cpu", variant="swin_t", res=32, batch=1`)."""
+    size = dict(device="cuda", variant=VARIANT, res=RES, batch=BATCH, warmup=WARMUP, iters=ITERS)
+    return {**size, **overrides}
+
+
+def throughput(**overrides) -> dict:
     """img/s of swin_s bf16 batch 64: eager (reference, fused), compiled (reference), timm eager."""
     import torch
 
-    x = _input()
-    ours = _bf16_model("reference")
-    fused = _bf16_model("fused")
+    size = _size(**overrides)
+    x = _input(size)
+    ours, fused = _bf16_model(size, "reference"), _bf16_model(size, "fused")
     compiled = torch.compile(ours)
     fns = {"eager": lambda: ours(x), "eager fused": lambda: fused(x), "compiled": lambda: compiled(x)}
     try:
@@ -71,13 +78,14 @@ def throughput() -> dict:
     except ImportError:
         timm = None
     if timm is not None:
-        theirs = timm.create_model(TIMM_NAME, pretrained=False).to("cuda", torch.bfloat16).eval()
+        theirs = timm.create_model(TIMM_NAME, pretrained=False, img_size=size["res"])
+        theirs = theirs.to(size["device"], torch.bfloat16).eval()
         fns["timm"] = lambda: theirs(x)
-    ms = _timed(fns)
-    return {k: {"ms": v, "img_per_s": BATCH / (v / 1e3)} for k, v in ms.items()}
+    ms = _timed(fns, size)
+    return {k: {"ms": v, "img_per_s": size["batch"] / (v / 1e3)} for k, v in ms.items()}
 
 
-def quantized_vs_bf16(method: str) -> dict:
+def quantized_vs_bf16(method: str, **overrides) -> dict:
     """Compiled torchao `method` vs compiled bf16 swin_s (batch 64): latency, and SQNR vs bf16 eager logits."""
     import torch
 
@@ -85,18 +93,20 @@ def quantized_vs_bf16(method: str) -> dict:
     from swinprof.optimize.quantize import quantize_torchao
     from swinprof.optimize.recipe import DEFAULT_SKIP
 
-    x = _input()
-    base = _bf16_model()
+    size = _size(**overrides)
+    x = _input(size)
+    base = _bf16_model(size)
     quantized, names = quantize_torchao(base, method, skip=DEFAULT_SKIP)
     fast = {"bf16": torch.compile(base), method: torch.compile(quantized)}
     with torch.inference_mode():
         fidelity = compare_logits(base(x), fast[method](x))
-    ms = _timed({k: (lambda m=m: m(x)) for k, m in fast.items()})
+    ms = _timed({k: (lambda m=m: m(x)) for k, m in fast.items()}, size)
     return {"ms": ms, "speedup": ms["bf16"] / ms[method], "sqnr_db": fidelity.sqnr_db, "linears": len(names)}
 
 
 def _call(ctx: Context, function: str, **kwargs):
-    return ctx.call("swinprof.selfcheck.headline:guarded", target=f"swinprof.selfcheck.headline:{function}", **kwargs)
+    target = f"swinprof.selfcheck.headline:{function}"
+    return ctx.call("swinprof.selfcheck.headline:guarded", {"target": target, **kwargs})
 
 
 @register("headline swin_s bf16 throughput", devices=("cuda",), limit_s=LIMITS, full_only=True)

@@ -99,7 +99,8 @@ def _register_attention() -> None:
             requires = (not_on("cpu", FLEX_CPU),) if impl == "flex" else ()
             fn = functools.partial(attention, impl=impl, dtype=dtype)
             what = f"`swinprof attention --backward --dtype {dtype}`: {impl} logits and input-grad error vs reference"
-            register(f"attention {impl} {dtype}", devices, requires, {"cpu": 300.0, "cuda": 240.0}, what=what)(fn)
+            limits = {"cpu": 300.0, "cuda": 240.0}
+            register(f"attention {impl} {dtype}", devices, requires, limits, what=what, shares=f"attention {dtype}")(fn)
     covered = not_on("cuda", "covered on CUDA by 'attention flex fp32' (forward + backward)")
     fn = functools.partial(attention, impl="flex", dtype="fp32", backward=False)
     what = "`swinprof attention --impl flex`: forward error vs reference (compiled FlexAttention)"
@@ -117,7 +118,7 @@ def _memory_run(ctx: Context):
     return ctx.cached("memory", lambda: ctx.cli(*args))
 
 
-@register("memory checkpointing", limit_s=300.0)
+@register("memory checkpointing", limit_s=300.0, shares="memory")
 def memory_checkpointing(ctx: Context) -> Result:
     """Activation checkpointing (every block) in one training step: activations vs the baseline."""
     rows = find_table(_memory_run(ctx).docs, "step", "training").rows
@@ -132,7 +133,7 @@ def memory_checkpointing(ctx: Context) -> Result:
     return Result(figure, {"activations_ratio": act, "time_ratio": time_ratio})
 
 
-@register("memory sequential attention", limit_s=300.0)
+@register("memory sequential attention", limit_s=300.0, shares="memory")
 def memory_sequential(ctx: Context) -> Result:
     """Sequential attention (2 chunks): the attention-score peak of one block shrinks by about the chunk count."""
     view = find_table(_memory_run(ctx).docs, "sequential attention")
@@ -253,7 +254,7 @@ def _bench(ctx: Context) -> tuple[Path, Completed]:
     return ctx.cached("bench", make)
 
 
-@register("bench tiny suite", limit_s=300.0)
+@register("bench tiny suite", limit_s=300.0, shares="bench")
 def bench(ctx: Context) -> Result:
     """`swinprof bench` on the tiny CI suite, 10 rounds in one worker process: median ms per case."""
     _, run = _bench(ctx)
@@ -266,7 +267,7 @@ def bench(ctx: Context) -> Result:
     return Result(f"{cases} cases timed: {text}", {"median_ms": medians})
 
 
-@register("regress tiny suite", limit_s=300.0)
+@register("regress tiny suite", limit_s=300.0, shares="bench")
 def regress(ctx: Context) -> Result:
     """`swinprof regress` of that run against the committed CPU baseline (on CUDA: against itself)."""
     current, _ = _bench(ctx)

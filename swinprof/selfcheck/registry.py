@@ -40,7 +40,8 @@ class Skip(Exception):
 @dataclass(frozen=True)
 class Check:
     """One registered path. `limit_s` is its time limit per device (seconds); `full_only` paths (the full-size
-    headline measurements) run only without `--quick`."""
+    headline measurements) run only without `--quick`; paths with the same `shares` read one shared command
+    run (`Context.cached`), which the runner uses to schedule them."""
 
     name: str
     fn: Callable[[Context], Result]
@@ -49,6 +50,7 @@ class Check:
     limit_s: dict[str, float]
     full_only: bool = False
     what: str = ""
+    shares: str = ""
 
     def skip_reason(self, device: str, quick: bool) -> str | None:
         """Why this path does not run on `device` (in quick mode or not), or None when it runs."""
@@ -73,10 +75,12 @@ def register(
     limit_s: float | dict[str, float] = 300.0,
     full_only: bool = False,
     what: str | None = None,
+    shares: str = "",
 ) -> Callable[[Callable[[Context], Result]], Callable[[Context], Result]]:
     """Decorator: run `fn` as the selfcheck path `name` on `devices` when every requirement is met.
 
-    `what` (default: the first line of `fn`'s docstring) is what `swinprof selfcheck --list` shows.
+    `what` (default: the first line of `fn`'s docstring) is what `swinprof selfcheck --list` shows; `shares`
+    names the shared command run the path reads, if any.
     """
     unknown = set(devices) - set(DEVICES)
     if unknown:
@@ -87,7 +91,7 @@ def register(
         if name in _CHECKS:
             raise ValueError(f"selfcheck path {name!r} registered twice")
         text = what if what is not None else (fn.__doc__ or "").strip().split("\n")[0]
-        _CHECKS[name] = Check(name, fn, tuple(devices), tuple(requires), limits, full_only, text)
+        _CHECKS[name] = Check(name, fn, tuple(devices), tuple(requires), limits, full_only, text, shares)
         return fn
 
     return decorate

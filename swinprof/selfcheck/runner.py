@@ -11,6 +11,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -53,13 +54,14 @@ def select(checks: list[Check], only: list[str] | None) -> list[Check]:
 
 def _failure(exc: BaseException) -> tuple[str, str]:
     """(one line, full text) of a failure; a failed command's stderr goes below the traceback."""
-    text = str(exc).strip().splitlines()
-    line = str(exc).strip() if isinstance(exc, CommandFailed) else f"{type(exc).__name__}: {text[0] if text else ''}"
+    text = str(exc).strip().splitlines() or [""]
+    if isinstance(exc, CommandFailed) or (isinstance(exc, SwinprofError) and len(text) > 1):
+        line = text[0]  # already "what failed: why"; a guarded child's error is that line + its own traceback
+    else:
+        line = f"{type(exc).__name__}: {text[0]}"
     full = "".join(traceback.format_exception(exc))
     if isinstance(exc, CommandFailed) and exc.detail:
         full += "\n--- the command's stderr (last lines) ---\n" + exc.detail
-    elif len(text) > 1:  # a guarded child's error: its first line, then the child's own traceback
-        line = text[0]
     return line[:300], full
 
 
@@ -72,7 +74,7 @@ def run_one(check: Check, ctx: Context) -> Outcome:
     if ctx.budget_end - time.monotonic() < 5:
         return Outcome(check.name, devices, SKIPPED, "not started: the selfcheck's time budget was spent")
     start = time.monotonic()
-    ctx.deadline = start + check.limit_s[ctx.device]
+    ctx = ctx.for_path(check.limit_s[ctx.device])
     try:
         result = check.fn(ctx)
     except Skip as exc:
@@ -83,27 +85,53 @@ def run_one(check: Check, ctx: Context) -> Outcome:
     return Outcome(check.name, devices, OK, result.figure, time.monotonic() - start, dict(result.values))
 
 
+def execution_order(checks: list[Check], quick: bool) -> list[int]:
+    """Indexes of `checks` in the order to start them: full-size measurements first (what a short GPU session
+    is for), then every path that starts a shared run, then the paths that only read one (so that parallel
+    workers do not sit waiting on each other's shared run). Rows keep registry order in the report."""
+    seen: set[str] = set()
+
+    def rank(i: int) -> int:
+        check = checks[i]
+        if check.full_only and not quick:
+            return 0
+        if check.shares and check.shares in seen:
+            return 2
+        seen.add(check.shares)
+        return 1
+
+    ranks = {i: rank(i) for i in range(len(checks))}
+    return sorted(ranks, key=lambda i: (ranks[i], i))
+
+
 def run_checks(
     device: str,
     quick: bool,
     only: list[str] | None = None,
     budget_s: float | None = None,
     env: dict[str, str] | None = None,
+    jobs: int = 1,
     on_progress: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
-    """Every selected path on `device` in a temporary work folder; `on_progress` gets a line per finished path."""
+    """Every selected path on `device`, `jobs` at a time, in a temporary work folder; `on_progress` gets a line
+    per finished path. Outcomes come back in registry order."""
     checks = select(all_checks(), only)
     report = on_progress or (lambda _m: None)
-    # Full-size measurements first: they are what a short GPU session is for; rows keep registry order.
-    order = sorted(range(len(checks)), key=lambda i: not (checks[i].full_only and not quick))
     outcomes: dict[int, Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="swinprof-selfcheck-") as work:
         budget_end = time.monotonic() + budget_s if budget_s else float("inf")
         ctx = Context(device, quick, Path(work), dict(env or {}), budget_end)
-        for n, i in enumerate(order, start=1):
-            outcome = outcomes[i] = run_one(checks[i], ctx)
-            o = outcome
-            report(f"[{n}/{len(checks)}] {o.status:7s} {o.name} ({o.seconds:.0f} s): {o.result}")
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="selfcheck")
+        try:
+            futures = {pool.submit(run_one, checks[i], ctx): i for i in execution_order(checks, quick)}
+            for n, future in enumerate(as_completed(futures), start=1):
+                o = outcomes[futures[future]] = future.result()
+                report(f"[{n}/{len(checks)}] {o.status:7s} {o.name} ({o.seconds:.0f} s): {o.result}")
+        except BaseException:  # Ctrl-C: no command outlives the selfcheck
+            pool.shutdown(wait=False, cancel_futures=True)
+            ctx.shared.kill_all()
+            raise
+        pool.shutdown()
     return [outcomes[i] for i in range(len(checks))]
 
 
@@ -144,6 +172,8 @@ def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> 
         "rows that read one shared run (attention rows of one dtype, the memory rows, bench and regress) list the "
         "wait for it in the first of them",
         "errors are max abs differences vs attn_impl='reference' (logits; input gradient with backward)",
+        f"{settings.get('jobs', 1)} path(s) at a time: with more than one, latencies and speedups are correctness "
+        "by-products, not benchmarks (the headline numbers run alone on a GPU)",
     ]
     report.add("paths", "Paths", outcome_frame(outcomes), notes, hidden=("values", "traceback"))
     report.warnings += [f"{o.name} failed: {o.result}" for o in outcomes if o.status == FAILED]

@@ -4,11 +4,13 @@ and exit code 1, while the other paths still run; time limits kill a command; CU
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from swinprof.cli.main import main
 from swinprof.selfcheck.registry import Result, register, unregister
+from swinprof.selfcheck.runner import execution_order, run_checks
 
 
 @pytest.fixture
@@ -86,3 +88,46 @@ def test_cuda_only_paths_are_skipped_on_cpu_with_their_reason(tmp_path, capsys):
     assert {r["status"] for r in rows.values()} == {"skipped"}
     assert rows["recipe fp8-dynamic"]["result"] == "needs CUDA"
     assert rows["headline swin_s bf16 throughput"]["result"] == "needs CUDA"
+
+
+def test_paths_sharing_a_run_in_parallel_run_it_once():
+    calls = []
+
+    def make():
+        time.sleep(0.3)  # long enough for the second worker to arrive while the first is inside
+        calls.append(1)
+        return "shared result"
+
+    for name in ("selftest share a", "selftest share b"):
+        register(name, limit_s=10.0, shares="selftest")(lambda ctx: Result(ctx.cached("selftest", make)))
+    try:
+        outcomes = run_checks("cpu", quick=True, only=["selftest share"], jobs=2)
+    finally:
+        unregister("selftest share a")
+        unregister("selftest share b")
+    assert [o.result for o in outcomes] == ["shared result", "shared result"] and len(calls) == 1
+
+
+def test_execution_order_starts_shared_runs_before_their_readers():
+    from swinprof.selfcheck.registry import Check
+
+    def check(name, shares="", full_only=False):
+        return Check(name, lambda ctx: Result(""), ("cpu",), (), {"cpu": 1.0}, full_only, "", shares)
+
+    checks = [check("a1", "a"), check("a2", "a"), check("b1", "b"), check("solo"), check("head", full_only=True)]
+    assert execution_order(checks, quick=False) == [4, 0, 2, 3, 1]
+    assert execution_order(checks, quick=True) == [0, 2, 3, 4, 1]
+
+
+def test_a_library_call_that_fails_in_its_child_keeps_the_childs_traceback():
+    @register("selftest call", limit_s=120.0)
+    def call(ctx):
+        ctx.call("swinprof.selfcheck.headline:guarded", {"target": "json:loads", "s": "{not json"})
+        return Result("unreachable")
+
+    try:
+        (outcome,) = run_checks("cpu", quick=True, only=["selftest call"])
+    finally:
+        unregister("selftest call")
+    assert outcome.status == "failed" and outcome.result.startswith("JSONDecodeError: Expecting property name")
+    assert "json/decoder.py" in outcome.traceback  # the child's own frames, not only the parent's
