@@ -169,8 +169,8 @@ def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> 
         "ok: the path ran and its key figure is shown; skipped: the exact reason it cannot run here; failed: the "
         "first line of the error (the whole traceback and the command's stderr are in the json, column traceback)",
         "each path runs its command as `python -m swinprof ...` in a fresh process under the path's time limit; "
-        "rows that read one shared run (attention rows of one dtype, the memory rows, bench and regress) list the "
-        "wait for it in the first of them",
+        "rows that read one shared run (attention rows of one dtype, the memory rows, bench and regress) count "
+        "its time in the row that ran it",
         "errors are max abs differences vs attn_impl='reference' (logits; input gradient with backward)",
         f"{settings.get('jobs', 1)} path(s) at a time: with more than one, latencies and speedups are correctness "
         "by-products, not benchmarks (the headline numbers run alone on a GPU)",

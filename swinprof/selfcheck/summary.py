@@ -43,6 +43,14 @@ def _run_row(label: str, doc: dict, path: Path) -> dict:
     }
 
 
+def _cell(row: dict) -> str:
+    """`ok`, `failed`, or `skipped (reason)` with the reason cut short."""
+    status, reason = str(row.get("status")), str(row.get("result") or "")
+    if status != "skipped":
+        return status
+    return f"skipped ({reason if len(reason) <= 48 else reason[:45].rstrip() + '...'})"
+
+
 def summary_report(folder: str | Path) -> Report:
     """A Report with the runs table and the path x run status table."""
     files = report_files(folder)
@@ -54,13 +62,14 @@ def summary_report(folder: str | Path) -> Report:
         label = f"{settings.get('device')} {'quick' if settings.get('quick') else 'full'} ({path.stem})"
         runs.append(_run_row(label, doc, path))
         for row in find_table([doc], "paths").rows:
-            status.setdefault(row.get("path"), {})[label] = row.get("status")
+            status.setdefault(row.get("path"), {})[label] = _cell(row)
     if not runs:
         report.notes.append(f"no selfcheck reports under {folder} (looked for {', '.join(PATTERNS)})")
     if not any(str(r["report"]).startswith(str(Path(folder) / "gpu")) for r in runs):
         report.notes.append("no GPU run has been committed yet (no reports/gpu/selfcheck-*.json): every CUDA path "
                             "is unverified on real hardware")  # fmt: skip
-    report.add("runs", "Selfcheck runs", pd.DataFrame(runs))
-    paths = pd.DataFrame([{"path": p, **by_run} for p, by_run in status.items()])
-    report.add("paths", "Status of every path per run", paths.fillna("-") if len(paths) else paths)
+    if runs:
+        report.add("runs", "Selfcheck runs", pd.DataFrame(runs))
+        paths = pd.DataFrame([{"path": p, **by_run} for p, by_run in status.items()])
+        report.add("paths", "Status of every path per run", paths.fillna("-"))
     return report

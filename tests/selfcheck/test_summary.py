@@ -9,7 +9,7 @@ from swinprof.selfcheck.summary import summary_report
 
 
 def _write(path, device: str, statuses: dict[str, str], gpu: str | None = None) -> None:
-    outcomes = [Outcome(name, "cpu,cuda", status, "x") for name, status in statuses.items()]
+    outcomes = [Outcome(name, "cpu,cuda", status, "needs CUDA") for name, status in statuses.items()]
     env = {"gpu": gpu, "cpu": "Test CPU", "cpu_count": 2, "timestamp": "2026-11-25T00:00:00+00:00", "git_sha": "abc"}
     report = build_report(outcomes, {"device": device, "quick": True}, env)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +22,7 @@ def test_paths_by_run_and_the_no_gpu_note(tmp_path):
     runs = report.table("runs").frame
     assert list(runs["run"]) == ["cpu quick (selfcheck-cpu)"] and runs["ok / skipped / failed"][0] == "1 / 1 / 0"
     paths = report.table("paths").frame.set_index("path")
-    assert paths.loc["recipe fp8-dynamic", "cpu quick (selfcheck-cpu)"] == "skipped"
+    assert paths.loc["recipe fp8-dynamic", "cpu quick (selfcheck-cpu)"] == "skipped (needs CUDA)"
     assert any("no GPU run" in n for n in report.notes)
 
 
