@@ -22,6 +22,16 @@ def tiny_model(name: str = "swin_t", seed: int = 0, **overrides) -> torch.nn.Mod
     return model
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` need a GPU: on a machine without one they are skipped, with that reason."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marker 'cuda'); torch sees none on this machine")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(params=["swin_t", "swinv2_t_w8"], ids=["v1", "v2"])
 def tiny(request) -> torch.nn.Module:
     return tiny_model(request.param)

@@ -1,0 +1,108 @@
+"""`swinprof selfcheck`: run every user-facing code path once on a device and write one report of the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.errors import InvalidOptionError
+from swinprof.measure.device import resolve_device
+from swinprof.measure.environment import environment
+
+EPILOG = (
+    "exit codes: 0 nothing failed (skipped paths are fine), 1 at least one path failed, 2 bad input "
+    "(e.g. --device cuda on a machine without CUDA). Writes selfcheck-<device>.md/.json (+ .html, .csv) with -o."
+)
+# On a GPU machine (short sessions, 10-minute commands) a run stops starting paths after this many seconds, and
+# lists the rest as skipped: a full run fits in 8 minutes, a quick one in 9.
+BUDGET_CUDA_S = {"full": 470.0, "quick": 540.0}
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "selfcheck",
+        help="run every code path once (profile, attention, memory, recipes, export, bench): ok/skipped/failed",
+        description="Run every user-facing path once at small size (without --quick on CUDA: also the full-size "
+        "headline numbers) and report per path: ok with its key figure, skipped with the reason, or failed.",
+        epilog=EPILOG,
+    )  # fmt: skip
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to check (default cpu)")
+    p.add_argument("--quick", action="store_true", help="small sizes only, fewest iterations (no headline numbers)")
+    p.add_argument("-o", "--output", metavar="DIR", help="write selfcheck-<device>.md/.json here")
+    p.add_argument("--only", metavar="NAMES", help="comma-separated paths or name prefixes, e.g. attention,recipe")
+    budget_help = "overall time budget in seconds (default on CUDA: {full:.0f}, with --quick {quick:.0f}; none on CPU)"
+    p.add_argument("--budget", type=float, metavar="S", help=budget_help.format(**BUDGET_CUDA_S))
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="paths run at a time (default: 2 on CPU, each command on one thread; 1 on CUDA)")  # fmt: skip
+    p.add_argument("--list", action="store_true", help="list the paths with their devices and exit")
+    p.add_argument("--summary", action="store_true", help="print the 'Verified on' table from committed reports")
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where --summary looks (default reports)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    return p
+
+
+def _list(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from swinprof.report.document import Report
+    from swinprof.selfcheck.registry import all_checks
+
+    rows = [
+        {"path": c.name, "devices": ",".join(c.devices), "full size only": c.full_only,
+         "limit s (cpu / cuda)": f"{c.limit_s['cpu']:.0f} / {c.limit_s['cuda']:.0f}", "what": c.what}
+        for c in all_checks()
+    ]  # fmt: skip
+    report = Report("selfcheck paths")
+    report.add("paths", "Registered paths", pd.DataFrame(rows))
+    emit(report, args.format)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.summary:
+        from swinprof.selfcheck.summary import summary_report
+
+        emit(summary_report(args.reports), args.format)
+        return 0
+    if args.list:
+        return _list(args)
+    if args.budget is not None and args.budget <= 0:
+        raise InvalidOptionError(f"--budget must be a positive number of seconds, got {args.budget}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InvalidOptionError(f"--jobs must be at least 1, got {args.jobs}")
+    device = resolve_device(args.device)  # CUDA on a machine without it: one line, exit 2
+    from swinprof.selfcheck.runner import FAILED, build_report, load_average, run_checks
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    cuda = device.type == "cuda"
+    budget = args.budget or (BUDGET_CUDA_S["quick" if args.quick else "full"] if cuda else None)
+    # CPU: two commands at a time, one OpenMP thread each. On a shared 2-core machine two threads per command
+    # spin against other jobs (a tiny backward took 8x longer that way); two single-thread commands use both cores.
+    jobs = args.jobs or (1 if cuda else 2)
+    env = {} if cuda else {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    load_before, start = load_average(), time.monotonic()
+    outcomes = run_checks(device.type, args.quick, only, budget, env, jobs, on_progress=_progress)
+    settings = {
+        "device": device.type, "quick": args.quick, "only": args.only or "all", "budget_s": budget, "jobs": jobs,
+        "wall_s": round(time.monotonic() - start, 1), "load_1min_before": load_before,
+        "load_1min_after": load_average(), "child_env": env, **_cuda_settings(cuda),
+    }  # fmt: skip
+    report = build_report(outcomes, settings, environment(device))
+    emit(report, args.format, args.output, stem=f"selfcheck-{device.type}")
+    return 1 if any(o.status == FAILED for o in outcomes) else 0
+
+
+def _cuda_settings(cuda: bool) -> dict:
+    """CUDA version and compute capability (what fp8 and the kernels depend on) for the report."""
+    if not cuda:
+        return {}
+    import torch
+
+    major, minor = torch.cuda.get_device_capability()
+    return {"cuda": torch.version.cuda, "capability": f"{major}.{minor}"}
+
+
+def _progress(line: str) -> None:
+    err_console.print(line, highlight=False, markup=False, soft_wrap=True)
