@@ -25,8 +25,10 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="variant name (overrides the recipe's [model].name)")
+def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
+    """The options `run` and `quantize` share (`quantize` names its model positionally: no --model)."""
+    if model_flag:
+        p.add_argument("--model", help="variant name (overrides the recipe's [model].name)")
     p.add_argument("--res", type=int, dest="img_size", help="input resolution (multiple of 32)")
     p.add_argument("--weights", help="checkpoint (.pth / .safetensors); default random init (latency only)")
     p.add_argument("--data", help="image folder: ImageFolder for accuracy, any folder for calibration/fidelity")
@@ -38,7 +40,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", type=int, help="timed calls per model and batch size")
     p.add_argument("--eval-batch", type=int, dest="eval_batch_size", help="batch size for fidelity/accuracy")
     p.add_argument("--fidelity-samples", type=int, help="inputs compared against fp32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights (default 0)")
     p.add_argument("--bench-lock", metavar="FILE", help="flock FILE while timing (compiles run outside the lock)")
     p.add_argument(
         "--no-process-memory",
@@ -48,7 +50,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-o", "--output", help="output folder (default out/<model>-<recipes>-<UTC time>)")
     p.add_argument("--title", help="report title")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table")
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table",
+                   help="what to print on stdout (default table)")  # fmt: skip
 
 
 def options(args: argparse.Namespace) -> RunOptions:

@@ -16,14 +16,21 @@ FORMATS = ["table", "markdown", "csv", "json", "html"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export", help="export a model (ONNX) for other runtimes")
+    p = sub.add_parser(
+        "export",
+        help="export a model (ONNX) for other runtimes",
+        description="Export a variant to ONNX (dynamo exporter by default, optionally with a symbolic batch) and "
+        "check it against PyTorch in ONNX Runtime. Example: swinprof export onnx swin_s --dynamic-batch "
+        "-o swin_s.onnx",
+    )
     p.add_argument("format", choices=["onnx"], help="export format")
     p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_s")
     p.add_argument("--res", type=int, dest="img_size", help="input resolution (default: the variant's)")
     p.add_argument("--weights", help="checkpoint to load before export (default random init)")
-    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
-    p.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo")
+    p.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
+                   help="torch.onnx exporter (default dynamo: torch.export underneath)")  # fmt: skip
     p.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime parity check")
     p.add_argument("--report-format", dest="report_format", choices=FORMATS, default="table",
                    help="how to print the export report (default table)")  # fmt: skip

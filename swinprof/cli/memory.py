@@ -19,7 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "one forward, per configuration and report two meters: the tensor peak (live tensor bytes, with its "
         "breakdown) and the process peak (peak RSS, CUDA: reserved, of a fresh process running only that "
         "configuration), step time and ratios vs the baseline. Stage numbers are 1-based (stages=1,2,3 are the "
-        "first three stages). ZeRO-1: launch with `torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`.",
+        "first three stages). ZeRO-1: launch with `torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`. "
+        "Example: swinprof memory swinv2_t_w8 --res 256 --batch 8 --checkpoint all,block",
     )
     p.add_argument("model", help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")

@@ -16,13 +16,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "quantize",
         help="quantize (and optionally compile) a model and compare it with fp32 eager",
-        description="Shortcut for `swinprof run` with a recipe made from the flags.",
+        description="Shortcut for `swinprof run` with a recipe made from the flags. "
+        "Example: swinprof quantize swin_s --method int8-weight-only",
     )
     p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_s")
-    p.add_argument("--method", required=True, choices=[m for m in methods() if m != "none"])
+    p.add_argument("--method", required=True, choices=[m for m in methods() if m != "none"],
+                   help="quantization method (see `swinprof recipes`)")  # fmt: skip
     p.add_argument("--compile", dest="compile_mode", choices=COMPILE_MODES, default="none", help="inductor mode")
     p.add_argument("--calib-count", type=int, default=32, help="calibration images/inputs for static methods")
-    add_common(p)
+    add_common(p, model_flag=False)
     return p
 
 

@@ -10,8 +10,14 @@ from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("recipes", help="list the preset recipes (quantize/compile/deploy and benchmark suites)")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table")
+    p = sub.add_parser(
+        "recipes",
+        help="list the preset recipes (quantize/compile/deploy and benchmark suites)",
+        description="List every preset recipe and benchmark suite with what it does, and the quantization "
+        "methods a recipe can name. Example: swinprof recipes --format markdown",
+    )
+    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table",
+                   help="output format (default table)")  # fmt: skip
     return p
 
 

@@ -16,7 +16,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "compare with fp32 eager: fidelity, accuracy (with --data), latency, size, memory (tensor peak of one "
         "forward; process peak of a fresh process per recipe and batch size), what torch.compile did. Several "
         "recipes are timed side by side in one run; the report, record.json, resolved recipes and artifacts are "
-        "published into --output as one unit.",
+        "published into --output as one unit. Example: swinprof run fp32-eager compile-inductor int8-x86-cpu "
+        "--model swin_s",
     )
     p.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe file or preset name")
     add_common(p)

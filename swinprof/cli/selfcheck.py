@@ -25,7 +25,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "selfcheck",
         help="run every code path once (profile, attention, memory, recipes, export, bench): ok/skipped/failed",
         description="Run every user-facing path once at small size (without --quick on CUDA: also the full-size "
-        "headline numbers) and report per path: ok with its key figure, skipped with the reason, or failed.",
+        "headline numbers) and report per path: ok with its key figure, skipped with the reason, or failed. "
+        "Example: swinprof selfcheck --device cpu --quick -o out/selfcheck",
         epilog=EPILOG,
     )  # fmt: skip
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to check (default cpu)")
