@@ -10,12 +10,14 @@ the cache.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import torch
 from torch._guards import TracingContext
+from torch.utils._python_dispatch import _disable_current_modes
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,12 +59,20 @@ def is_tracing(*args: object) -> bool:
     return _any_symbolic(args) or torch._C._is_tracing() or _fake_mode_active()
 
 
+@contextlib.contextmanager
+def as_model_state() -> Iterator[None]:
+    """Build a cached value the way a model's buffers are built: outside inference mode (an inference tensor
+    cached there could not be saved by autograd in a later training step), without autograd, and unseen by
+    the dispatch modes that meter a call (tensor peak, MAC counting): a cache filled on the first call is
+    model state, not per-call cost, so the first call meters exactly like every later one."""
+    with torch.inference_mode(False), torch.no_grad(), _disable_current_modes():
+        yield
+
+
 def _outside_inference_mode(build: Callable[P, R]) -> Callable[P, R]:
-    # A tensor cached inside `torch.inference_mode()` would be an inference tensor, which autograd refuses
-    # to save (index_select saves its index) in a later training step; build every cached value normally.
     @functools.wraps(build)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with torch.inference_mode(False), torch.no_grad():
+        with as_model_state():
             return build(*args, **kwargs)
 
     return run
@@ -72,8 +82,8 @@ def geometry_cache(maxsize: int = 64) -> Callable[[Callable[P, R]], Callable[P, 
     """Decorator: memoise a geometry builder in eager mode, call it directly while tracing.
 
     The builder takes hashable positional arguments (ints, tuples of ints, a device string) and returns
-    tensors (or tuples of tensors and ints). Eager: an LRU cache of `maxsize` entries, each built outside
-    inference mode and without autograd. Tracing (`is_tracing(*args)`): the builder runs as plain code so
+    tensors (or tuples of tensors and ints). Eager: an LRU cache of `maxsize` entries, each built
+    `as_model_state()`. Tracing (`is_tracing(*args)`): the builder runs as plain code so
     its ops are traced with the caller's fake tensors and symbolic sizes. Callers must not modify results.
     The wrapper has `cache_clear()` and `cache_info()`; `clear_geometry_caches()` clears every such cache.
     """

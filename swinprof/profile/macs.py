@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
 from swinprof.measure.memory import TensorPeak, fresh_outputs
-from swinprof.profile.grouping import Stage, StageSpec, as_stages, run_stages
+from swinprof.profile.grouping import Stage, StageSpec, as_stages
 
 aten = torch.ops.aten
 
@@ -185,12 +185,11 @@ def count_costs(model: nn.Module, example_input: torch.Tensor, stages: Sequence[
     """Run the stages once on `example_input` under the counter (use the meta device to make it free).
 
     `example_input` is the model input, e.g. `(B, 3, H, W)`; counts are for the whole batch. Runs under
-    `torch.inference_mode()` after one uncounted warm-up pass (as `measure.memory.forward_tensor_peak` does),
-    so the tensor peaks here equal what every other command measures for one forward of the same input.
+    `torch.inference_mode()` like `measure.memory.forward_tensor_peak`, so the tensor peaks here equal what every
+    other command measures for one forward of the same input (caches the model fills on its first call are
+    built as model state, unseen by either meter: `models.cache.as_model_state`).
     """
     stage_list = as_stages(model, stages)
-    with torch.inference_mode():
-        run_stages(stage_list, example_input)  # fills the model's geometry caches, which are not per-call cost
     mode, calls = _CostMode(), {}
     handles = _module_hooks(model, mode, calls)
     by_id = {id(m): m for m in model.modules()}

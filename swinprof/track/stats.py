@@ -14,7 +14,6 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 REGRESSION, IMPROVEMENT, UNCHANGED, UNCERTAIN = "regression", "improvement", "unchanged", "uncertain"
 VERDICTS = (REGRESSION, IMPROVEMENT, UNCHANGED, UNCERTAIN)
@@ -48,6 +47,8 @@ def ratio_interval(base: list[float], new: list[float], confidence: float = 0.95
     x, y = np.log(np.asarray(base, float)), np.log(np.asarray(new, float))
     n, m = len(x), len(y)
     diffs = np.sort((y[None, :] - x[:, None]).ravel())
+    from scipy import stats as sps  # scipy costs ~1 s to import: only the commands that decide pay it
+
     z = sps.norm.ppf(0.5 + confidence / 2)
     k = math.floor(n * m / 2 - z * math.sqrt(n * m * (n + m + 1) / 12))
     k = min(max(k, 0), len(diffs) - 1)
@@ -74,6 +75,8 @@ def compare_samples(
                         math.nan, math.nan, math.nan, math.nan, n, m)  # fmt: skip
     ratio = statistics.median(new) / statistics.median(base)
     _, lo, hi = ratio_interval(base, new, confidence)
+    from scipy import stats as sps
+
     p = float(sps.mannwhitneyu(new, base, alternative="two-sided").pvalue)
     up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
     significant = p < alpha

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from swinprof.models.cache import geometry_cache, is_tracing
+from swinprof.models.cache import as_model_state, geometry_cache, is_tracing
 from swinprof.models.windows import Pair, shift_mask, window_partition
 
 _CACHE_ATTR = "_swinprof_mask_cache"
@@ -51,7 +51,8 @@ def folded_bias_mask(attn, hw: Pair, window: Pair, shift: Pair, dtype: torch.dty
     hit = cache.get(key)
     if hit is not None and hit[0] == versions:
         return hit[1]
-    mask = _fold(attn, hw, window, shift, device).to(dtype).contiguous()
+    with as_model_state():  # like a geometry cache: state of the module, not cost of this call
+        mask = _fold(attn, hw, window, shift, device).to(dtype).contiguous()
     cache[key] = (versions, mask)
     return mask
 
