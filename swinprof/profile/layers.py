@@ -94,7 +94,8 @@ def layer_summary(model: nn.Module, example_input: torch.Tensor, trace: CostTrac
                 "Param #": int(info.num_params),
                 "MACs (self)": self_macs.get(path, 0) if first else 0,
                 "MACs (total)": inclusive if first else 0,
-                "torchinfo mult-adds": int(info.macs),
+                # torchinfo counts leaf layers only; its container rows are not sums (the root showed params x 1000)
+                "torchinfo mult-adds": int(info.macs) if info.is_leaf_layer else None,
             }
         )
     return LayerSummary(
@@ -102,7 +103,7 @@ def layer_summary(model: nn.Module, example_input: torch.Tensor, trace: CostTrac
         int(stats.total_params),
         trace.total_macs,
         int(stats.total_mult_adds),
-        stats.total_input / MB,
+        example_input.numel() * example_input.element_size() / MB,  # torchinfo's total_input adds a few bytes
         stats.total_output_bytes / MB,
         # torchinfo's own param bytes skip parameters used outside a module call (v2's logit_scale, q/v bias)
         sum(p.numel() * p.element_size() for p in model.parameters()) / MB,
