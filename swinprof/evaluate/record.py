@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from swinprof.evaluate.compare import BASELINE, RunResult
+from swinprof.measure.environment import busy_warning
 from swinprof.measure.isolated import ALLOCATOR_NOTE
 from swinprof.measure.memory import TENSOR_PEAK
 from swinprof.optimize.fresh import PROCESS_PEAK
@@ -166,6 +167,7 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
     report.notes.extend(_run_notes(result))
     report.warnings.extend(result.warnings)
+    report.warnings += busy_warning(env, unaffected="fidelity, sizes and memory")
     return report
 
 

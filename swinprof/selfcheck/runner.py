@@ -6,7 +6,6 @@ row (one line, with the full traceback and the command's stderr kept for the jso
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import traceback
@@ -153,8 +152,6 @@ def outcome_frame(outcomes: list[Outcome]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def load_average() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> Report:

@@ -207,11 +207,3 @@ def test_bad_config_is_a_clear_error():
         MemoryConfig(seq_chunks=0)
     with pytest.raises(MemoryOptionError, match="granularity"):
         MemoryConfig((0,), "layer")
-
-
-def test_a_busy_cpu_is_a_warning_about_times_not_memory():
-    env = {"cpu_count": 2, "device": "cpu", "load_1min": 1.0}
-    assert study.busy_warning(0.5, env) == []
-    warning = study.busy_warning(4.1, env)[0]
-    assert "4.1 -> 1.0" in warning and "step times" in warning and "memory meters do not depend" in warning
-    assert study.busy_warning(4.1, {**env, "device": "cuda"}) == []
