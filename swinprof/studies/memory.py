@@ -327,7 +327,9 @@ def _add_attention(report: Report, spec: ModelSpec, seq: MemoryConfig, batch: in
         f"{frame.attrs['input']}; {what} of that block's window attention.",
         f"meter: {TENSOR_PEAK}. working set = peak bytes above the inputs (scores, q/k/v, projections"
         + (", gradients)." if backward else ")."),
-        "expected scores factor = windows / windows per chunk (the score tensor shrinks with the chunk).",
+        "expected scores factor = windows / windows per chunk (the score tensor shrinks with the chunk); with a "
+        "shift mask and batch > 1 the measured factor can exceed it: the batched path adds one (windows, heads, N, "
+        "N) bias+mask sum shared by the images, a chunk adds bias and mask in two steps without it.",
     ]
     report.add("attention", f"Sequential attention: stage {stage + 1} attention peak", frame, notes)
 
