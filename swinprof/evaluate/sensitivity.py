@@ -174,6 +174,7 @@ class BudgetSearch:
     seconds: float
     ranking: Sensitivity
     notes: list[str] = field(default_factory=list)
+    budget: str = ""
 
 
 def _longest_prefix(order: list[str], ok: Callable[[list[str]], bool], hi: int) -> tuple[int, int]:
@@ -248,3 +249,45 @@ def make_probes(model, images, transform, count: int, skip_images: int, seed: in
         labels = torch.cat([y for _, y in batches]) if part.labeled else None
         probes.append(Probe.of(model, x, labels, f"{len(part)} images of {images.root} (after {a})"))
     return probes[0], probes[1]
+
+
+def apply_budget(recipe, model, calibration, images, transform, seed: int, say=None):
+    """Search `recipe`'s `[quantize.budget]` on `model` and return `(recipe with the chosen skip list and no
+    budget, BudgetSearch)`; the returned recipe re-runs the same quantized set without searching.
+
+    `calibration`: the recipe's calibration batches (the probes never reuse them: with `images` they start
+    after the calibration images, without they use other seeds)."""
+    from swinprof.optimize.switch import build_switchboard
+
+    say = say or (lambda _m: None)
+    budget = recipe.quantize.budget
+    board, notes = build_switchboard(recipe, model, calibration)
+    used = sum(len(c) for c in calibration) if images is not None else 0
+    search, heldout = make_probes(model, images, transform, budget.samples, used, seed)
+    if budget.metric == "accuracy" and search.labels is None:
+        raise RecipeError(f"recipe {recipe.name!r}: an accuracy budget needs labeled images (--data ImageFolder)")
+    say(f"{recipe.name}: budget search over {len(board.layers)} layers ({budget.metric}) on {search.source}")
+    result = search_budget(board, search, heldout, budget,
+                           on_progress=lambda i, n, name: say(f"ranking {i}/{n}") if i % 20 == 1 else None)  # fmt: skip
+    limit = f"min {budget.min:g}" if budget.min is not None else f"max drop {budget.max_drop:g}"
+    result.budget = f"{budget.metric} {limit}"
+    result.notes = notes + result.notes + [f"search inputs: {search.source}; held-out: {heldout.source}"]
+    skip = tuple(dict.fromkeys([*recipe.quantize.skip, *result.skipped]))
+    chosen = recipe.replace("quantize", skip=list(skip), budget={"metric": "none", "min": None, "max_drop": None})
+    return chosen, result
+
+
+def budget_frame(searches: dict[str, BudgetSearch]) -> pd.DataFrame:
+    """One row per budgeted recipe: the budget, what the search chose and what it scored (the run's table)."""
+    rows = []
+    for name, s in searches.items():
+        column = COLUMN[s.ranking.metric]
+        rows.append({
+            "recipe": name, "metric": s.ranking.metric,
+            "quantized": f"{len(s.quantized)} of {len(s.quantized) + len(s.skipped)}",
+            "skipped": ", ".join(s.skipped) or "-",
+            f"search {column}": s.search_score[column], f"held-out {column}": s.heldout_score[column],
+            "evaluations": s.evaluations, "search s": s.seconds,
+            "budget": s.budget,
+        })  # fmt: skip
+    return pd.DataFrame(rows)

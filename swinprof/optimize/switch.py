@@ -8,7 +8,8 @@ about 100 s per set for swin_t on 2 cores; a switchboard pays that once:
   once, keeping weights as fp32 -> quantize -> dequantize (`fold_quantize=False`). The converted graph is the
   reference (un-lowered) form: its quantize/dequantize pairs are the numerics the oneDNN int8 kernels compute.
   Turning a layer off points its `aten.linear` / `aten.conv2d` back at the fp32 activation and the fp32 weight
-  (the q/dq nodes stay in the graph, unused); `set` then regenerates the graph's Python code (milliseconds).
+  (the q/dq nodes stay in the graph, unused and skipped). The graph runs node by node (`fx.Interpreter`), so a
+  switch takes effect without regenerating code.
 - torchao methods (`int8-dynamic`, `int8-weight-only`, `fp8-dynamic`): quantize a copy once with the recipe's
   config, then swap each `nn.Linear` between its quantized and its fp32 module.
 
@@ -156,7 +157,7 @@ class GraphSwitchboard(Switchboard):
         for name, inputs in self._inputs.items():
             for inp in inputs:
                 inp.node.update_arg(inp.index, inp.quantized if name in on else inp.original)
-        self.gm.recompile()
+        self._dead_nodes = self._dead()
         self._on = on
 
     def _dead(self) -> set[fx.Node]:
@@ -195,7 +196,7 @@ class GraphSwitchboard(Switchboard):
                 return out
 
         with torch.inference_mode():
-            Keep(self.gm, self._dead()).run(x, initial_env=dict(self._constants))
+            Keep(self.gm, self._dead_nodes).run(x, initial_env=dict(self._constants))
         self._cached_x, self._prefix = x, values
         self.set(current or ())
 
@@ -207,7 +208,7 @@ class GraphSwitchboard(Switchboard):
                 if i < start and n not in env:
                     env[n] = self._prefix.get(n)  # values no later node reads stay None
         with torch.inference_mode():
-            return _Run(self.gm, self._dead()).run(x, initial_env=env)
+            return _Run(self.gm, self._dead_nodes).run(x, initial_env=env)
 
 
 class ModuleSwitchboard(Switchboard):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from swinprof.cli.main import main
@@ -14,15 +13,6 @@ from swinprof.optimize.presets import get_recipe
 from swinprof.optimize.pt2e import quantize_pt2e_x86, resolve_reduce_range
 from swinprof.optimize.switch import build_switchboard
 from tests.optimize.tiny import inputs, tiny_model
-
-
-@pytest.fixture(scope="module")
-def pt2e_board():
-    model = tiny_model()
-    recipe = get_recipe("int8-x86-cpu")
-    calibration = [inputs(4, seed=10)]
-    board, _ = build_switchboard(recipe, model, calibration)
-    return model, recipe, calibration, board
 
 
 def test_switchboard_all_on_is_the_recipes_graph_and_all_off_is_fp32(pt2e_board):
@@ -41,7 +31,7 @@ def test_switchboard_all_on_is_the_recipes_graph_and_all_off_is_fp32(pt2e_board)
 
 
 def test_prefix_cache_gives_the_same_logits(pt2e_board):
-    model, _, _, board = pt2e_board
+    *_, board = pt2e_board
     x = inputs(2, seed=6)
     late = board.layers[-3:]
     board.set(late)
