@@ -36,7 +36,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="only: quantize just the group; all-but: quantize everything except it")  # fmt: skip
     p.add_argument("--samples", type=int, default=8, help="probe inputs scored per setting (default 8)")
     p.add_argument("--calib-count", type=int, help="calibration inputs (default: the recipe's count)")
-    p.add_argument("--all-layers", action="store_true", help="also rank the layers the recipe's skip keeps in fp32")
+    p.add_argument("--recipe-layers", action="store_true",
+                   help="rank only the layers the recipe quantizes (default: every Linear/Conv2d its include "
+                   "selects, also those its skip keeps in fp32, e.g. patch embedding and head)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and random inputs (default 0)")
     p.add_argument("-o", "--output", help="write the report files into this folder")
     p.add_argument("--title", help="report title")
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"preparing {recipe.name} once ({recipe.method.summary}) with {sum(len(c) for c in calibration)} "
         "calibration inputs")  # fmt: skip
     start = time.perf_counter()
-    board, notes = build_switchboard(recipe, model, calibration, ignore_skip=args.all_layers)
+    board, notes = build_switchboard(recipe, model, calibration, ignore_skip=not args.recipe_layers)
     prepare_s = time.perf_counter() - start
     used = sum(len(c) for c in calibration) if images is not None else 0
     probe, _ = make_probes(model, images, transform, args.samples, used, args.seed)

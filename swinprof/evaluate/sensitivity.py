@@ -203,6 +203,8 @@ def search_budget(board: Switchboard, search: Probe, heldout: Probe, budget, on_
     notes = []
     if k_held < k:
         notes.append(f"held-out inputs failed the budget with {k} layers: shrank to {k_held}")
+    if k_held == 0:
+        notes.append("no layer meets the budget even alone: the recipe runs every layer in fp32")
     chosen = set(order[:k_held])
     quantized = [n for n in board.layers if n in chosen]
     result = BudgetSearch(

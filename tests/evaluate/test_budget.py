@@ -44,6 +44,7 @@ def test_search_meets_the_budget_on_heldout_inputs(pt2e_board):
     assert set(result.quantized) | set(result.skipped) == set(board.layers)
 
 
+@pytest.mark.slow  # a full run_recipes (PT2E prepared twice: the search's switchboard, then the recipe)
 def test_budgeted_run_writes_the_chosen_skip_list(tmp_path):
     recipe = parse_recipe({
         "meta": {"name": "budgeted"}, "model": {"name": "swin_t"},
