@@ -8,6 +8,7 @@ from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.files import atomic_write_text, ensure_writable_dir
 from swinprof.report.writer import report_markdown
+from swinprof.track.accuracy import parse_limit
 from swinprof.track.history import load_history
 from swinprof.track.plot import plot_history
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
@@ -45,6 +46,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
                    help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
     p.add_argument("--min-samples", type=int, default=10, help="fewer samples than this give 'uncertain'")
+    p.add_argument("--accuracy-threshold", default="1dB",
+                   help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
+    p.add_argument("--top1-threshold", default="1pt",
+                   help="largest top-1 agreement drop, in percentage points (default 1pt)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
     p.add_argument("--markdown", metavar="FILE", help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--history", metavar="STORE", help="history store for sparklines and step changes in the report")
@@ -55,6 +60,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     threshold = parse_threshold(args.threshold)
+    sqnr_db, top1_points = parse_limit(args.accuracy_threshold, "dB"), parse_limit(args.top1_threshold, "points")
     if args.plot and not args.history:
         raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")
     if not 0 < args.alpha < 1:
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if path:
             ensure_writable_dir(_parent(path))  # fail before the comparison, not after
     base, new = load_results(args.baseline), load_results(args.current)
-    cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric)
+    cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric, sqnr_db,
+                          top1_points)  # fmt: skip
     history = load_history(args.history) if args.history else None
     if args.plot:
         plot_history(history, cmp.suite_name, args.plot, threshold)
