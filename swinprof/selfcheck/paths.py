@@ -217,6 +217,22 @@ for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
         functools.partial(recipe, name=_name, cpu_target=_cpu_target)
     )
 
+
+@register("sensitivity int8-x86-cpu", limit_s={"cpu": 600.0, "cuda": 300.0})
+def sensitivity(ctx: Context) -> Result:
+    """`swinprof sensitivity --recipe int8-x86-cpu --group stage`: every stage scored quantized alone."""
+    run = ctx.cli("sensitivity", MODEL, "--recipe", "int8-x86-cpu", "--res", RECIPE_RES, "--group", "stage",
+                  "--samples", 2, "--calib-count", 2, "--format", "json")  # fmt: skip
+    rows = find_table(run.docs, "sensitivity").rows
+    if not rows:
+        raise LookupError("the sensitivity table has no rows")
+    worst = rows[0]
+    group, sqnr = str(cell(worst, "group")), number(worst, "sqnr_db")
+    layers = sum(int(number(r, "layers") or 0) for r in rows)
+    figure = f"{len(rows)} groups, {layers} layers; most sensitive {group} ({fmt(sqnr, '.1f', 'sqnr_db')} dB alone)"
+    return Result(figure, {"groups": len(rows), "layers": layers, "most_sensitive": group, "sqnr_db": sqnr})
+
+
 # ------------------------------------------------------------------------------------------- export, bench
 
 
