@@ -69,7 +69,7 @@ def _token_layout(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[tor
         starts.append(torch.full((count,), first, dtype=torch.long, device=device))
         sizes.append(torch.full((count,), count, dtype=torch.long, device=device))
         first += count
-    position = torch.empty_like(order).scatter_(0, order, torch.arange(order.shape[0], device=device))
+    position = torch.argsort(order)  # the inverse permutation (argsort exports where scatter_ into empty does not)
     start = torch.cat(starts)[position]
     return order, start, torch.cat(sizes)[position], position - start
 
