@@ -71,3 +71,15 @@ def test_runtime_rules_come_from_the_runtime_registration():
         parse_recipe({**trt, "benchmark": {"batch_sizes": [8]}})
     with pytest.raises(RecipeError, match="applies to the pytorch runtime only"):
         parse_recipe({"target": {"runtime": "tensorrt"}, "compile": {"backend": "inductor"}})
+
+
+def test_a_recipe_attention_runs_on_a_copy_with_the_same_weights(tmp_path):
+    model = tiny_model()  # built with `reference`, as a run builds it from its first recipe
+    prepared = prepare(parse_recipe({"model": {"attn_impl": "fused"}}), model, [], tmp_path)
+    assert prepared.fn is not model and prepared.fn.attn_impl == "fused" and model.attn_impl == "reference"
+    assert prepared.notes == ["attention fused (the model was built with reference)"]
+    x = inputs(2)
+    with torch.inference_mode():
+        assert torch.allclose(prepared.fn(x), model(x), atol=1e-4)
+    same = prepare(parse_recipe({}), model, [], tmp_path)
+    assert same.fn is model and same.notes == []
