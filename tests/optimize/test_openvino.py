@@ -2,7 +2,8 @@
 OpenVINO graph, the IR is saved whole, and every failure is one line (exit 2 from the CLI).
 
 Converting is the slow part (torch.export, then OpenVINO's decompositions): the module fixtures convert twice,
-on a model of five blocks that still has shifted windows (stages 1-2), patch merging and every skip target."""
+on a two-stage model of three blocks that still has a shifted block (with masks), a regular one, patch merging
+and every skip target."""
 
 from __future__ import annotations
 
@@ -27,17 +28,18 @@ pytest.importorskip("nncf", reason="needs the [openvino] extra")
 
 
 ROOT = Path(__file__).resolve().parents[2]
-# Stage sides 16/8/4/2 at window 4: shifted windows (with masks) in stages 1 and 2, clamped windows after.
-DEPTHS = (2, 1, 1, 1)
+# 32x32 images, stage sides 8/4 at window 4: stage 1 has a regular and a shifted block, stage 2 one window.
+SMALL = dict(depths=(2, 1), num_heads=(1, 2), img_size=32)
+SIZE = SMALL["img_size"]
 
 
 def _recipe(name: str):
-    return load_recipe(f"recipes/{name}.toml").replace("model", name="swin_t", img_size=64)
+    return load_recipe(f"recipes/{name}.toml").replace("model", name="swin_t", img_size=SIZE)
 
 
 @pytest.fixture(scope="module")
 def model() -> torch.nn.Module:
-    return tiny_model(depths=DEPTHS)
+    return tiny_model(**SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,14 @@ def work(model):
 def int8(model, work, tmp_path_factory):
     """The openvino-int8 recipe's method applied to the converted model, then compiled as the runtime does."""
     recipe = _recipe("openvino-int8")
-    calibration = [inputs(8, seed=s) for s in range(2)]
+    calibration = [inputs(8, seed=s, size=SIZE) for s in range(2)]
     job = MethodJob.from_recipe(recipe, model, work, calibration, tmp_path_factory.mktemp("ov-int8"))
     return apply_method(recipe.quantize.method, job)
 
 
 def test_fp32_matches_pytorch_at_two_batch_sizes_through_one_ir(model, fp32):
     for batch in (1, 3):  # dynamic batch: one converted model serves both
-        x = inputs(batch, seed=batch)
+        x = inputs(batch, seed=batch, size=SIZE)
         with torch.inference_mode():
             err = (fp32.fn(x) - model(x)).abs().max().item()
         assert err < 1e-3
@@ -73,12 +75,12 @@ def test_the_ir_is_saved_whole_and_reads_back_to_the_same_logits(model, fp32):
     assert xml.suffix == ".xml" and weights == xml.with_suffix(".bin")
     assert fp32.size_bytes == weights.stat().st_size > 0
     reread = ovrt.compile_ov(ov.Core().read_model(str(xml)))
-    x = inputs(2)
+    x = inputs(2, size=SIZE)
     assert torch.allclose(reread(x), fp32.fn(x), atol=1e-6)
 
 
 def test_int8_keeps_fidelity_and_reports_what_it_quantized(model, int8, fp32):
-    x = inputs(8, seed=5)
+    x = inputs(8, seed=5, size=SIZE)
     with torch.inference_mode():
         fidelity = compare_logits(model(x), ovrt.compile_ov(int8.work.model)(x))
     assert fidelity.sqnr_db > 15.0  # loose: random weights, 16 random calibration images
@@ -130,7 +132,7 @@ class BesselHead(torch.nn.Module):
 
 
 def test_an_unsupported_op_is_one_swinprof_error_line():
-    model = tiny_model(depths=(1, 1, 1, 1), img_size=32)
+    model = tiny_model(depths=(1,), num_heads=(1,), img_size=SIZE)
     model.head = torch.nn.Sequential(model.head, BesselHead())
     with pytest.raises(ovrt.OpenVinoError) as caught:
         ovrt.convert(model, dynamic_batch=False)
