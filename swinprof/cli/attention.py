@@ -8,7 +8,7 @@ from swinprof.cli._render import FORMATS, emit, err_console
 from swinprof.errors import SwinprofError
 from swinprof.models import get_variant
 from swinprof.report.files import ensure_writable_dir
-from swinprof.studies.attention import compare_attention
+from swinprof.studies.attention import attention_report, compare_attention
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,11 +17,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="compare attention implementations: error, latency, memory, speedup",
         description="Run every shifted-window attention implementation on one model and input: max error of the "
         "logits vs reference, latency of one block per stage and of the whole model (interleaved), tensor peak, "
-        "speedup. Example: swinprof attention swin_t --res 224 --batch 8 --impl reference,fused",
+        "speedup. Example: swinprof attention swin_t --res 224 --batch 1,8 --impl reference,fused",
     )
     p.add_argument("variant", help="model variant, e.g. swin_t (see `swinprof models`)")
     p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--batch", type=int, default=8, help="images per forward (default 8)")
+    p.add_argument("--batch", default="8", help="images per forward; several comma-separated (1,8): one table each "
+                   "(default 8)")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"], help="model dtype (default fp32)")
     p.add_argument("--backward", action="store_true", help="time forward + backward instead of forward")
@@ -36,20 +37,34 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _stem(args: argparse.Namespace, res: int) -> str:
     mode = "_bwd" if args.backward else ""
-    return f"attention_{args.variant}_{res}_b{args.batch}_{args.device.split(':')[0]}{mode}"
+    batches = "-".join(map(str, _batches(args.batch)))
+    return f"attention_{args.variant}_{res}_b{batches}_{args.device.split(':')[0]}{mode}"
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        batches = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        batches = []
+    if not batches or min(batches) < 1:
+        raise SwinprofError(f"--batch {text!r}: give one or more comma-separated batch sizes of at least 1, e.g. 1,8")
+    return list(dict.fromkeys(batches))
 
 
 def run(args: argparse.Namespace) -> int:
     res = args.res or get_variant(args.variant).config.img_size
-    if args.batch < 1 or args.iters < 1 or args.warmup < 0:
-        raise SwinprofError("--batch and --iters must be at least 1 and --warmup at least 0")
+    batches = _batches(args.batch)
+    if args.iters < 1 or args.warmup < 0:
+        raise SwinprofError("--iters must be at least 1 and --warmup at least 0")
     impls = [s.strip() for s in args.impl.split(",") if s.strip()] if args.impl else None
     if args.output:
         ensure_writable_dir(args.output)  # fail before minutes of measuring, not after
+    results = []
     with err_console.status("measuring") as status:
-        result = compare_attention(
-            args.variant, res, args.batch, args.device, args.dtype, args.backward, impls,
-            args.warmup, args.iters, args.block_iters, on_progress=lambda msg: status.update(msg),
-        )  # fmt: skip
-    emit(result.report(), args.format, args.output, _stem(args, res))
+        for batch in batches:
+            results.append(compare_attention(
+                args.variant, res, batch, args.device, args.dtype, args.backward, impls, args.warmup, args.iters,
+                args.block_iters, on_progress=lambda msg, b=batch: status.update(f"batch {b}: {msg}"),
+            ))  # fmt: skip
+    emit(attention_report(results), args.format, args.output, _stem(args, res))
     return 0

@@ -18,6 +18,7 @@ import torch
 
 from swinprof.errors import DataPathError, RecipeError
 from swinprof.evaluate.fidelity import Fidelity, compare_logits
+from swinprof.evaluate.gaps import runtime_gaps
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
 from swinprof.measure.memory import forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved, time_once
@@ -434,6 +435,7 @@ def run_recipes(
     measured = _Measured(timings, first, fid, acc, tensor_peaks, process, stats, quantized)
     rows = _rows(recipes, prepared, measured, state_dict_bytes(model))
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
+    warnings += runtime_gaps(rows, {r.name: r.target.precision for r in recipes})
     inputs = {
         "model": lead.model.name, "img_size": img, "weights": opts.weights, "device": str(device),
         "data": opts.data, "data_layout": images.layout if images else None, "images": len(images) if images else 0,

@@ -8,7 +8,7 @@ Like torchao's `quantize_` (a config type and its handler registered side by sid
     def int8_dynamic(job: MethodJob) -> Quantized:
         return quantize_job(job, torchao_config("Int8DynamicActivationInt8WeightConfig"))
 
-A runtime (`pytorch`, `onnxruntime`, `tensorrt`) is registered the same way with `register_runtime` on the
+A runtime (`pytorch`, `onnxruntime`, `openvino`, `tensorrt`) is registered the same way with `register_runtime` on the
 function that turns a recipe into a callable model; it calls the recipe's method at the point where its form of
 the model exists (an `nn.Module`, an ONNX file). The recipe schema's choices, `check_requirements`,
 `swinprof recipes` and `prepare` all read this registry, so adding a method is one function in one place.
@@ -40,6 +40,7 @@ BUILTIN_MODULES = (
     "swinprof.optimize.pt2e",
     "swinprof.optimize.onnx",
     "swinprof.optimize.tensorrt",
+    "swinprof.optimize.openvino",
 )
 
 
@@ -65,8 +66,10 @@ class RuntimeSpec:
 
     `modules`: import names that must be installed (from pip extra `extra`); `needs(recipe)`: more import names
     a particular recipe needs (e.g. onnxscript for the dynamo exporter); `validate(recipe)`: schema checks only
-    this runtime knows (raise RecipeError); `compiles`: whether `[compile]` applies; `dispatcher`: whether its
-    uncompiled kernels run through PyTorch's dispatcher, where the tensor-peak meter can see them.
+    this runtime knows (raise RecipeError); `check(recipe)`: machine checks `check_requirements` runs once the
+    runtime's modules are known to import (raise a SwinprofError, e.g. a CPU without bf16); `compiles`: whether
+    `[compile]` applies; `dispatcher`: whether its uncompiled kernels run through PyTorch's dispatcher, where the
+    tensor-peak meter can see them.
     """
 
     devices: tuple[str, ...]
@@ -77,6 +80,7 @@ class RuntimeSpec:
     dispatcher: bool = False
     needs: Callable[[Recipe], tuple[str, ...]] | None = None
     validate: Callable[[Recipe], None] | None = None
+    check: Callable[[Recipe], None] | None = None
 
 
 @dataclass

@@ -10,7 +10,6 @@ size. Input `images (B, 3, H, W)` float32, output `logits (B, num_classes)`.
 from __future__ import annotations
 
 import ast
-import copy
 import dataclasses
 import os
 from collections.abc import Iterable
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from swinprof.errors import SwinprofError, require_extra
+from swinprof.optimize.exported import export_program
 from swinprof.optimize.methods import (
     MethodJob,
     MethodSpec,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from swinprof.optimize.runner import Prepared
 
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
-MAX_EXPORT_BATCH = 1024
 
 
 class ExportError(SwinprofError):
@@ -67,8 +66,7 @@ def export_onnx(
                 require_extra("onnxscript", "onnx", "the dynamo ONNX exporter")
                 # Export ourselves (non-strict, on a copy) and hand the ExportedProgram over: torch.onnx's own
                 # fallback chain retries failed captures, and a failed capture can leave tracing state behind.
-                dims = {"x": {0: torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)}} if dynamic_batch else None
-                program = torch.export.export(copy.deepcopy(model), (example,), dynamic_shapes=dims, strict=False)
+                program = export_program(model, img_size, dynamic_batch, batch)
                 torch.onnx.export(
                     program, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
                     output_names=[OUTPUT_NAME], external_data=False, verbose=False,

@@ -355,6 +355,8 @@ def check_requirements(recipe: Recipe) -> None:
     for module, extra in needed:
         if module and not _has_module(module):
             raise MissingExtraError(f"{label} needs the '{module}' package: pip install 'swinprof[{extra}]'")
+    if runtime.spec.check is not None:
+        runtime.spec.check(recipe)
     if target.device == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailableError(f"{label} needs a CUDA GPU and none is available here (try a *-cpu recipe)")
     if spec.min_cuda_capability is not None:

@@ -78,9 +78,21 @@ def prepare_pytorch(recipe: Recipe, model: nn.Module, calibration: list[torch.Te
     return Prepared(recipe.name, fn, 0.0, size, q.layers, notes=q.notes, compiled=compiled)
 
 
+def with_attention(model: nn.Module, impl: str) -> nn.Module:
+    """`model` itself, or a copy running attention implementation `impl` with the same weights when the recipe's
+    `[model] attn_impl` names another one (one run builds one model: e.g. compile-inductor-fused beside the
+    reference baseline)."""
+    current = getattr(model, "attn_impl", impl)
+    return model if current == impl else copy.deepcopy(model).set_attn_impl(impl)
+
+
 def prepare(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path) -> Prepared:
-    """Apply `recipe` to the fp32 eval-mode `model`; `calibration` batches feed static quantization."""
+    """Apply `recipe` to the fp32 eval-mode `model` (with the recipe's attention implementation); `calibration`
+    batches feed static quantization."""
     start = time.perf_counter()
-    prepared = get_runtime(recipe.target.runtime).handler(recipe, model, calibration, workdir)
+    own = with_attention(model, recipe.model.attn_impl)
+    prepared = get_runtime(recipe.target.runtime).handler(recipe, own, calibration, workdir)
+    if own is not model:
+        prepared.notes.append(f"attention {recipe.model.attn_impl} (the model was built with {model.attn_impl})")
     prepared.prepare_s = time.perf_counter() - start
     return prepared

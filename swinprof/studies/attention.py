@@ -36,16 +36,27 @@ class AttentionComparison:
     notes: list[str] = field(default_factory=list)
 
     def report(self) -> Report:
-        s = self.settings
-        mode = "forward + backward" if s["backward"] else "forward"
-        title = (
-            f"Attention implementations: {s['variant']} {s['res']}x{s['res']}, batch {s['batch']}, {s['device']}, "
-            f"{s['dtype']}, {mode}"
-        )
-        report = Report(title, environment=self.environment, settings=dict(s))
-        report.add("impls", "Per implementation", self.table, self.notes, hidden=("tensor_peak_bytes",))
-        report.warnings += busy_warning(self.environment, unaffected="errors and tensor peaks")
-        return report
+        return attention_report([self])
+
+
+def attention_report(comparisons: list[AttentionComparison]) -> Report:
+    """One report for comparisons that differ only in batch size: one table per batch (`impls` for a single
+    one, `impls_b<batch>` for several), in the order given."""
+    first = comparisons[0].settings
+    batches = [c.settings["batch"] for c in comparisons]
+    mode = "forward + backward" if first["backward"] else "forward"
+    title = (
+        f"Attention implementations: {first['variant']} {first['res']}x{first['res']}, "
+        f"batch {', '.join(map(str, batches))}, {first['device']}, {first['dtype']}, {mode}"
+    )
+    settings = dict(first, batch=batches[0] if len(batches) == 1 else batches)
+    report = Report(title, environment=comparisons[0].environment, settings=settings)
+    for c in comparisons:
+        key, heading = ("impls", "Per implementation") if len(comparisons) == 1 else \
+            (f"impls_b{c.settings['batch']}", f"Per implementation, batch {c.settings['batch']}")  # fmt: skip
+        report.add(key, heading, c.table, c.notes, hidden=("tensor_peak_bytes",))
+    report.warnings += busy_warning(comparisons[-1].environment, unaffected="errors and tensor peaks")
+    return report
 
 
 def _first_line(exc: BaseException) -> str:
@@ -217,8 +228,13 @@ def compare_attention(
         "model ms: whole-model " + ("forward + backward" if backward else "forward") + ", implementations "
         "interleaved round-robin in one process; speedup = reference median / median",
         f"tensor peak (MiB): {TENSOR_PEAK} of one {'forward + backward' if backward else 'forward'} after a "
-        "warm-up call (" + ("torch.cuda.max_memory_allocated above the pre-call level" if dev.type == "cuda"
-        else "weights, the input and kernel-internal scratch excluded") + "); the same meter as every command",
+        "warm-up call ("
+        + (
+            "torch.cuda.max_memory_allocated above the pre-call level"
+            if dev.type == "cuda"
+            else "weights, the input and kernel-internal scratch excluded"
+        )
+        + "); the same meter as every command",
         *unmeasured,
     ]
     return AttentionComparison(pd.DataFrame(rows), settings, environment(dev), notes)

@@ -43,3 +43,20 @@ def test_unrunnable_impl_is_listed_with_its_reason():
     assert table.loc["sdpa", "status"] == "ok"
     assert table.loc["sdpa", "max abs err (input grad)"] <= 1e-4
     assert torch.isnan(torch.tensor(table.loc["flex", "model ms (median)"]))
+
+
+def test_several_batch_sizes_give_one_table_each(tmp_path):
+    argv = ["attention", "swin_t", "--res", "64", "--batch", "1,2", "--iters", "1", "--warmup", "0", "--impl", "fused"]
+    assert main([*argv, "--output", str(tmp_path), "--format", "csv"]) == 0
+    data = json.loads((tmp_path / "attention_swin_t_64_b1-2_cpu.json").read_text())
+    assert [t["key"] for t in data["tables"]] == ["impls_b1", "impls_b2"]
+    assert data["settings"]["batch"] == [1, 2] and "batch 1, 2" in data["title"]
+    for table in data["tables"]:
+        assert [r["impl"] for r in table["rows"]] == ["reference", "fused"]
+        assert all(r["max abs err (logits)"] <= 1e-4 for r in table["rows"])
+
+
+def test_a_bad_batch_list_is_one_line(tmp_path, capsys):
+    assert main(["attention", "swin_t", "--batch", "1,0", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--batch '1,0'" in err and "\n" not in err

@@ -54,11 +54,12 @@ def _assert_same(a, b, what: str) -> None:
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("shifted", [True, False], ids=["shifted", "regular"])
 @pytest.mark.parametrize("hw", [(8, 8), (10, 14)], ids=["square", "padded"])
-def test_chunked_block_equals_the_batched_block(impl, version, shifted, hw):
+@pytest.mark.parametrize("batch", [2, 1], ids=["b2", "b1"])  # fused: batch 1 has per-window mask rows
+def test_chunked_block_equals_the_batched_block(impl, version, shifted, hw, batch):
     block = _block(version, 2 if shifted else 0)
     block.attn_impl = impl
     g = torch.Generator().manual_seed(1)
-    x, grad_out = torch.randn(2, *hw, 16, generator=g), torch.randn(2, *hw, 16, generator=g)
+    x, grad_out = torch.randn(batch, *hw, 16, generator=g), torch.randn(batch, *hw, 16, generator=g)
     batched = _output_and_grads(block, block.window_attention, x, grad_out)
     block.attn_chunks = 3  # 3 does not divide the 2 x 4 (or 2 x 12) windows: uneven chunks across images
     _assert_same(_output_and_grads(block, block.window_attention, x, grad_out), batched, f"{impl} v{version}")

@@ -88,3 +88,12 @@ def test_recompile_limit_is_reported():
     s = m.stats()
     assert s.recompile_limit_hits == 1 and s.graphs == 1
     assert any("recompile_limit" in p for p in s.problems())
+
+
+def test_an_inference_tensor_input_does_not_recompile():
+    m = CompiledModel(Clean(), backend="eager")
+    m(torch.randn(2, 3))
+    with torch.inference_mode():
+        x = torch.randn(2, 3)  # an inference tensor: other dispatch keys than the first input's
+    assert torch.equal(m(x), Clean()(x))
+    assert (m.stats().graphs, m.stats().recompiles) == (1, 0)

@@ -16,7 +16,7 @@ from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 BUILTIN = ["none", "int8-weight-only", "int8-dynamic", "fp8-dynamic", "pt2e-int8-x86", "ort-int8-dynamic",
-           "ort-int8-static", "trt-int8"]  # fmt: skip
+           "ort-int8-static", "trt-int8", "nncf-int8", "nncf-int8-smoothquant"]  # fmt: skip
 
 
 @pytest.fixture
@@ -26,9 +26,10 @@ def scratch_registry(monkeypatch):
 
 
 def test_builtin_methods_and_runtimes_are_registered():
-    assert list(methods()) == BUILTIN
-    assert set(runtimes()) == {"pytorch", "onnxruntime", "tensorrt"}
-    assert list(method_table()["method"]) == BUILTIN
+    # `none` first; the rest in the order their modules were imported (a test may import one early)
+    assert next(iter(methods())) == "none" and sorted(methods()) == sorted(BUILTIN)
+    assert set(runtimes()) == {"pytorch", "onnxruntime", "tensorrt", "openvino"}
+    assert list(method_table()["method"]) == list(methods())
 
 
 def test_a_method_registered_in_one_place_is_everywhere(scratch_registry, tmp_path):
@@ -70,3 +71,15 @@ def test_runtime_rules_come_from_the_runtime_registration():
         parse_recipe({**trt, "benchmark": {"batch_sizes": [8]}})
     with pytest.raises(RecipeError, match="applies to the pytorch runtime only"):
         parse_recipe({"target": {"runtime": "tensorrt"}, "compile": {"backend": "inductor"}})
+
+
+def test_a_recipe_attention_runs_on_a_copy_with_the_same_weights(tmp_path):
+    model = tiny_model()  # built with `reference`, as a run builds it from its first recipe
+    prepared = prepare(parse_recipe({"model": {"attn_impl": "fused"}}), model, [], tmp_path)
+    assert prepared.fn is not model and prepared.fn.attn_impl == "fused" and model.attn_impl == "reference"
+    assert prepared.notes == ["attention fused (the model was built with reference)"]
+    x = inputs(2)
+    with torch.inference_mode():
+        assert torch.allclose(prepared.fn(x), model(x), atol=1e-4)
+    same = prepare(parse_recipe({}), model, [], tmp_path)
+    assert same.fn is model and same.notes == []

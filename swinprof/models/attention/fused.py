@@ -11,6 +11,11 @@ last window column and the corner. Ordering the gathered windows group by group,
 makes each group one contiguous slice of the batch dimension. The groups follow from the geometry ints
 alone (Python), and the indices are built from them with shape-generic ops, so the plan traces with a
 symbolic batch (torch.export, dynamo) and runs on the meta device.
+
+At batch 1 (a concrete 1, not a symbolic batch) a shifted block keeps the reference's window order and
+runs one SDPA call with the per-window `(nW, heads, N, N)` mask: its batch dimension is already q's, so
+nothing is broadcast, and the grouping would only split the work into four small calls (the corner group is
+one window) whose outputs are then concatenated.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from swinprof.models.sequential import attend_in_chunks
 from swinprof.models.windows import Pair
 
 Rect = tuple[int, int, int, int]  # window rows [r0, r1) x window columns [c0, c1)
-Segment = tuple[int, int, int]  # (mask row, first window, end window): a slice of windows sharing one mask
+# (mask row, first window, end window): a slice of windows sharing one mask; mask row None: each window has
+# its own mask row (the batch-1 plan, windows in the reference's order).
+Segment = tuple[int | None, int, int]
 
 
 def _axis_parts(num: int, window: int, shift: int) -> list[tuple[int, int]]:
@@ -69,7 +76,7 @@ def _token_layout(hw: Pair, window: Pair, shift: Pair, device: str) -> tuple[tor
         starts.append(torch.full((count,), first, dtype=torch.long, device=device))
         sizes.append(torch.full((count,), count, dtype=torch.long, device=device))
         first += count
-    position = torch.empty_like(order).scatter_(0, order, torch.arange(order.shape[0], device=device))
+    position = torch.argsort(order)  # the inverse permutation (argsort exports where scatter_ into empty does not)
     start = torch.cat(starts)[position]
     return order, start, torch.cat(sizes)[position], position - start
 
@@ -85,9 +92,12 @@ def _plan(
     `(mask row, first, end)` per group, the slice of the gathered windows it fills and the window whose mask
     it shares. Only shape-generic ops touch `batch`, so it may be symbolic.
     """
+    groups = window_groups(hw, window, shift)
+    if isinstance(batch, int) and batch == 1 and len(groups) > 1:
+        order, inverse = window_order(hw, window, shift, device)
+        return order, inverse, ((None, 0, order.shape[0] // (window[0] * window[1])),)
     order, start, size, local = _token_layout(hw, window, shift, device)
     n = window[0] * window[1]
-    groups = window_groups(hw, window, shift)
     image = torch.arange(batch, device=device)[:, None]  # (B, 1)
     counts = [(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in groups]  # windows per image
     rows = torch.cat([(image * hw[0] * hw[1] + part[None]).flatten() for part in order.split([k * n for k in counts])])
@@ -100,16 +110,21 @@ def _plan(
     return rows, inverse, tuple(segments)
 
 
-def _attend_segments(windows: torch.Tensor, attn, masks: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+def _attend_segments(
+    windows: torch.Tensor, attn, masks: torch.Tensor, segments: Sequence[Segment], offset: int = 0
+) -> torch.Tensor:
     """`(g, N, C)` windows -> `(g, N, C)`. `segments`: `(mask row, begin, end)` slices of `windows` sharing
-    one mask pattern; each runs SDPA on strided q/k/v views with a broadcast `(1, heads, N, N)` mask."""
+    one mask pattern; each runs SDPA on strided q/k/v views with a broadcast `(1, heads, N, N)` mask. A mask
+    row of None gives each window its own row of `masks`, rows `offset + begin` on (`offset`: where this
+    chunk of windows starts)."""
     g, n, c = windows.shape
     q, k, v = attn.qkv_heads(windows)  # strided views (g, heads, N, hd)
     q, k, scale = scaled_qk_for_sdpa(attn, q, k)
     outs = []
     for rep, begin, end in segments:
         part = slice(begin, end)
-        outs.append(sdpa(q[part], k[part], v[part], attn, masks[rep : rep + 1], scale).transpose(1, 2))
+        mask = masks[offset + begin : offset + end] if rep is None else masks[rep : rep + 1]
+        outs.append(sdpa(q[part], k[part], v[part], attn, mask, scale).transpose(1, 2))
     out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (g, N, heads, hd)
     return attn.proj_drop(attn.proj(out.reshape(g, n, c)))
 
@@ -132,7 +147,9 @@ def fused_attention(x, attn, window, shift, chunks=1):
     masks = folded_bias_mask(attn, hw, window, shift, x.dtype)  # (nW or 1, heads, N, N)
 
     def attend(part: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        return _attend_segments(part, attn, masks, segments if chunks <= 1 else _clip(segments, start, stop))
+        if chunks <= 1:
+            return _attend_segments(part, attn, masks, segments)
+        return _attend_segments(part, attn, masks, _clip(segments, start, stop), start)
 
     out = attend_in_chunks(windows, chunks, attend)
     return out.reshape(-1, c).index_select(0, inverse).view(batch, h, w, c)

@@ -1,0 +1,57 @@
+"""Where a deployment runtime beats swinprof's own paths in a run: one plain line per gap, from the measured rows.
+
+A run that times `openvino-fp32` beside `fp32-eager` / `compile-inductor`, or `openvino-int8` beside
+`int8-x86-cpu` / `onnx-ort-int8`, answers "which should I deploy?". When the other runtime is faster, the
+report says so in words (a warning of the run report), so nobody has to divide medians to find out that
+swinprof's own path stays behind. Only rows of one run are compared: same machine, same inputs, interleaved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+# Within 5% is the same speed on a shared machine (issue 15's acceptance bound for "as fast as").
+GAP_MARGIN = 1.05
+# Per kind of row: swinprof's own runtimes, and what the line calls their fastest row.
+OWN = {
+    "fp32": (("pytorch",), "PyTorch fp32 path"),
+    "int8": (("pytorch", "onnxruntime"), "swinprof int8 path (PyTorch, ONNX Runtime)"),
+}
+OTHER_RUNTIMES = ("openvino",)
+
+
+def row_kind(row: Mapping, precisions: Mapping[str, str]) -> str | None:
+    """ "fp32" for an unquantized fp32 row, "int8" for an int8 method's row, None for anything else."""
+    if row["method"] == "none":
+        return "fp32" if precisions.get(row["recipe"], "fp32") == "fp32" else None
+    return "int8" if "int8" in row["method"] else None
+
+
+def runtime_gaps(rows: Sequence[Mapping], precisions: Mapping[str, str]) -> list[str]:
+    """One line per (batch size, kind) where another runtime's fastest row beats swinprof's fastest by at least
+    GAP_MARGIN. `rows`: the run's comparison rows (`recipe`, `method`, `runtime`, `batch`, `median_ms`,
+    `sqnr_db`); `precisions`: recipe name -> `[target] precision` (absent: fp32, the baseline)."""
+    out = []
+    for batch in sorted({r["batch"] for r in rows}):
+        for kind, (runtimes, what) in OWN.items():
+            same = [r for r in rows if r["batch"] == batch and row_kind(r, precisions) == kind]
+            own = [r for r in same if r["runtime"] in runtimes]
+            other = [r for r in same if r["runtime"] in OTHER_RUNTIMES]
+            if not own or not other:
+                continue
+            mine = min(own, key=lambda r: r["median_ms"])
+            best = min(other, key=lambda r: r["median_ms"])
+            ratio = mine["median_ms"] / best["median_ms"]
+            if ratio < GAP_MARGIN:
+                continue
+            line = (f"{best['recipe']} is {ratio:.2f}x faster than the fastest {what} here at batch {batch} "
+                    f"({mine['recipe']}: {mine['median_ms']:.1f} ms vs {best['median_ms']:.1f} ms")  # fmt: skip
+            if kind == "int8":
+                line += f"; SQNR {_db(mine)} vs {_db(best)}"
+            out.append(line + ")")
+    return out
+
+
+def _db(row: Mapping) -> str:
+    value = row.get("sqnr_db")
+    return f"{value:.1f} dB" if value is not None else "not measured"

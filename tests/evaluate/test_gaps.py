@@ -1,0 +1,39 @@
+"""The run report says in words where OpenVINO beats swinprof's own paths, from the measured rows alone."""
+
+from __future__ import annotations
+
+from swinprof.evaluate.gaps import runtime_gaps
+
+
+def _row(recipe, method, runtime, batch, ms, sqnr=float("inf")):
+    return {"recipe": recipe, "method": method, "runtime": runtime, "batch": batch, "median_ms": ms, "sqnr_db": sqnr}
+
+
+ROWS = [
+    _row("fp32-eager", "none", "pytorch", 1, 140.8),
+    _row("compile-inductor", "none", "pytorch", 1, 120.0),
+    _row("openvino-fp32", "none", "openvino", 1, 102.1, 123.0),
+    _row("int8-x86-cpu", "pt2e-int8-x86", "pytorch", 1, 52.3, 34.4),
+    _row("onnx-ort-int8", "ort-int8-static", "onnxruntime", 1, 55.9, 32.2),
+    _row("openvino-int8", "nncf-int8", "openvino", 1, 40.6, 32.0),
+    _row("fp32-eager", "none", "pytorch", 8, 1000.0),
+    _row("openvino-fp32", "none", "openvino", 8, 980.0, 123.0),  # within 5%: no line
+]
+
+
+def test_each_gap_is_one_line_against_the_fastest_own_path():
+    lines = runtime_gaps(ROWS, {"openvino-fp32": "fp32", "openvino-int8": "fp32"})
+    assert lines == [
+        "openvino-fp32 is 1.18x faster than the fastest PyTorch fp32 path here at batch 1 "
+        "(compile-inductor: 120.0 ms vs 102.1 ms)",
+        "openvino-int8 is 1.29x faster than the fastest swinprof int8 path (PyTorch, ONNX Runtime) here at batch 1 "
+        "(int8-x86-cpu: 52.3 ms vs 40.6 ms; SQNR 34.4 dB vs 32.0 dB)",
+    ]
+
+
+def test_no_line_where_swinprof_is_as_fast_or_nothing_to_compare():
+    faster = [_row("compile-inductor", "none", "pytorch", 1, 99.0), _row("openvino-fp32", "none", "openvino", 1, 102.1)]
+    assert runtime_gaps(faster, {}) == []
+    assert runtime_gaps([r for r in ROWS if r["runtime"] != "openvino"], {}) == []
+    bf16 = [_row("openvino-bf16", "none", "openvino", 1, 50.0), _row("fp32-eager", "none", "pytorch", 1, 140.8)]
+    assert runtime_gaps(bf16, {"openvino-bf16": "bf16"}) == []  # bf16 is not compared with fp32
