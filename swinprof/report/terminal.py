@@ -42,6 +42,11 @@ def _natural_width(console: Console, renderable) -> int:
     return Measurement.get(console, console.options.update_width(10**6), renderable).maximum
 
 
+def _folded_width(console: Console, renderable) -> int:
+    """Width the renderable needs at the least: text columns folded, numbers whole (they never wrap)."""
+    return Measurement.get(console, console.options.update_width(10**6), renderable).minimum
+
+
 def _columns_that_fit(console: Console, df: pd.DataFrame, width: int, essential: tuple[str, ...]) -> list[str]:
     cols = [c for c in essential if c in df.columns]
     if cols:
@@ -73,7 +78,9 @@ def fitted_table(console: Console, df: pd.DataFrame, title: str, essential: tupl
         return
     cols = _columns_that_fit(console, df, width, essential)
     narrow = rich_table(df[cols], title)
-    if len(cols) < 2 or _natural_width(console, narrow) > width:
+    # The essential columns may fold their text (a selfcheck result, a layer name); only when even folded
+    # they do not fit does each row go vertical.
+    if len(cols) < 2 or _folded_width(console, narrow) > width:
         yield _vertical(df, title)
         return
     yield narrow

@@ -178,8 +178,9 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
     if not cpu_target:
         args += _device_args(ctx)
     run = ctx.cli(*args)
-    row = find_row(find_table(run.docs, "vs fp32", "recipe"), "recipe", name)
-    speedup, sqnr, first = number(row, "speedup vs fp32"), number(row, "SQNR dB"), number(row, "first call s")
+    row = find_row(find_table(run.docs, "comparison"), "recipe", name)
+    fidelity = find_row(find_table(run.docs, "fidelity"), "recipe", name)
+    speedup, sqnr, first = number(row, "speedup vs fp32"), number(fidelity, "SQNR dB"), number(row, "first call s")
     if sqnr is not None and math.isnan(sqnr):
         raise AssertionError(f"{name}: SQNR is NaN (the optimized model's output is not finite)")
     figure = (f"{fmt(speedup, '.2f', 'speedup vs fp32')}x vs fp32 eager, SQNR {fmt(sqnr, '.1f', 'SQNR dB')} dB, "
@@ -197,8 +198,13 @@ RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a
     ("edge-orin-int8", ("cuda",), (TRT, needs_module("modelopt", "nvidia-modelopt not installed")), False, 300.0),
     ("compile-inductor", DEVICES, (), False, SLOW_CPU),
     ("int8-x86-cpu", DEVICES, (not_on("cuda", "x86 CPU recipe (PT2E + X86InductorQuantizer)"),), True, SLOW_CPU),
-    ("compile-inductor-max-autotune", DEVICES,
-     (not_on("cpu", "CPU autotuning of every GEMM takes too long for a selfcheck; run it by hand"),), False, 300.0),
+    (
+        "compile-inductor-max-autotune",
+        DEVICES,
+        (not_on("cpu", "CPU autotuning of every GEMM takes too long for a selfcheck; run it by hand"),),
+        False,
+        300.0,
+    ),
 )
 for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
     _what = f"`swinprof run {_name}` vs fp32 eager: speedup, SQNR, first-call time"
@@ -213,11 +219,11 @@ for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
 def export_onnx(ctx: Context) -> Result:
     """`swinprof export onnx` with a dynamic batch: ONNX Runtime parity at batch 1 and 2."""
     out = ctx.path(f"{MODEL}.onnx")
-    run = ctx.cli("export", "onnx", MODEL, "--res", RECIPE_RES, "--dynamic-batch", "-o", out)
-    found = re.findall(r"batch (\d+): max abs diff vs PyTorch ([0-9.eE+-]+)", run.stdout)
-    errors = {int(b): float(e) for b, e in found}
-    if not errors:
-        raise LookupError(f"no 'max abs diff' line in the output: {run.stdout.strip()[-200:]!r}")
+    run = ctx.cli("export", "onnx", MODEL, "--res", RECIPE_RES, "--dynamic-batch", "-o", out, "--report-format", "json")
+    rows = find_table(run.docs, "parity").rows
+    errors = {int(number(r, "batch")): number(r, "max abs diff vs PyTorch") for r in rows}
+    if sorted(errors) != [1, 2] or None in errors.values():
+        raise LookupError(f"expected ONNX Runtime parity at batches 1 and 2, the export reported {errors}")
     worst = max(errors.values())
     if not worst < 1e-3:
         raise AssertionError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (fp32 export; expected < 1e-4)")
@@ -236,7 +242,7 @@ def _suite(ctx: Context) -> Path:
     text, n = re.subn(r'(?m)^device\s*=\s*"cpu"', 'device = "cuda"', suite.read_text())
     text, m = re.subn(r'(?m)^metric\s*=\s*"cpu"', 'metric = "wall"', text)
     if n != 1 or m != 1:
-        raise ValueError(f"{suite}: expected one device = \"cpu\" and one metric = \"cpu\" line to turn into CUDA")
+        raise ValueError(f'{suite}: expected one device = "cpu" and one metric = "cpu" line to turn into CUDA')
     derived = ctx.path("ci-bench-tiny-cuda.toml")
     derived.write_text(text)
     return derived

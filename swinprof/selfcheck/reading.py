@@ -1,10 +1,12 @@
 """Reading key figures out of a command's `--format json` output, defensively.
 
-Other commands change shape over time (a memory section becomes a Report table, a column is renamed), and some
-libraries print to stdout before the json (the ONNX exporter's progress lines). So: every JSON object that
+Some libraries print to stdout before the json (the ONNX exporter's progress lines), so every JSON object that
 starts a line of stdout is parsed; tables are found in the Report shape (`tables: [{key, title, rows}]`), the
-single-frame shape (`{title, rows}`) and the memory-report shape (`sections: {key: {title, rows}}`); a column
-that is missing reads as None and the figure says so, instead of crashing the path.
+single-frame shape (`{title, rows}`) and the memory-report shape (`sections: {key: {title, rows}}`).
+
+A table, row or column that is missing is an error of the path (LookupError naming what was there): a renamed
+column must fail the selfcheck, not print "?" beside "ok". Only a value that is present and null reads as None
+(a figure the command could not measure, e.g. no SQNR without fidelity samples).
 """
 
 from __future__ import annotations
@@ -84,15 +86,15 @@ def find_row(view: TableView, column: str, *values: str) -> dict:
 
 
 def cell(row: dict, *columns: str):
-    """The value of the first of `columns` present in `row`, or None when none is."""
+    """The value of the first of `columns` present in `row`; LookupError naming the row's columns when none is."""
     for column in columns:
         if column in row:
             return row[column]
-    return None
+    raise LookupError(f"no column {' / '.join(map(repr, columns))} in the json output (columns: {', '.join(row)})")
 
 
 def number(row: dict, *columns: str) -> float | None:
-    """Like `cell`, as a float (None when missing or not a number)."""
+    """Like `cell`, as a float (None when the value is null or not a number)."""
     value = cell(row, *columns)
     try:
         return float(value)
@@ -101,9 +103,9 @@ def number(row: dict, *columns: str) -> float | None:
 
 
 def fmt(value: float | None, spec: str, column: str) -> str:
-    """`value` formatted with `spec`, or a note naming the column that could not be read."""
+    """`value` formatted with `spec`, or a note that the command reported no value in `column`."""
     if value is None:
-        return f"? (no {column!r} in the output)"
+        return f"n/a (no value in {column!r})"
     if isinstance(value, float) and math.isinf(value):
         return "inf"
     return format(value, spec)

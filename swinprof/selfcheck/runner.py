@@ -149,9 +149,7 @@ def versions() -> dict[str, str]:
 def outcome_frame(outcomes: list[Outcome]) -> pd.DataFrame:
     """One row per path: path, devices, status, result, seconds (+ values and traceback for the json)."""
     columns = ["path", "devices", "status", "result", "seconds", "values", "traceback"]
-    rows = [
-        [o.name, o.devices, o.status, o.result, round(o.seconds, 1), o.values, o.traceback] for o in outcomes
-    ]
+    rows = [[o.name, o.devices, o.status, o.result, round(o.seconds, 1), o.values, o.traceback] for o in outcomes]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -175,6 +173,7 @@ def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> 
         f"{settings.get('jobs', 1)} path(s) at a time: with more than one, latencies and speedups are correctness "
         "by-products, not benchmarks (the headline numbers run alone on a GPU)",
     ]
-    report.add("paths", "Paths", outcome_frame(outcomes), notes, hidden=("values", "traceback"))
+    report.add("paths", "Paths", outcome_frame(outcomes), notes, hidden=("values", "traceback"),
+               essential=("path", "status", "result"))  # fmt: skip
     report.warnings += [f"{o.name} failed: {o.result}" for o in outcomes if o.status == FAILED]
     return report

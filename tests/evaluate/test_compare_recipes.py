@@ -35,6 +35,7 @@ SQNR_BOUND_DB = {
 FAST = RunOptions(batch_sizes=(2,), warmup=0, iters=2, eval_batch_size=2, fidelity_samples=4, process_memory=False)
 
 
+@pytest.mark.slow  # ~95 s (two inductor compiles); CI's selfcheck step runs every CPU preset end to end too
 def test_every_cpu_preset_end_to_end(tmp_path):
     recipes = resolve([get_recipe(n) for n in ["fp32-eager", *SQNR_BOUND_DB]], FAST)
     result = run_recipes(recipes, FAST, tmp_path / "work", model=tiny_model())
