@@ -7,13 +7,26 @@ out-of-memory kill.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from swinprof.errors import ResourceError
 
 GIB = 2**30
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# cgroup v1 writes "no limit" as a huge number near 2**63; anything past this is no limit.
+_NO_LIMIT = 2**60
+
+
 def available_memory_bytes() -> int | None:
-    """`MemAvailable` of /proc/meminfo (what can be allocated without swapping), or None where it is unknown."""
+    """What can be allocated without swapping or being killed: `MemAvailable` of /proc/meminfo, lowered to the
+    headroom of this process's memory cgroup (a container or CI job limit) where there is one; None if unknown."""
+    known = [b for b in (_meminfo_available(), cgroup_headroom_bytes()) if b is not None]
+    return min(known) if known else None
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -21,6 +34,27 @@ def available_memory_bytes() -> int | None:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
+    return None
+
+
+def cgroup_headroom_bytes(root: Path = CGROUP_ROOT) -> int | None:
+    """Limit minus usage of the memory cgroup mounted at `root` (v2 `memory.max`/`memory.current`, else v1
+    `memory/memory.limit_in_bytes`/`memory.usage_in_bytes`); None without a limit or where unreadable."""
+    for limit_file, usage_file in (
+        (root / "memory.max", root / "memory.current"),
+        (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes"),
+    ):
+        try:
+            limit_text, usage_text = limit_file.read_text().strip(), usage_file.read_text().strip()
+        except OSError:
+            continue
+        if limit_text == "max":
+            return None
+        try:
+            limit, usage = int(limit_text), int(usage_text)
+        except ValueError:
+            return None
+        return None if limit >= _NO_LIMIT else max(limit - usage, 0)
     return None
 
 

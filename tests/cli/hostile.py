@@ -139,7 +139,29 @@ def write_tomls(d: Path) -> None:
     (d / "tiny-suite.toml").write_text(SUITE_HEAD.replace("samples = 4", "samples = 400") + SUITE_CASE)
 
 
+CLASS_MAPS = {
+    "negative.json": b'{"red": -1}',
+    "bool.json": b'{"red": true}',
+    "deep.json": b"[" * 100_000,
+    "binary.txt": b"\xff\xfe\x00red",
+    "negative.txt": b"red -3\n",
+}
+
+
+def write_class_maps(d: Path) -> None:
+    """The class maps, and image folders: `data` (one class folder, `red`) and `bombdata` (a 1x20000 image)."""
+    for name, data in CLASS_MAPS.items():
+        (d / f"classmap-{name}").write_bytes(data)
+    (d / "classmap-valid.txt").write_text("red 0\n")
+    (d / "data" / "red").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(d / "data" / "red" / "a.png")
+    (d / "bombdata").mkdir()
+    Image.new("RGB", (32, 32)).save(d / "bombdata" / "a.png")
+    Image.new("RGB", (1, 20000)).save(d / "bombdata" / "b.png")
+
+
 def write_all(d: Path) -> Path:
+    write_class_maps(d)
     write_checkpoints(d)
     write_images(d)
     write_results(d)
