@@ -67,7 +67,8 @@ def _check_memory(resolved: list[Recipe]) -> None:
     m = resolved[0].model
     batch = max(b for r in resolved for b in (*r.benchmark.batch_sizes, r.evaluate.batch_size))
     v.check_memory(m.name, m.img_size, batch, attn=m.attn_impl, copies=len(resolved) + 1, what="run",
-                   hint="use smaller --batch-sizes / --eval-batch or --res")  # fmt: skip
+                   hint="use smaller --batch-sizes / --eval-batch or --res",
+                   device=resolved[0].target.device)  # fmt: skip
 
 
 def options(args: argparse.Namespace) -> RunOptions:

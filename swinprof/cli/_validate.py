@@ -169,10 +169,11 @@ def estimated_bytes(name: str, img_size: int | None, batch: int, *, dtype: str =
 
 
 def check_memory(name: str, img_size: int | None, batch: int, *, what: str = "this run",
-                 hint: str = "use a smaller --batch or --res", **request) -> None:  # fmt: skip
+                 hint: str = "use a smaller --batch or --res", device: str = "cpu", **request) -> None:  # fmt: skip
     """Refuse, before any work, a request whose estimated memory (`estimated_bytes`, tensors only, so anything
-    refused could not have run) exceeds what this machine has available."""
+    refused could not have run) exceeds what `device` has available."""
     from swinprof.measure.resources import require_memory
 
     side = f"{img_size}x{img_size}" if img_size else "default resolution"
-    require_memory(estimated_bytes(name, img_size, batch, **request), f"{what} ({name}, {side}, batch {batch})", hint)
+    needed = estimated_bytes(name, img_size, batch, **request)
+    require_memory(needed, f"{what} ({name}, {side}, batch {batch})", hint, device=str(device))

@@ -44,7 +44,9 @@ def _stem(args: argparse.Namespace, res: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     res = args.res or get_variant(args.variant).config.img_size
-    v.check_memory(args.variant, res, args.batch, dtype=args.dtype, train=args.backward, what="attention")
+    v.check_memory(
+        args.variant, res, args.batch, dtype=args.dtype, train=args.backward, what="attention", device=args.device
+    )
     with err_console.status("measuring") as status:
         result = compare_attention(
             args.variant, res, args.batch, args.device, args.dtype, args.backward, args.impl,

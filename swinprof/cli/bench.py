@@ -101,7 +101,7 @@ def _check_memory(suite) -> None:
         v.estimated_bytes(c.model, c.res, c.batch, dtype=c.dtype, attn=c.attn, overrides=c.config) for c in suite.cases
     )
     require_memory(total, f"suite {suite.name!r} ({len(suite.cases)} cases built at once)",
-                   "use smaller batch or res in the suite, or split it")  # fmt: skip
+                   "use smaller batch or res in the suite, or split it", device=suite.device)  # fmt: skip
 
 
 def _quantile(samples: list[float], q: float) -> float:

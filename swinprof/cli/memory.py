@@ -148,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"window_size": args.window} if args.window is not None else {}
     variant.config.replace(img_size=res, **overrides)  # a bad resolution fails here, before any process starts
     batch = 1 if args.budget else args.batch  # the budget search bounds its own batches
-    v.check_memory(variant.name, res, batch, overrides=overrides, train=args.mode == "train", what="memory")
+    v.check_memory(
+        variant.name, res, batch, overrides=overrides, train=args.mode == "train", what="memory", device=args.device
+    )
     configs, combined = build_configs(args, variant.config.num_stages)
     device = resolve_device(args.device)
     spec = ModelSpec(variant.name, res, overrides)

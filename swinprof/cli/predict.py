@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     res = args.res or variant.config.img_size
     for image in args.images:
         check_image(image)  # headers only: a bad image fails before the model is built
-    v.check_memory(variant.name, res, min(args.batch, len(args.images)), what="predict")
+    v.check_memory(variant.name, res, min(args.batch, len(args.images)), what="predict", device=str(device))
     model = create_model(variant.name, img_size=res, weights=args.weights).to(device)
     transform = build_transform(variant, res)
     table = predict_images(model, args.images, transform, k=args.topk, batch_size=args.batch)

@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     stem = f"profile_{args.variant}_{args.res or 'default'}_b{args.batch}_{args.dtype}"
     if args.trace and args.output is None:
         v.output_file(f"{stem}_trace.json")  # into the working folder: fail now if it cannot be written
-    v.check_memory(args.variant, args.res, args.batch, dtype=args.dtype, attn=args.attn[0], what="profile")
+    v.check_memory(
+        args.variant, args.res, args.batch, dtype=args.dtype, attn=args.attn[0], what="profile", device=args.device
+    )
     with tempfile.TemporaryDirectory(prefix="swinprof-profile-") as tmp:
         # With --output the trace is one more file of the report, published with it (whole or not at all).
         trace_path = None

@@ -1,8 +1,8 @@
 """What this machine can give a run, read before the run starts: available memory.
 
-Commands compare an estimate of what a request needs (`swinprof.profile.footprint`) with what the kernel says is
-available, so `--batch 1000000000` or `--res 16384` is one clear line instead of minutes of swapping and an
-out-of-memory kill.
+Commands compare an estimate of what a request needs (`swinprof.profile.footprint`) with what the kernel (or, for
+a CUDA device, the driver) says is available, so `--batch 1000000000` or `--res 16384` is one clear line instead
+of minutes of swapping and an out-of-memory kill.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 _NO_LIMIT = 2**60
 
 
-def available_memory_bytes() -> int | None:
-    """What can be allocated without swapping or being killed: `MemAvailable` of /proc/meminfo, lowered to the
-    headroom of this process's memory cgroup (a container or CI job limit) where there is one; None if unknown."""
+def available_memory_bytes(device: str = "cpu") -> int | None:
+    """What can be allocated without swapping or being killed: on `cpu`, `MemAvailable` of /proc/meminfo lowered
+    to the headroom of this process's memory cgroup (a container or CI job limit) where there is one; on `cuda[:N]`,
+    the device's free memory. None where it is unknown."""
+    if str(device).startswith("cuda"):
+        return _cuda_free(str(device))
     known = [b for b in (_meminfo_available(), cgroup_headroom_bytes()) if b is not None]
     return min(known) if known else None
 
@@ -58,11 +61,27 @@ def cgroup_headroom_bytes(root: Path = CGROUP_ROOT) -> int | None:
     return None
 
 
-def require_memory(needed_bytes: int, what: str, hint: str = "use a smaller --batch or --res") -> None:
-    """Raise ResourceError when `needed_bytes` (an estimate of the whole request) exceeds the available memory."""
-    available = available_memory_bytes()
+def _cuda_free(device: str) -> int | None:
+    """Free memory of a CUDA device as the driver reports it (other processes' use included)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None  # the device check that follows says so, in its own words
+    try:
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    except (RuntimeError, ValueError):
+        return None
+
+
+def require_memory(
+    needed_bytes: int, what: str, hint: str = "use a smaller --batch or --res", device: str = "cpu"
+) -> None:
+    """Raise ResourceError when `needed_bytes` (an estimate of the whole request) exceeds the memory available on
+    `device`."""
+    available = available_memory_bytes(device)
     if available is not None and needed_bytes > available:
+        where = "" if str(device) == "cpu" else f"{device} "
         raise ResourceError(
-            f"{what} needs an estimated {needed_bytes / GIB:,.1f} GiB of memory but {available / GIB:,.1f} GiB "
-            f"is available here: {hint}"
+            f"{what} needs an estimated {needed_bytes / GIB:,.1f} GiB of {where}memory but "
+            f"{available / GIB:,.1f} GiB is available here: {hint}"
         )

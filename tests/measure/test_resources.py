@@ -35,3 +35,24 @@ def test_a_request_beyond_the_available_memory_is_refused_before_any_work():
     require_memory(available // 2, "half of it")
     with pytest.raises(ResourceError, match=r"needs an estimated .* GiB of memory but .* available here: try less"):
         require_memory(available * 2, "twice of it", "try less")
+
+
+def test_cuda_memory_is_unknown_where_there_is_no_cuda():
+    """On a machine without CUDA the bound steps aside: resolving `--device cuda` is the error the user sees."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert available_memory_bytes("cuda") is None and available_memory_bytes("cuda:1") is None
+
+
+@pytest.mark.cuda
+def test_cuda_free_memory_is_read_from_the_device():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    free = available_memory_bytes("cuda")
+    assert free is not None and 0 < free <= torch.cuda.get_device_properties(0).total_memory
+    with pytest.raises(ResourceError, match="of cuda memory"):
+        require_memory(free * 2, "twice the free memory", device="cuda")
