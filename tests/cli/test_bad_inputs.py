@@ -82,6 +82,11 @@ CASES = {
     "selfcheck-budget-0": ("selfcheck --budget 0", "--budget: must be"),
     "unknown-option": ("profile swin_t --bogus", "unrecognized arguments: --bogus"),
     "unknown-variant": ("profile swin_xl", "unknown model variant 'swin_xl'"),
+    "models-format": ("models --format xml", "invalid choice: 'xml'"),
+    "recipes-format": ("recipes --format xml", "invalid choice: 'xml'"),
+    "quantize-method": ("quantize swin_t --method bogus -o {out}/q", "invalid choice: 'bogus'"),
+    "quantize-calib-count-0": ("quantize swin_t --method int8-weight-only --calib-count 0 -o {out}/q", "must be"),
+    "quantize-output-a-file": ("quantize swin_t --method int8-weight-only -o {bad}/a-file", "is a file"),
     # paths: a missing path never falls back to a preset; outputs checked before any work
     "recipe-path-missing": ("run /no/such/dir/fp32-eager.toml -o {out}/run", "does not exist"),
     "output-is-a-file": ("profile swin_t --output {bad}/a-file", "is a file, not a folder"),
@@ -137,6 +142,15 @@ def refuse(argv: list[str], capsys, code: int = 2) -> str:
     assert "Traceback" not in captured.err and captured.out == ""
     assert cpu < BOUND_CPU_S and elapsed < BOUND_WALL_S, f"{argv} took {cpu:.1f} s of CPU, {elapsed:.1f} s in all"
     return lines[0]
+
+
+def test_the_table_drives_every_subcommand():
+    """A new subcommand needs its bad inputs in CASES (and, through them, its arguments validated)."""
+    from swinprof.cli.main import build_parser
+
+    commands = {a for a in build_parser()._actions if a.dest == "command"}.pop().choices
+    driven = {template.split()[0] for template, _ in CASES.values()}
+    assert set(commands) - driven == set()
 
 
 @pytest.mark.parametrize("case", list(CASES))
