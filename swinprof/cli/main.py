@@ -88,9 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (0 ok, 1 regression/failure, 2 bad input, 130 interrupted)."""
     args = None
+    try:
+        # Building the parser imports every subcommand (torch included) before the capture starts, so the log
+        # handlers those imports install are already there to be filtered while the command runs.
+        parser = build_parser()
+    except KeyboardInterrupt:
+        return _fail("interrupted; no partial report was written", EXIT_INTERRUPTED)
     with captured_third_party() as noise:
         try:
-            args = build_parser().parse_args(argv)
+            args = parser.parse_args(argv)
             _render.WIDE["on"] = args.wide
             code = int(args._run(args) or 0)
         except KeyboardInterrupt:
