@@ -10,6 +10,7 @@ from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.files import atomic_write_many
 from swinprof.report.writer import report_markdown
+from swinprof.track.accuracy import parse_limit
 from swinprof.track.history import load_history
 from swinprof.track.plot import history_png
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
@@ -48,6 +49,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
                    help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
     p.add_argument("--min-samples", type=v.positive_int, default=10, help="fewer samples than this give 'uncertain'")
+    p.add_argument("--accuracy-threshold", default="1dB",
+                   help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
+    p.add_argument("--top1-threshold", default="1pt",
+                   help="largest top-1 agreement drop, in percentage points (default 1pt)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
     p.add_argument("--markdown", metavar="FILE", type=v.output_file,
                    help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")  # fmt: skip
@@ -60,12 +65,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     threshold = parse_threshold(args.threshold)
+    sqnr_db, top1_points = parse_limit(args.accuracy_threshold, "dB"), parse_limit(args.top1_threshold, "points")
     if args.plot and not args.history:
         raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")
     if args.plot and args.markdown and os.path.abspath(args.plot) == os.path.abspath(args.markdown):
         raise SwinprofError("--plot and --markdown name the same file: give them different names")
     base, new = load_results(args.baseline), load_results(args.current)
-    cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric)
+    cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric, sqnr_db,
+                          top1_points)  # fmt: skip
     history = load_history(args.history) if args.history else None
     files = {}
     if args.plot:

@@ -24,6 +24,7 @@ from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
 from swinprof.optimize.methods import get_runtime
+from swinprof.optimize.proof import count_quantized, execution_warnings
 from swinprof.optimize.recipe import Recipe, check_requirements, parse_recipe, to_dict
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
 
@@ -67,6 +68,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     compile_stats: dict[str, CompileStats] = field(default_factory=dict)
     process_peaks: dict[tuple[str, int], FreshPeak] | None = None
+    budgets: dict = field(default_factory=dict)  # recipe name -> BudgetSearch (recipes with an accuracy budget)
+    quantized: dict = field(default_factory=dict)  # recipe name -> proof.QuantizedCount (what runs quantized)
 
 
 def is_baseline(r: Recipe) -> bool:
@@ -106,6 +109,12 @@ def resolve(recipes: list[Recipe], opts: RunOptions) -> list[Recipe]:
             raise RecipeError(
                 f"recipe {r.name!r} calibrates on images ([quantize.calibration] source = 'data'): pass --data FOLDER"
             )
+        if r.quantize.budget.metric != "none":
+            from swinprof.optimize.switch import check_supported
+
+            check_supported(r)
+            if r.quantize.budget.metric == "accuracy" and not opts.data:
+                raise RecipeError(f"recipe {r.name!r} has an accuracy budget: pass --data FOLDER (ImageFolder)")
     return out
 
 
@@ -217,6 +226,7 @@ class _Measured:
     tensor_peaks: dict
     process_peaks: dict | None
     compile_stats: dict[str, CompileStats]
+    quantized: dict = field(default_factory=dict)
 
 
 def _quality(name: str, m: _Measured) -> dict:
@@ -262,6 +272,7 @@ def _rows(recipes: list[Recipe], prepared: dict[str, Prepared], m: _Measured, ba
             "method": r.quantize.method if r else "none",
             "runtime": r.target.runtime if r else "pytorch",
             "compile": _describe_compile(r) if r else "-",
+            "quantized_linears": m.quantized[name].cell if name in m.quantized else "-",
             "batch": b,
             "median_ms": timing.median,
             "p90_ms": timing.p90,
@@ -340,19 +351,26 @@ def _time_all(fns, recipes, batch_sizes, shape, device, opts, say):
     return timings, peaks, warmup, iters
 
 
-def _prepare_all(recipes, model, images, transform, workdir, opts, say) -> tuple[dict[str, Prepared], dict]:
-    """Every non-baseline recipe prepared on `model`, and the calibration batches each one used."""
+def _prepare_all(recipes, model, images, transform, workdir, opts, say):
+    """Every non-baseline recipe prepared on `model`, the calibration batches each one used, the recipes as run
+    (a budgeted recipe comes back with the skip list its search chose) and the budget searches."""
+    from swinprof.evaluate.sensitivity import apply_budget
+
     device = next(model.parameters()).device
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
-    prepared, calibrations = {}, {}
+    prepared, calibrations, ran, budgets = {}, {}, [], {}
     for r in recipes:
         if is_baseline(r):
+            ran.append(r)
             continue
-        say(f"preparing {r.name}: {r.method.summary}")
         calibrations[r.name] = _calibration(r, images, transform, shape, device, opts.seed)
+        if r.quantize.budget.metric != "none":
+            r, budgets[r.name] = apply_budget(r, model, calibrations[r.name], images, transform, opts.seed, say)
+        say(f"preparing {r.name}: {r.method.summary}")
         prepared[r.name] = prepare(r, model, calibrations[r.name], workdir)
-    return prepared, calibrations
+        ran.append(r)
+    return prepared, calibrations, ran, budgets
 
 
 def _fp32_model(lead: Recipe, opts: RunOptions, say) -> torch.nn.Module:
@@ -395,11 +413,14 @@ def run_recipes(
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
     transform = build_transform(variant, img)
-    prepared, calibrations = _prepare_all(recipes, model, images, transform, workdir, opts, say)
+    prepared, calibrations, recipes, budgets = _prepare_all(recipes, model, images, transform, workdir, opts, say)
     fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}
     batch_sizes = sorted({b for r in recipes for b in r.benchmark.batch_sizes})
     say(f"first calls (compiles) at batch sizes {batch_sizes}")
     first = _first_calls(fns, batch_sizes, shape, device)
+    by_name = {r.name: r for r in recipes}
+    quantized = {n: c for n, p in prepared.items() if (c := count_quantized(by_name[n], p, model)) is not None}
+    proof_warnings = [w for n, p in prepared.items() for w in execution_warnings(by_name[n], p, quantized.get(n))]
     fid, source, n_fid = _fidelity(model, fns, images, transform, shape, device, recipes, opts, say)
     acc = None
     if images is not None and images.labeled:
@@ -410,7 +431,7 @@ def run_recipes(
     process = None
     if opts.process_memory:
         process = _process_peaks(recipes, model, calibrations, batch_sizes, workdir, opts, say)
-    measured = _Measured(timings, first, fid, acc, tensor_peaks, process, stats)
+    measured = _Measured(timings, first, fid, acc, tensor_peaks, process, stats, quantized)
     rows = _rows(recipes, prepared, measured, state_dict_bytes(model))
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
     inputs = {
@@ -421,5 +442,6 @@ def run_recipes(
         "preprocessing": transform.describe(), "crop_pct": transform.crop_pct, "bench_lock": opts.bench_lock,
         "process_memory": opts.process_memory,
     }  # fmt: skip
-    return RunResult(recipes, pd.DataFrame(rows), fid, acc, prepared, inputs, warnings + _compile_warnings(stats),
-                     stats, process)  # fmt: skip
+    warnings += _compile_warnings(stats) + proof_warnings
+    return RunResult(recipes, pd.DataFrame(rows), fid, acc, prepared, inputs, warnings, stats, process, budgets,
+                     quantized)  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from swinprof.evaluate.compare import BASELINE, RunResult
+from swinprof.measure.environment import busy_warning
 from swinprof.measure.isolated import ALLOCATOR_NOTE
 from swinprof.measure.memory import TENSOR_PEAK
 from swinprof.optimize.fresh import PROCESS_PEAK
@@ -33,6 +34,7 @@ COMPARISON_COLUMNS = {
     "method": "method",
     "runtime": "runtime",
     "compile": "compile",
+    "quantized_linears": "linears quantized",
     "batch": "batch",
     "median_ms": "median ms",
     "p90_ms": "p90 ms",
@@ -119,6 +121,9 @@ def comparison_notes(result: RunResult) -> list[str]:
         ".onnx file; TensorRT: not measured",
         "graphs / breaks / recompiles: graphs torch.compile built, graph breaks, graphs recompiled after their "
         "warm-up call (torch._dynamo counters over the whole run; one compile per input shape is by design)",
+        "linears quantized: nn.Linear layers that actually run quantized, counted after the first call: oneDNN "
+        "int8 GEMMs in inductor's generated code (PT2E), torchao quantized weight tensors, quantized ONNX nodes; "
+        "0 for PT2E run eagerly (an fp32 simulation)",
         "prepare s: quantize / export / calibrate; first call s: the first call at that batch size (compiles)",
     ]
 
@@ -164,8 +169,18 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
     if result.accuracy is not None:
         fidelity_note += f"; accuracy on {i['images']} labeled images ({i['data_layout']})"
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
+    if result.budgets:
+        from swinprof.evaluate.sensitivity import budget_frame
+
+        report.add("budget", "Accuracy budget search", budget_frame(result.budgets), [
+            "layers ranked by sensitivity (each quantized alone), then the longest least-sensitive-first prefix "
+            "within budget (binary search), checked on held-out inputs; `skipped` stay fp32 and are written into "
+            "the resolved recipe's [quantize].skip (its budget removed), so it re-runs without a search",
+            *(f"{name}: {note}" for name, s in result.budgets.items() for note in s.notes),
+        ])  # fmt: skip
     report.notes.extend(_run_notes(result))
     report.warnings.extend(result.warnings)
+    report.warnings += busy_warning(env, unaffected="fidelity, sizes and memory")
     return report
 
 
@@ -199,6 +214,10 @@ def record_dict(result: RunResult, env: dict) -> dict:
         "process_peaks": [{"recipe": name, "batch": b, "bytes": p.bytes, "prepare_s": p.prepare_s, "wall_s": p.wall_s}
                           for (name, b), p in peaks.items()] if result.process_peaks is not None else None,
         "warnings": result.warnings,
+        "quantized_linears": {k: vars(c) for k, c in result.quantized.items()},
+        "budgets": {k: {"budget": s.budget, "quantized": s.quantized, "skipped": s.skipped,
+                        "search_score": s.search_score, "heldout_score": s.heldout_score,
+                        "evaluations": s.evaluations, "seconds": s.seconds} for k, s in result.budgets.items()},
     })  # fmt: skip
 
 

@@ -96,11 +96,34 @@ def allocator_settings() -> str:
     return ", ".join(items) or "defaults (no allocator variables set)"
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (runnable + waiting tasks), or None where the OS has none."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def busy_warning(env: dict, load_before: float | None = None, unaffected: str = "") -> list[str]:
+    """A warning when the CPU had more runnable work than cores at the start or the end of a timed measurement.
+
+    `env` is `environment()` taken at the end. Timing on a shared CPU is then unreliable, even interleaved
+    (the ratios too: the other load is not constant); `unaffected` names what in the report does not depend on
+    load (e.g. "the memory meters"). On CUDA the GPU is timed, so no warning.
+    """
+    cores, load_after = env.get("cpu_count") or 1, env.get("load_1min")
+    loads = [x for x in (load_before, load_after) if x is not None]
+    if env.get("device") != "cpu" or not loads or max(loads) <= cores:
+        return []
+    shown = " -> ".join(f"{x:.1f}" for x in loads)
+    which = "(start -> end) " if len(loads) > 1 else ""
+    tail = f" ({unaffected} do not depend on load)" if unaffected else ""
+    return [f"busy machine: 1-minute load {shown} {which}on {cores} cores; times and their ratios are unreliable in "
+            f"this run{tail}."]  # fmt: skip
+
+
 def environment(device: torch.device | str = "cpu") -> dict:
     """What a measurement depends on: versions, hardware, threads, allocator, git state, time."""
     device = torch.device(device)
     sha, dirty = git_state(os.path.dirname(os.path.abspath(__file__)))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = load_average()
     return {
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -112,7 +135,7 @@ def environment(device: torch.device | str = "cpu") -> dict:
         "device": device.type,
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "allocator": allocator_settings(),
-        "load_1min": round(load, 2) if load is not None else None,
+        "load_1min": load,
         "git_sha": sha,
         "git_dirty": dirty,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from swinprof.measure.device import dtype_name
-from swinprof.measure.environment import cpu_flags, cpu_model, processor_mhz
+from swinprof.measure.environment import cpu_flags, cpu_model, load_average, processor_mhz
 from swinprof.measure.timing import measure
 from swinprof.report.files import atomic_write_text
 
@@ -77,9 +77,9 @@ def default_cache_path() -> Path:
 
 def machine_busy() -> tuple[bool, str]:
     """(busy, description): the 1-minute load average against the core count."""
-    if not hasattr(os, "getloadavg"):
+    load, cores = load_average(), os.cpu_count() or 1
+    if load is None:
         return False, "load unknown"
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
     return load > cores, f"load {load:.1f} on {cores} cores"
 
 

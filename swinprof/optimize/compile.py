@@ -100,6 +100,7 @@ class CompiledModel:
         self.freezing = freezing
         self._stats = CompileStats()
         self._seen: set[tuple] = set()
+        self.codes: list[str] = []  # inductor's generated code of the warm-up calls (swinprof.optimize.proof)
         options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
         self._compiled = torch.compile(module, backend=backend, fullgraph=fullgraph, dynamic=False, **options)
 
@@ -109,7 +110,13 @@ class CompiledModel:
         signature = (tuple(x.shape), x.dtype, x.device)
         warmup = signature not in self._seen
         before = _Snapshot.now()
-        with inductor_config.patch(freezing=self.freezing), torch.inference_mode():
+        from swinprof.optimize.proof import inductor_output_code
+
+        with (
+            inductor_config.patch(freezing=self.freezing),
+            torch.inference_mode(),
+            inductor_output_code(self.codes if warmup else None),
+        ):
             out = self._compiled(x)
         self._seen.add(signature)
         self._count(before, _Snapshot.now(), warmup)

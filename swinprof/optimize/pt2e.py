@@ -79,10 +79,13 @@ def quantize_pt2e_x86(
     skip: Iterable[str] = (),
     reduce_range: bool = False,
     dynamic_batch: bool = True,
+    fold_quantize: bool = True,
 ) -> tuple[torch.fx.GraphModule, list[str]]:
     """Static int8 graph of `model` calibrated on `calibration` batches `(B, 3, H, W)`.
 
     Returns `(converted graph module, names of quantized layers)`; the original model is untouched.
+    `fold_quantize=False` keeps each weight as fp32 -> quantize -> dequantize in the graph (the sensitivity
+    switchboard needs the fp32 weight beside its int8 path).
     """
     pt2e = require_extra("torchao.quantization.pt2e.quantize_pt2e", "quant", "PT2E int8 (x86 inductor)")
     batches = iter(calibration)
@@ -94,7 +97,7 @@ def quantize_pt2e_x86(
         prepared(first)
         for batch in batches:  # observers record activation ranges
             prepared(batch)
-        converted = pt2e.convert_pt2e(prepared)
+        converted = pt2e.convert_pt2e(prepared, fold_quantize=fold_quantize)
     return converted, chosen
 
 

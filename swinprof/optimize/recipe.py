@@ -71,6 +71,25 @@ class CalibrationSection:
     batch_size: int = field(default=8, metadata={"min": 1})
 
 
+BUDGET_METRICS = ("none", "sqnr", "top1-agreement", "accuracy")
+# metric -> (unit, largest sensible `min`); `max_drop` is the fall from fp32 in the same unit.
+_BUDGET_RANGE = {"sqnr": ("dB", 200.0), "top1-agreement": ("fraction", 1.0), "accuracy": ("acc@1 points", 100.0)}
+
+
+@dataclass(frozen=True)
+class BudgetSection:
+    """An accuracy budget (`budget = { metric = "sqnr", min = 30 }`): `swinprof run` searches, from the
+    sensitivity ranking, the largest set of layers to quantize whose model meets it on held-out inputs, and
+    writes the layers it leaves in fp32 into the resolved recipe's `skip`. `min`: the lowest acceptable value
+    (SQNR dB, top-1 agreement fraction, acc@1 %); `max_drop`: the largest fall from fp32 (agreement, accuracy
+    points). `samples`: inputs in each of the search and held-out sets."""
+
+    metric: str = field(default="none", metadata=_choices(*BUDGET_METRICS))
+    min: float | None = None
+    max_drop: float | None = None
+    samples: int = field(default=8, metadata={"min": 1})
+
+
 @dataclass(frozen=True)
 class QuantizeSection:
     method: str = field(default="none", metadata=_registered(methods))
@@ -79,6 +98,7 @@ class QuantizeSection:
     # x86 without VNNI computes u8*s8 products in int16 (vpmaddubsw) which saturates: use 7-bit activations there.
     reduce_range: str = field(default="auto", metadata=_choices("auto", "true", "false"))
     calibration: CalibrationSection = CalibrationSection()
+    budget: BudgetSection = BudgetSection()
 
 
 @dataclass(frozen=True)
@@ -246,11 +266,34 @@ def _check_consistency(r: Recipe, source: str) -> None:
         )
     if not r.benchmark.batch_sizes or any(b < 1 for b in r.benchmark.batch_sizes):
         raise RecipeError(f"{source}: [benchmark].batch_sizes must be a non-empty list of positive integers")
+    _check_budget(r.quantize.budget, source)
     if runtime.spec.validate is not None:
         try:
             runtime.spec.validate(r)
         except RecipeError as exc:
             raise RecipeError(f"{source}: {exc}") from None
+
+
+def _check_budget(b: BudgetSection, source: str) -> None:
+    """One of `min` / `max_drop` for a metric, inside the metric's range; none without a metric."""
+    where = f"{source}: [quantize].budget"
+    if b.metric == "none":
+        if b.min is not None or b.max_drop is not None:
+            raise RecipeError(
+                f"{where} sets a limit but no metric; add metric = one of {', '.join(BUDGET_METRICS[1:])}"
+            )
+        return
+    unit, top = _BUDGET_RANGE[b.metric]
+    if (b.min is None) == (b.max_drop is None):
+        raise RecipeError(f"{where}: give exactly one of min or max_drop for metric {b.metric!r}")
+    if b.min is not None and not 0 < b.min <= top:
+        raise RecipeError(f"{where}.min = {b.min:g} is out of range for {b.metric} ({unit}): choose 0 < min <= {top:g}")
+    if b.max_drop is not None:
+        if b.metric == "sqnr":
+            raise RecipeError(f"{where}: sqnr has no drop (fp32 is infinite); use min (dB), e.g. min = 30")
+        if not 0 <= b.max_drop < top:
+            raise RecipeError(f"{where}.max_drop = {b.max_drop:g} is out of range for {b.metric} ({unit}): "
+                              f"choose 0 <= max_drop < {top:g}")  # fmt: skip
 
 
 def load_recipe(path: str | Path) -> Recipe:

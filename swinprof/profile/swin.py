@@ -10,7 +10,7 @@ import torch
 from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
 from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device, resolve_dtype
-from swinprof.measure.environment import environment
+from swinprof.measure.environment import busy_warning, environment, load_average
 from swinprof.measure.inputs import seeded_images
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
@@ -61,6 +61,7 @@ def profile_swin(
     if threads:
         torch.set_num_threads(threads)
     opts, progress = options or ProfileOptions(), progress or Progress()
+    load_before = load_average()
     progress.phase("counting aten ops (meta device)")
     meta = create_model(variant.name, img_size=res, attn_impl=attn, device="meta").to(dt).eval()
     meta_x = torch.empty(batch, 3, res, res, device="meta", dtype=dt)
@@ -95,6 +96,8 @@ def profile_swin(
         model.set_attn_impl(attns[0])
     wall = time.perf_counter() - start
     report.environment = environment(dev)
+    if opts.time_it:
+        report.warnings += busy_warning(report.environment, load_before, unaffected="counts, bytes and memory")
     report.settings.update({
         "variant": variant.name, "official name": variant.official_name, "resolution": res, "batch": batch,
         "dtype": dtype, "device": dev.type, "attn_impl": ",".join(attns), "weights": weights or "random init (seeded)",

@@ -122,3 +122,17 @@ def roofline_png(frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gflops: f
         return _png(fig)
     finally:
         plt.close(fig)
+
+
+def ranking_svg(labels: list[str], values: list[float], xlabel: str, title: str) -> str:
+    """Horizontal bars, first label on top (a sensitivity ranking: most sensitive first)."""
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.18 * len(labels) + 1)), dpi=100)
+    try:
+        ax.barh(list(range(len(labels)))[::-1], values, color="#4c72b0")
+        ax.set_yticks(list(range(len(labels)))[::-1], labels, fontsize=6)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        return _svg(fig)
+    finally:
+        plt.close(fig)

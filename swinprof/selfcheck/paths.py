@@ -177,6 +177,8 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
             "-o", ctx.path(f"run-{name}"), "--format", "json"]  # fmt: skip
     if not cpu_target:
         args += _device_args(ctx)
+    if ctx.quick and name in COMPILED_AGAIN_IN_FRESH_PROCESS:
+        args.append("--no-process-memory")
     run = ctx.cli(*args)
     row = find_row(find_table(run.docs, "comparison"), "recipe", name)
     fidelity = find_row(find_table(run.docs, "fidelity"), "recipe", name)
@@ -188,6 +190,9 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
     return Result(figure, {"speedup": speedup, "sqnr_db": sqnr, "first_call_s": first, "flag": cell(row, "flag")})
 
 
+# The process-peak meter runs each recipe again in a fresh process, which for these means a second cold inductor
+# compile (1-2 minutes on a 2-core CPU); with --quick the meter is exercised by the other recipes instead.
+COMPILED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu"})
 TRT = needs_module("torch_tensorrt", "torch_tensorrt not installed")
 RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a GPU machine too), limit
     ("int8-weight-only", DEVICES, (), False, 300.0),
@@ -211,6 +216,22 @@ for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
     register(f"recipe {_name}", _devices, _requires, limit_s=_limit, what=_what)(
         functools.partial(recipe, name=_name, cpu_target=_cpu_target)
     )
+
+
+@register("sensitivity int8-x86-cpu", limit_s={"cpu": 600.0, "cuda": 300.0})
+def sensitivity(ctx: Context) -> Result:
+    """`swinprof sensitivity --recipe int8-x86-cpu --group stage`: every stage scored quantized alone."""
+    run = ctx.cli("sensitivity", MODEL, "--recipe", "int8-x86-cpu", "--res", RECIPE_RES, "--group", "stage",
+                  "--samples", 2, "--calib-count", 2, "--format", "json")  # fmt: skip
+    rows = find_table(run.docs, "sensitivity").rows
+    if not rows:
+        raise LookupError("the sensitivity table has no rows")
+    worst = rows[0]
+    group, sqnr = str(cell(worst, "group")), number(worst, "sqnr_db")
+    layers = sum(int(number(r, "layers") or 0) for r in rows)
+    figure = f"{len(rows)} groups, {layers} layers; most sensitive {group} ({fmt(sqnr, '.1f', 'sqnr_db')} dB alone)"
+    return Result(figure, {"groups": len(rows), "layers": layers, "most_sensitive": group, "sqnr_db": sqnr})
+
 
 # ------------------------------------------------------------------------------------------- export, bench
 

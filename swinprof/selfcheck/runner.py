@@ -6,7 +6,6 @@ row (one line, with the full traceback and the command's stderr kept for the jso
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import traceback
@@ -85,10 +84,12 @@ def run_one(check: Check, ctx: Context) -> Outcome:
     return Outcome(check.name, devices, OK, result.figure, time.monotonic() - start, dict(result.values))
 
 
-def execution_order(checks: list[Check], quick: bool) -> list[int]:
+def execution_order(checks: list[Check], quick: bool, device: str = "cpu") -> list[int]:
     """Indexes of `checks` in the order to start them: full-size measurements first (what a short GPU session
     is for), then every path that starts a shared run, then the paths that only read one (so that parallel
-    workers do not sit waiting on each other's shared run). Rows keep registry order in the report."""
+    workers do not sit waiting on each other's shared run). Within each group the longest time limit starts
+    first: the cold inductor compiles (minutes on a small CPU) then overlap each other and the short paths
+    fill the gaps, instead of one starting last and running alone. Rows keep registry order in the report."""
     seen: set[str] = set()
 
     def rank(i: int) -> int:
@@ -101,7 +102,7 @@ def execution_order(checks: list[Check], quick: bool) -> list[int]:
         return 1
 
     ranks = {i: rank(i) for i in range(len(checks))}
-    return sorted(ranks, key=lambda i: (ranks[i], i))
+    return sorted(ranks, key=lambda i: (ranks[i], -checks[i].limit_s.get(device, 0.0), i))
 
 
 def run_checks(
@@ -123,7 +124,7 @@ def run_checks(
         ctx = Context(device, quick, Path(work), dict(env or {}), budget_end)
         pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="selfcheck")
         try:
-            futures = {pool.submit(run_one, checks[i], ctx): i for i in execution_order(checks, quick)}
+            futures = {pool.submit(run_one, checks[i], ctx): i for i in execution_order(checks, quick, device)}
             for n, future in enumerate(as_completed(futures), start=1):
                 o = outcomes[futures[future]] = future.result()
                 report(f"[{n}/{len(checks)}] {o.status:7s} {o.name} ({o.seconds:.0f} s): {o.result}")
@@ -151,10 +152,6 @@ def outcome_frame(outcomes: list[Outcome]) -> pd.DataFrame:
     columns = ["path", "devices", "status", "result", "seconds", "values", "traceback"]
     rows = [[o.name, o.devices, o.status, o.result, round(o.seconds, 1), o.values, o.traceback] for o in outcomes]
     return pd.DataFrame(rows, columns=columns)
-
-
-def load_average() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> Report:

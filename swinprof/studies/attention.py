@@ -17,7 +17,7 @@ import torch
 
 from swinprof.errors import SwinprofError
 from swinprof.measure.device import resolve_device, resolve_dtype
-from swinprof.measure.environment import environment
+from swinprof.measure.environment import busy_warning, environment
 from swinprof.measure.inputs import seeded_images
 from swinprof.measure.memory import TENSOR_PEAK, forward_tensor_peak
 from swinprof.measure.timing import measure_interleaved
@@ -44,6 +44,7 @@ class AttentionComparison:
         )
         report = Report(title, environment=self.environment, settings=dict(s))
         report.add("impls", "Per implementation", self.table, self.notes, hidden=("tensor_peak_bytes",))
+        report.warnings += busy_warning(self.environment, unaffected="errors and tensor peaks")
         return report
 
 

@@ -17,14 +17,13 @@ the Reports of the budget search and the ZeRO-1 table, so `swinprof memory` rend
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 
-from swinprof.measure.environment import environment
+from swinprof.measure.environment import busy_warning, environment, load_average
 from swinprof.measure.isolated import ALLOCATOR_ENV, ALLOCATOR_NOTE, run_isolated
 from swinprof.measure.memory import TENSOR_PEAK, process_peak_meter
 from swinprof.measure.timing import measure_interleaved
@@ -300,7 +299,7 @@ def steps_report(
     """The `swinprof memory` report: the step table (both meters per row) and, with sequential attention,
     one block's attention peak batched vs chunked."""
     rows, dropped = rows_for_mode(configs, mode)
-    load_before = _load()
+    load_before = load_average()
     frame = compare_configs(spec, rows, batch, device, mode, iters, warmup, on_progress)
     allocator = " ".join(f"{k}={v}" for k, v in ALLOCATOR_ENV.items())
     title = "Training-step memory" if mode == "train" else "Inference memory"
@@ -309,33 +308,13 @@ def steps_report(
     notes = meter_notes(frame, mode, device) + meter_agreement(frame) + step_notes(mode, iters, warmup, dropped)
     what = "Training step" if mode == "train" else "Forward"
     report.add("steps", f"{what} per configuration", frame, notes, hidden=HIDDEN)
-    report.warnings += busy_warning(load_before, report.environment)
+    report.warnings += busy_warning(report.environment, load_before, unaffected="the memory meters")
     seq = next((c for c in rows if c.seq_chunks > 1), None)
     if seq is not None:
         if on_progress is not None:
             on_progress("attention peak")
         _add_attention(report, spec, seq, batch, device, mode == "train")
     return report
-
-
-def _load() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-
-
-def busy_warning(load_before: float | None, env: dict) -> list[str]:
-    """A warning when the CPU had more runnable work than cores at the start or the end of the measurement.
-
-    Timing on a shared CPU is then unreliable, even interleaved; the memory meters do not depend on load.
-    """
-    cores, load_after = env.get("cpu_count") or 1, env.get("load_1min")
-    loads = [x for x in (load_before, load_after) if x is not None]
-    if env.get("device") != "cpu" or not loads or max(loads) <= cores:
-        return []
-    shown = " -> ".join(f"{x:.1f}" for x in loads)
-    return [
-        f"busy machine: 1-minute load {shown} (start -> end) on {cores} cores; step times and their ratios are "
-        "unreliable in this run (the memory meters do not depend on load)."
-    ]
 
 
 def _add_attention(report: Report, spec: ModelSpec, seq: MemoryConfig, batch: int, device, backward: bool) -> None:
@@ -348,7 +327,9 @@ def _add_attention(report: Report, spec: ModelSpec, seq: MemoryConfig, batch: in
         f"{frame.attrs['input']}; {what} of that block's window attention.",
         f"meter: {TENSOR_PEAK}. working set = peak bytes above the inputs (scores, q/k/v, projections"
         + (", gradients)." if backward else ")."),
-        "expected scores factor = windows / windows per chunk (the score tensor shrinks with the chunk).",
+        "expected scores factor = windows / windows per chunk (the score tensor shrinks with the chunk); with a "
+        "shift mask and batch > 1 the measured factor can exceed it: the batched path adds one (windows, heads, N, "
+        "N) bias+mask sum shared by the images, a chunk adds bias and mask in two steps without it.",
     ]
     report.add("attention", f"Sequential attention: stage {stage + 1} attention peak", frame, notes)
 

@@ -37,13 +37,21 @@ class Comparison:
     base_env: dict
     new_env: dict
     warnings: list[str] = field(default_factory=list)
+    accuracy: list = field(default_factory=list)  # track.accuracy.AccuracyChange per case with fidelity
+
+    @property
+    def accuracy_regressions(self) -> list:
+        return [c for c in self.accuracy if c.regression]
 
     def count(self, verdict: str) -> int:
         return sum(c.decision.verdict == verdict for c in self.cases)
 
     @property
     def verdict(self) -> str:
-        """The worst case decides: any regression, else any uncertain, else any improvement, else unchanged."""
+        """The worst case decides: any regression (latency or fidelity), else any uncertain, else any
+        improvement, else unchanged."""
+        if self.accuracy_regressions:
+            return REGRESSION
         for v in (REGRESSION, UNCERTAIN, IMPROVEMENT):
             if self.count(v):
                 return v
@@ -51,7 +59,7 @@ class Comparison:
 
     @property
     def has_regression(self) -> bool:
-        return self.count(REGRESSION) > 0
+        return self.count(REGRESSION) > 0 or bool(self.accuracy_regressions)
 
 
 def check_same_suite(base: Results, new: Results) -> None:
@@ -100,12 +108,17 @@ def compare_results(
     normalisation: str = "round",
     min_samples: int = 10,
     metric: str | None = None,
+    sqnr_db: float = 1.0,
+    top1_points: float = 1.0,
 ) -> Comparison:
     """Decide every case of `new` against `base` (see stats.compare_samples for the rule).
 
     `metric`: `wall` (latency) or `cpu` (process CPU time); default: the suite's. `normalisation`: divide
-    by the calibration workload per round, per run, or not at all.
+    by the calibration workload per round, per run, or not at all. Cases that carry `fidelity` also regress
+    when their SQNR falls by more than `sqnr_db` dB or their top-1 agreement by more than `top1_points` points.
     """
+    from swinprof.track.accuracy import compare_fidelity
+
     metric = metric or default_metric(base, new)
     if metric not in METRICS:
         raise ResultsError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -144,4 +157,5 @@ def compare_results(
     return Comparison(
         base.suite_name, threshold, alpha, normalisation, metric, cases,
         environment_diff(base.environment, new.environment), base.environment, new.environment, warnings,
+        compare_fidelity(base, new, sqnr_db, top1_points),
     )  # fmt: skip

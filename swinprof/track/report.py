@@ -95,6 +95,14 @@ def regression_report(
         "p is the two-sided Mann-Whitney U test."
     )
     report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict"))
+    if cmp.accuracy:
+        from swinprof.track.accuracy import accuracy_frame
+
+        report.add("accuracy", "Fidelity vs fp32 per case", accuracy_frame(cmp.accuracy),
+                   "drop = baseline - current (SQNR in dB, top-1 agreement in percentage points); a drop past the "
+                   "limit is a regression")  # fmt: skip
+        report.warnings.extend(f"{c.case_id}: {c.key} fell {c.drop:.2f} {c.unit} (limit {c.limit:g})"
+                               for c in cmp.accuracy_regressions)  # fmt: skip
     runs = [f"baseline: {_run_label(cmp.base_env)}", f"current: {_run_label(cmp.new_env)}"]
     if cmp.env_diff:
         report.add("environment_diff", "Environment differences", environment_frame(cmp), runs)

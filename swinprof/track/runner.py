@@ -21,11 +21,13 @@ from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
 from swinprof.measure.inputs import seeded_images
 from swinprof.measure.timing import time_once
+from swinprof.track.recipe_case import build_recipe_case, is_recipe_case
 from swinprof.track.results import CaseResult, Results
 from swinprof.track.suite import Case, Suite
 
 CALIBRATION_WORKLOAD = "mixed-v1: 2 x 256^3 fp32 matmul + 3 x window-attention block (2x256x32 tokens), torch ops only"
 CALIBRATION_KEY = "__calibration__"
+FIDELITY_KEY = "__fidelity__"  # recipe cases' fidelity, carried back from (worker) processes with the environment
 
 
 def calibration_fn(device: torch.device) -> Callable[[], object]:
@@ -161,14 +163,20 @@ def measure_in_process(
     device = resolve_device(suite.device)
     with _quiet_machine(suite.threads):
         fns = {CALIBRATION_KEY: calibration_fn(device)}
+        fidelity: dict[str, dict] = {}
         for case in suite.cases:
-            fn = build_case(case, device, suite.seed)
+            if is_recipe_case(case.recipe):
+                fn, fidelity[case.id] = build_recipe_case(case, device, suite.seed)
+            else:
+                fn = build_case(case, device, suite.seed)
             fns[case.id] = with_planted_slowdown(fn, planted_slowdown, device)
         for name, fn in fns.items():
             # torch.compile compiles on the first call: always warm up at least once.
             for _ in range(max(warmup, 1 if name != CALIBRATION_KEY else 0)):
                 fn()
         env = environment(device)
+        if fidelity:  # passed back beside the samples, taken out again by run_suite
+            env = {**env, FIDELITY_KEY: fidelity}
         wall, cpu = _rounds(fns, samples, device, seed, on_round)
     if device.type == "cuda":  # host CPU time says nothing about asynchronous GPU work
         cpu = {name: [] for name in cpu}
@@ -215,6 +223,11 @@ def run_suite(
             done += n
             if on_round is not None:
                 on_round(done)
+    fidelity = env.pop(FIDELITY_KEY, {}) if isinstance(env, dict) else {}
+    cases = [CaseResult(c.id, c.to_dict(), wall[c.id], cpu[c.id]) for c in suite.cases]
+    for c in cases:
+        if c.id in fidelity:
+            c.spec["fidelity"] = fidelity[c.id]
     return Results(
         suite=suite.to_dict(),
         environment=env,
@@ -223,7 +236,7 @@ def run_suite(
             "samples_ms": wall[CALIBRATION_KEY],
             "cpu_ms": cpu[CALIBRATION_KEY],
         },
-        cases=[CaseResult(c.id, c.to_dict(), wall[c.id], cpu[c.id]) for c in suite.cases],
+        cases=cases,
         planted_slowdown=planted_slowdown,
         duration_s=round(time.perf_counter() - t0, 3),
         extra={"processes": processes},

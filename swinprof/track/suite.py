@@ -88,10 +88,17 @@ class Suite:
 def normalize_recipe(recipe: str) -> str:
     """`fp32-eager`, `bf16-compile`, ... (aliases `eager`, `compile`); unknown names are a clear error."""
     recipe = RECIPE_ALIASES.get(recipe, recipe)
+    from swinprof.track.recipe_case import is_recipe_case
+
+    if is_recipe_case(recipe):  # a quantize/compile preset: timed with its fidelity (track.recipe_case)
+        return recipe
     parts = recipe.split("-")
     if len(parts) != 2 or parts[0] not in RECIPE_DTYPES or parts[1] not in RECIPE_MODES:
         choices = [f"{d}-{m}" for d in RECIPE_DTYPES for m in RECIPE_MODES]
-        raise SuiteError(f"unknown recipe {recipe!r}; choose one of: {', '.join(choices)} (or eager, compile)")
+        raise SuiteError(
+            f"unknown recipe {recipe!r}; choose one of: {', '.join(choices)} (or eager, compile, or a preset "
+            "recipe from `swinprof recipes`)"
+        )
     return recipe
 
 

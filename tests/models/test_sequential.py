@@ -86,9 +86,9 @@ def test_chunks_run_the_blocks_own_implementation(impl, monkeypatch):
     windows, sdpa_calls = [], []
     attend_windows, sdpa = reference.attend_windows, F.scaled_dot_product_attention
 
-    def spy_attend(w, *args):
+    def spy_attend(w, *args, **kwargs):
         windows.append(w.shape[0])
-        return attend_windows(w, *args)
+        return attend_windows(w, *args, **kwargs)
 
     def spy_sdpa(q, *args, **kwargs):
         sdpa_calls.append(q.shape)

@@ -167,9 +167,9 @@ def test_sequential_attention_cuts_the_score_peak_by_the_expected_factor(chunks,
     df = attention_peak_frame(model, stage=0, batch=2, res=64, chunks=chunks, device=CPU, backward=backward)
     measured, expected = df["scores factor (measured)"].iloc[1], df["scores factor (expected)"].iloc[1]
     assert expected == pytest.approx(32 / -(-32 // chunks))  # 2 images x 16 windows
-    # Each chunk's score tensors are 1/chunks of the batched ones; which score-sized temporaries coexist differs a
-    # little between the batched and the chunked (recomputing) backward, so the peak ratio lands near, not on, it.
-    assert 0.75 * expected <= measured <= 1.5 * expected
+    # Each chunk's score tensors are 1/chunks of the batched ones, and a chunk never holds more score-sized
+    # temporaries than the batched path (which also keeps a bias+mask sum shared by the 2 images: up to 1.25x).
+    assert expected <= measured <= 1.5 * expected
     assert df["working set factor"].iloc[1] > 1.0
 
 
@@ -207,11 +207,3 @@ def test_bad_config_is_a_clear_error():
         MemoryConfig(seq_chunks=0)
     with pytest.raises(MemoryOptionError, match="granularity"):
         MemoryConfig((0,), "layer")
-
-
-def test_a_busy_cpu_is_a_warning_about_times_not_memory():
-    env = {"cpu_count": 2, "device": "cpu", "load_1min": 1.0}
-    assert study.busy_warning(0.5, env) == []
-    warning = study.busy_warning(4.1, env)[0]
-    assert "4.1 -> 1.0" in warning and "step times" in warning and "memory meters do not depend" in warning
-    assert study.busy_warning(4.1, {**env, "device": "cuda"}) == []

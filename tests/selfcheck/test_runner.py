@@ -119,6 +119,18 @@ def test_execution_order_starts_shared_runs_before_their_readers():
     assert execution_order(checks, quick=True) == [0, 2, 3, 4, 1]
 
 
+def test_execution_order_starts_the_longest_paths_first_on_the_device_at_hand():
+    from swinprof.selfcheck.registry import Check
+
+    def check(name, limits):
+        return Check(name, lambda ctx: Result(""), ("cpu", "cuda"), (), limits)
+
+    checks = [check("short", {"cpu": 60.0, "cuda": 60.0}), check("compile", {"cpu": 1500.0, "cuda": 30.0}),
+              check("medium", {"cpu": 300.0, "cuda": 300.0})]  # fmt: skip
+    assert execution_order(checks, quick=True, device="cpu") == [1, 2, 0]
+    assert execution_order(checks, quick=True, device="cuda") == [2, 0, 1]
+
+
 def test_a_library_call_that_fails_in_its_child_keeps_the_childs_traceback():
     @register("selftest call", limit_s=120.0)
     def call(ctx):

@@ -13,8 +13,13 @@ from swinprof.models.sequential import attend_in_chunks, window_rows
 from swinprof.models.windows import attend_in_shifted_windows, shift_mask
 
 
-def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int) -> torch.Tensor:
-    """Attention inside each window. `windows` `(B*nW, N, C)`, `mask` `(nW, N, N)` -> `(B*nW, N, C)`."""
+def attend_windows(
+    windows: torch.Tensor, attn, mask: torch.Tensor | None, batch: int, rows_of_mask: bool = False
+) -> torch.Tensor:
+    """Attention inside each window. `windows` `(B*nW, N, C)`, `mask` `(nW, N, N)` -> `(B*nW, N, C)`.
+
+    `rows_of_mask`: `mask` is `(g, N, N)`, one row per window of a chunk of `g` windows (sequential attention).
+    """
     bw, n, c = windows.shape
     q, k, v = attn.qkv_heads(windows)  # (B*nW, heads, N, hd)
     q, k = attn.scaled_qk(q, k)
@@ -22,6 +27,11 @@ def attend_windows(windows: torch.Tensor, attn, mask: torch.Tensor | None, batch
     bias = attn.position_bias()  # (heads, N, N)
     if mask is None:
         scores = scores + bias.unsqueeze(0)
+    elif rows_of_mask:
+        # A chunk of windows with one mask row each: a bias+mask sum would be as large as the chunk's scores,
+        # so add them in two steps instead and keep at most two score-sized tensors alive.
+        scores = scores + bias.unsqueeze(0)
+        scores = scores + mask.unsqueeze(1).to(scores.dtype)
     else:
         # Bias and shift mask summed once on the small (nW, heads, N, N) tensor: one pass over the scores.
         nw = mask.shape[0]
@@ -42,7 +52,7 @@ def attend_windows_chunked(
         if chunks <= 1 or mask is None:
             return attend_windows(part, attn, mask, batch)
         # One chunk: batch=1 with the chunk's own `(g, N, N)` masks, mask[i] added to window i of the chunk.
-        return attend_windows(part, attn, window_rows(mask, start, stop), 1)
+        return attend_windows(part, attn, window_rows(mask, start, stop), 1, rows_of_mask=True)
 
     return attend_in_chunks(windows, chunks, attend_range)
 

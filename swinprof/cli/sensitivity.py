@@ -1,0 +1,132 @@
+"""`swinprof sensitivity MODEL --recipe NAME`: which layers (or groups) hurt when quantized, ranked."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from swinprof.cli import _validate as v
+from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.errors import SwinprofError
+from swinprof.evaluate.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
+
+RANDOM_WEIGHTS_NOTE = (
+    "random weights: activation outliers (which make fc2 and patch merging sensitive in trained checkpoints) "
+    "are rare; rank a real checkpoint with --weights and --data"
+)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "sensitivity",
+        help="rank layers by how much quantizing them hurts, with a recipe's own quantizer",
+        description="Prepare the recipe's quantized model once (PT2E: export, the recipe's quantizer, calibrate, "
+        "convert; torchao: quantize_), then score each layer or group quantized alone (--mode only) or left in "
+        "fp32 while the rest is quantized (--mode all-but), against fp32 logits on probe inputs that calibration "
+        "did not see. Example: swinprof sensitivity swin_t --recipe int8-x86-cpu --format json",
+    )
+    p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_t")
+    p.add_argument("--recipe", required=True, help="recipe file or preset (its method, quantizer and calibration)")
+    p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution")
+    p.add_argument("--weights", type=v.existing_file, help="checkpoint (.pth / .safetensors); default random init")
+    p.add_argument(
+        "--data", type=v.existing_dir, help="image folder: calibration and probe images (labeled: --metric accuracy)"
+    )
+    p.add_argument("--class-map", type=v.existing_file, help="folder name -> class index file for non-synset folders")
+    p.add_argument("--metric", choices=METRICS, default="sqnr", help="what a layer is scored by (default sqnr)")
+    p.add_argument("--group", choices=GROUPS, default="layer", help="score layers, blocks, stages or layer types")
+    p.add_argument("--mode", choices=MODES, default="only",
+                   help="only: quantize just the group; all-but: quantize everything except it")  # fmt: skip
+    p.add_argument("--samples", type=v.positive_int, default=8, help="probe inputs scored per setting (default 8)")
+    p.add_argument("--calib-count", type=v.positive_int, help="calibration inputs (default: the recipe's count)")
+    p.add_argument("--recipe-layers", action="store_true",
+                   help="rank only the layers the recipe quantizes (default: every Linear/Conv2d its include "
+                   "selects, also those its skip keeps in fp32, e.g. patch embedding and head)")  # fmt: skip
+    p.add_argument(
+        "--seed", type=v.non_negative_int, default=0, help="seed of the weights and random inputs (default 0)"
+    )
+    p.add_argument("-o", "--output", type=v.output_dir, help="write the report files into this folder")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    return p
+
+
+def _report(result: Sensitivity, args, recipe, notes: list[str], probe_source: str, prepare_s: float):
+    from swinprof.measure.environment import environment
+    from swinprof.report.chart import ranking_svg
+    from swinprof.report.document import Chart, Report
+
+    column = COLUMN[result.metric]
+    title = args.title or f"swinprof sensitivity: {args.variant} with {recipe.name} ({result.mode}, per {result.group})"
+    report = Report(title, environment=environment("cpu"))
+    report.settings = {"model": args.variant, "recipe": recipe.name, "method": recipe.quantize.method,
+                       "metric": result.metric, "group": result.group, "mode": result.mode,
+                       "probe inputs": probe_source, "weights": args.weights or "random init",
+                       "layers ranked": len(result.layers), "prepare s": round(prepare_s, 1),
+                       "ranking s": round(result.seconds, 1)}  # fmt: skip
+    how = ("only this group quantized, the rest fp32; lowest first" if result.mode == "only"
+           else "everything quantized except this group; gain = its score minus the fully quantized score, "
+                "largest first")  # fmt: skip
+    quantized = ", ".join(f"{k} {v:.4g}" for k, v in result.quantized.items())
+    frame = result.frame.map(lambda v: None if isinstance(v, float) and not math.isfinite(v) else v)
+    report.add("sensitivity", f"Sensitivity by {result.group} ({result.metric})", frame, [
+        f"score: logits vs fp32 eager on the probe inputs; {how}",
+        "sqnr_db = 10 log10(signal / noise) of the logits; top1_agree = share of inputs with fp32's argmax"
+        + ("; acc1 = acc@1 % on the labeled probe images" if "acc1" in result.frame else ""),
+        f"every layer quantized: {quantized}",
+    ])  # fmt: skip
+    report.notes.extend(notes)
+    if args.weights is None:
+        report.notes.append(RANDOM_WEIGHTS_NOTE)
+    x = "gain" if result.mode == "all-but" else column
+    labels, values = list(result.frame["group"]), [v if math.isfinite(v) else 0.0 for v in result.frame[x]]
+    report.charts.append(Chart("sensitivity", "Sensitivity ranking", lambda: ranking_svg(labels, values, x, title)))
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from swinprof.evaluate.compare import _calibration
+    from swinprof.evaluate.imagefolder import scan_images
+    from swinprof.evaluate.preprocess import build_transform
+    from swinprof.evaluate.sensitivity import make_probes, rank
+    from swinprof.models import create_model, get_variant
+    from swinprof.optimize.presets import get_recipe
+    from swinprof.optimize.recipe import check_requirements
+    from swinprof.optimize.switch import build_switchboard, check_supported
+
+    recipe = get_recipe(args.recipe).replace("model", name=args.variant, img_size=args.img_size)
+    if args.calib_count is not None:
+        recipe = recipe.replace("quantize", calibration={**_cal(recipe), "count": args.calib_count})
+    check_requirements(recipe)
+    check_supported(recipe)
+    images = scan_images(args.data, args.class_map) if args.data else None
+    if args.metric == "accuracy" and (images is None or not images.labeled):
+        raise SwinprofError("--metric accuracy needs --data FOLDER with class folders (ImageFolder layout)")
+    say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
+    torch.manual_seed(args.seed)
+    model = create_model(args.variant, img_size=args.img_size, weights=args.weights).eval()
+    img = model.config.img_size
+    transform = build_transform(get_variant(args.variant), img)
+    calibration = _calibration(recipe, images, transform, (model.config.in_chans, img, img), "cpu", args.seed)
+    say(f"preparing {recipe.name} once ({recipe.method.summary}) with {sum(len(c) for c in calibration)} "
+        "calibration inputs")  # fmt: skip
+    start = time.perf_counter()
+    board, notes = build_switchboard(recipe, model, calibration, ignore_skip=not args.recipe_layers)
+    prepare_s = time.perf_counter() - start
+    used = sum(len(c) for c in calibration) if images is not None else 0
+    probe, _ = make_probes(model, images, transform, args.samples, used, args.seed)
+    say(f"scoring {len(board.layers)} layers by {args.group}, mode {args.mode}, on {probe.x.shape[0]} inputs")
+    result = rank(board, probe, args.metric, args.group, args.mode,
+                  on_progress=lambda i, n, name: say(f"{i}/{n} {name}") if i % 10 == 1 else None)  # fmt: skip
+    emit(_report(result, args, recipe, notes, probe.source, prepare_s), args.format, args.output, "sensitivity")
+    return 0
+
+
+def _cal(recipe) -> dict:
+    from swinprof.optimize.recipe import to_dict
+
+    return to_dict(recipe.quantize.calibration)
