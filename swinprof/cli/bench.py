@@ -96,10 +96,14 @@ def run(args: argparse.Namespace) -> int:
 def _check_memory(suite) -> None:
     """Every case of a suite is built in one process at once: their estimated memory together must fit."""
     from swinprof.measure.resources import require_memory
+    from swinprof.track.recipe_case import is_recipe_case
 
-    total = sum(
-        v.estimated_bytes(c.model, c.res, c.batch, dtype=c.dtype, attn=c.attn, overrides=c.config) for c in suite.cases
-    )
+    def need(c) -> int:
+        if is_recipe_case(c.recipe):  # a preset: the fp32 model and its prepared copy, held together
+            return v.estimated_bytes(c.model, c.res, c.batch, attn=c.attn, overrides=c.config, copies=2)
+        return v.estimated_bytes(c.model, c.res, c.batch, dtype=c.dtype, attn=c.attn, overrides=c.config)
+
+    total = sum(need(c) for c in suite.cases)
     require_memory(total, f"suite {suite.name!r} ({len(suite.cases)} cases built at once)",
                    "use smaller batch or res in the suite, or split it", device=suite.device)  # fmt: skip
 

@@ -544,3 +544,15 @@ def test_recipe_parser_round_trips_what_it_accepts(data, tmp_path_factory):
     path = tmp_path_factory.mktemp("r") / "r.toml"
     path.write_text(to_toml(recipe))
     assert load_recipe(path).replace("meta", name=recipe.meta.name or "r") is not None
+
+
+def test_the_suite_memory_bound_accepts_preset_recipe_cases():
+    """A suite case may time a preset (`int8-x86-cpu`): its model is estimated in fp32 with the prepared copy."""
+    from swinprof.cli.bench import _check_memory
+    from swinprof.track.suite import parse_suite
+
+    doc = {"suite": {"name": "t", "samples": 4, "warmup": 0},
+           "cases": [{"model": "swin_t", "res": 64, "recipe": ["fp32-eager", "int8-x86-cpu"]}]}  # fmt: skip
+    suite = parse_suite(doc)
+    assert [c.recipe for c in suite.cases] == ["fp32-eager", "int8-x86-cpu"]
+    _check_memory(suite)  # no error: both cases fit
