@@ -1,5 +1,3 @@
-import sys
+from swinprof.cli._entry import console
 
-from swinprof.cli.main import main
-
-sys.exit(main())
+console()

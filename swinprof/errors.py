@@ -71,3 +71,15 @@ class SuiteError(SwinprofError, ValueError):
 
 class ResultsError(SwinprofError, ValueError):
     """A benchmark results or history file that is missing, corrupt, of an unsupported schema, or mismatched."""
+
+
+class ConfigError(SwinprofError, ValueError):
+    """A model configuration field outside its valid range, or a field that does not exist."""
+
+
+class ResourceError(SwinprofError, MemoryError):
+    """A request whose memory (or other resource) need, estimated before any work, exceeds what this machine has."""
+
+
+class UsageError(SwinprofError, ValueError):
+    """A command line that argparse refuses (unknown option, bad value type); printed as one line."""

@@ -64,9 +64,10 @@ def emit(
     extra: dict[str, bytes | Path] | None = None,
     quiet: bool = False,
 ) -> list[Path]:
-    """Print `report` in `fmt`; with `output`, write its files (and `extra` artifacts) there as one unit."""
-    show_report(report, fmt)
+    """With `output`, write the report's files (and `extra` artifacts) there as one unit; then print `report` in
+    `fmt`. Files first: a write that fails (full disk) prints nothing but its one error line."""
     written = write_report(report, output, stem, extra=extra) if output is not None else []
+    show_report(report, fmt)
     if written and not quiet:
         err_console.print(f"wrote {len(written)} files into {output}: " + ", ".join(p.name for p in written),
                           highlight=False)  # fmt: skip

@@ -8,6 +8,7 @@ import statistics
 import pandas as pd
 from rich.progress import Progress
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, err_console, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
@@ -25,15 +26,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Example: swinprof bench recipes/suites/ci-bench-tiny.toml -o out/bench.json",
     )
     p.add_argument("suite", help="suite file, e.g. recipes/suites/ci-bench.toml")
-    p.add_argument("-o", "--output", required=True, help="results JSON to write (atomically)")
-    p.add_argument("--samples", type=int, default=None, help="interleaved rounds (default: the suite's)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed calls per case first (default: the suite's)")
+    p.add_argument("-o", "--output", required=True, type=v.output_file, help="results JSON to write (atomically)")
+    p.add_argument("--samples", type=v.int_at_least(2), default=None, help="interleaved rounds (default: the suite's)")
+    p.add_argument("--warmup", type=v.non_negative_int, default=None,
+                   help="untimed calls per case first (default: the suite's)")  # fmt: skip
     p.add_argument(
-        "--processes", type=int, default=None, help="fresh processes to split the rounds over (default: the suite's)"
-    )
+        "--processes", type=v.positive_int, default=None,
+        help="fresh processes to split the rounds over (default: the suite's)",
+    )  # fmt: skip
     p.add_argument(
         "--planted-slowdown",
-        type=float,
+        type=v.finite_float(1.0),
         default=1.0,
         metavar="FACTOR",
         help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15) with a busy-wait, to check the regression "
@@ -47,10 +50,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     samples = args.samples or suite.samples
-    for name in ("samples", "warmup", "processes"):
-        value = getattr(args, name)
-        if value is not None and value < (0 if name == "warmup" else 1):
-            raise SwinprofError(f"--{name} must be {'>= 0' if name == 'warmup' else '>= 1'}, got {value}")
+    if (args.processes or suite.processes) > samples:
+        raise SwinprofError(f"--processes {args.processes or suite.processes} is more than the {samples} rounds "
+                            "to split over them: use fewer processes or more --samples")  # fmt: skip
+    _check_memory(suite)
     # auto_refresh=False: no refresh thread burning CPU inside the timed rounds; we refresh between rounds.
     with Progress(console=err_console, transient=True, disable=args.quiet, auto_refresh=False) as progress:
         task = progress.add_task(f"{suite.name}: {len(suite.cases)} cases", total=samples)
@@ -88,6 +91,21 @@ def run(args: argparse.Namespace) -> int:
                    "fresh processes; the calibration workload runs once per round beside the cases")  # fmt: skip
         show_report(report, args.format)
     return 0
+
+
+def _check_memory(suite) -> None:
+    """Every case of a suite is built in one process at once: their estimated memory together must fit."""
+    from swinprof.measure.resources import require_memory
+    from swinprof.track.recipe_case import is_recipe_case
+
+    def need(c) -> int:
+        if is_recipe_case(c.recipe):  # a preset: the fp32 model and its prepared copy, held together
+            return v.estimated_bytes(c.model, c.res, c.batch, attn=c.attn, overrides=c.config, copies=2)
+        return v.estimated_bytes(c.model, c.res, c.batch, dtype=c.dtype, attn=c.attn, overrides=c.config)
+
+    total = sum(need(c) for c in suite.cases)
+    require_memory(total, f"suite {suite.name!r} ({len(suite.cases)} cases built at once)",
+                   "use smaller batch or res in the suite, or split it", device=suite.device)  # fmt: skip
 
 
 def _quantile(samples: list[float], q: float) -> float:

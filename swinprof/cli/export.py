@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
-from swinprof.errors import DataPathError
 from swinprof.report.document import Report
 
 FORMATS = ["table", "markdown", "csv", "json", "html"]
@@ -24,17 +24,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "-o swin_s.onnx",
     )
     p.add_argument("format", choices=["onnx"], help="export format")
-    p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_s")
-    p.add_argument("--res", type=int, dest="img_size", help="input resolution (default: the variant's)")
-    p.add_argument("--weights", help="checkpoint to load before export (default random init)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
+    p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_s")
+    p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution (default: the variant's)")
+    p.add_argument("--weights", type=v.existing_file, help="checkpoint to load before export (default random init)")
+    p.add_argument("--opset", type=v.positive_int, default=18,
+                   help="ONNX opset version (default 18; dynamo: 18 and up, torchscript: 13 to 20)")  # fmt: skip
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
     p.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
                    help="torch.onnx exporter (default dynamo: torch.export underneath)")  # fmt: skip
     p.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime parity check")
     p.add_argument("--report-format", dest="report_format", choices=FORMATS, default="table",
                    help="how to print the export report (default table)")  # fmt: skip
-    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("-o", "--output", required=True, type=v.output_file, help="ONNX file to write")
     return p
 
 
@@ -58,12 +59,12 @@ def export_report(args: argparse.Namespace, model, path: Path, parity: dict[int,
 def run(args: argparse.Namespace) -> int:
     from swinprof.measure.environment import environment
     from swinprof.models import create_model
-    from swinprof.optimize.onnx import check_parity, export_onnx
+    from swinprof.optimize.onnx import check_opset, check_parity, export_onnx
     from swinprof.report.writer import publish
 
     out = Path(args.output)
-    if not out.parent.exists():
-        raise DataPathError(f"output folder {str(out.parent)!r} does not exist")
+    check_opset(args.opset, args.exporter)
+    v.check_memory(args.variant, args.img_size, 2 if args.dynamic_batch else 1, what="export")
     model = create_model(args.variant, img_size=args.img_size, weights=args.weights).eval()
     with tempfile.TemporaryDirectory(prefix="swinprof-export-") as tmp:
         path = export_onnx(

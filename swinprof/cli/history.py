@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, console, show_report
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
@@ -22,16 +23,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         description="Append one results file (from swinprof bench) to the history store, "
                         "atomically. Example: swinprof history add out/bench.json")  # fmt: skip
     add.add_argument("results", help="results JSON from swinprof bench")
-    add.add_argument("--store", default=DEFAULT_STORE, help=f"history file (JSON lines; default {DEFAULT_STORE})")
+    add.add_argument("--store", default=DEFAULT_STORE, type=v.output_file,
+                     help=f"history file (JSON lines; default {DEFAULT_STORE})")  # fmt: skip
     show = hs.add_parser("show", help="table of runs, step changes, optional PNG plot",
                          description="Runs of each suite in the store with the calibration-normalised metric "
                          "regress decides on, step changes, and a PNG plot. "
                          "Example: swinprof history show --store out/history.jsonl --plot out/history.png")  # fmt: skip
     show.add_argument("--store", default=DEFAULT_STORE, help=f"history file (default {DEFAULT_STORE})")
     show.add_argument("--suite", help="which suite (default: every suite in the store)")
-    show.add_argument("--plot", metavar="PNG", help="write a latency-over-commits plot (one suite: use --suite)")
+    show.add_argument("--plot", metavar="PNG", type=v.output_file,
+                      help="write a latency-over-commits plot (one suite: use --suite)")  # fmt: skip
     show.add_argument("--threshold", default="5%", help="smallest step change to list (default 5%%)")
-    show.add_argument("--last", type=int, default=20, help="rows of the run table to print (default 20)")
+    show.add_argument("--last", type=v.positive_int, default=20, help="rows of the run table to print (default 20)")
     show.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
     return p
 

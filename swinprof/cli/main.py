@@ -1,7 +1,13 @@
 """`swinprof` entry point.
 
 Every module in `swinprof.cli` that defines `add_parser(subparsers)` and `run(args) -> int` is a subcommand,
-so adding one is one new file. Library errors (`SwinprofError`) become one line on stderr and exit code 2.
+so adding one is one new file.
+
+Exit codes (the promise README states): 0 ok, 1 a regression or a selfcheck failure, 2 bad input, 130
+interrupted. Bad input is one line on stderr naming what to do, never a traceback, and nothing half-written: a
+refused command line, a library error (`SwinprofError`), a write that failed (full disk, no permission) or a
+request this machine cannot hold in memory. The console script enters through `swinprof.cli._entry`, which
+also turns Ctrl-C during start-up (the imports below) into one line.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import swinprof.cli as cli_pkg
 from swinprof import __version__
 from swinprof.cli import _render
 from swinprof.cli._quiet import captured_third_party, summary
-from swinprof.errors import SwinprofError
+from swinprof.errors import SwinprofError, UsageError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -32,8 +38,13 @@ def _subcommand_modules():
 
 def _add_common(parser: argparse.ArgumentParser, default) -> None:
     """-v and --wide, accepted before or after the subcommand (SUPPRESS: a subcommand never resets them)."""
-    parser.add_argument("-v", "--verbose", action="store_true", default=default,
-                        help="also show other packages' warnings (torch, torchao, onnxruntime), summarised")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also show other packages' warnings (torch, torchao, onnxruntime), summarised",
+    )
     parser.add_argument("--wide", action="store_true", default=default,
                         help="print every table column even past the terminal width")  # fmt: skip
 
@@ -48,8 +59,16 @@ def _leaf_parsers(parser: argparse.ArgumentParser):
         yield from _leaf_parsers(child)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a refused command line raises UsageError (one line, exit 2) instead of printing the usage
+    block and exiting; subcommand parsers inherit the class."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="swinprof",
         description="Profile, compress and benchmark Swin Transformers (v1 and v2). Bad input: one line on "
         "stderr and exit code 2. Example: swinprof profile swin_s --res 224",
@@ -67,22 +86,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _render.WIDE["on"] = args.wide
+    """Run one command; returns its exit code (0 ok, 1 regression/failure, 2 bad input, 130 interrupted)."""
+    args = None
+    try:
+        # Building the parser imports every subcommand (torch included) before the capture starts, so the log
+        # handlers those imports install are already there to be filtered while the command runs.
+        parser = build_parser()
+    except KeyboardInterrupt:
+        return _fail("interrupted; no partial report was written", EXIT_INTERRUPTED)
     with captured_third_party() as noise:
         try:
+            args = parser.parse_args(argv)
+            _render.WIDE["on"] = args.wide
             code = int(args._run(args) or 0)
-        except SwinprofError as exc:
-            print(f"swinprof: error: {exc}", file=sys.stderr)
-            code = EXIT_BAD_INPUT
         except KeyboardInterrupt:
-            print("swinprof: interrupted; no partial report was written", file=sys.stderr)
-            code = EXIT_INTERRUPTED
-    if args.verbose and noise:
+            code = _fail("interrupted; no partial report was written", EXIT_INTERRUPTED)
+        except SwinprofError as exc:
+            code = _fail(f"error: {exc}")
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):  # any other RuntimeError is a bug: its traceback is what to report
+                raise
+            code = _fail("error: ran out of memory: use a smaller --batch or --res, or free memory first")
+        except OSError as exc:  # a read or write the library did not wrap (full disk, permissions): still one line
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            code = _fail(f"error: {exc.strerror or exc}{where}")
+    if args is not None and args.verbose and noise:
         _render.err_console.print(f"{sum(noise.values())} warnings from other packages:", style="dim")
         for line in summary(noise):
             _render.err_console.print(f"  {line}", style="dim", highlight=False)
+    return code
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or torch's allocation failure (CUDA's OutOfMemoryError, the CPU allocator's RuntimeError):
+    what the up-front estimate could not foresee (other processes, allocator slack)."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    """Print `swinprof: MESSAGE` as one line on stderr; returns `code`."""
+    print(f"swinprof: {' '.join(message.split())}", file=sys.stderr)
     return code
 
 

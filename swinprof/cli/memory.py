@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS
 from swinprof.errors import MemoryOptionError
 from swinprof.measure.device import resolve_device
@@ -22,10 +23,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "first three stages). ZeRO-1: launch with `torchrun --nproc-per-node 2 -m swinprof memory MODEL --zero 1`. "
         "Example: swinprof memory swinv2_t_w8 --res 256 --batch 8 --checkpoint all,block",
     )
-    p.add_argument("model", help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
-    p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
-    p.add_argument("--window", type=int, default=None, help="window size override (e.g. 16)")
+    p.add_argument("model", type=v.variant, help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
+    p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
+    p.add_argument("--batch", type=v.positive_int, default=8, help="batch size (default 8)")
+    p.add_argument("--window", type=v.positive_int, default=None, help="window size override (e.g. 16)")
     p.add_argument(
         "--checkpoint",
         metavar="SPEC",
@@ -47,11 +48,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--budget", metavar="SIZE", help="find the largest batch whose training-step tensor peak fits, e.g. 8GiB"
     )
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--iters", type=int, default=3, help="timed steps per configuration (default 3)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed steps per configuration (default 1)")
+    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--iters", type=v.positive_int, default=3, help="timed steps per configuration (default 3)")
+    p.add_argument("--warmup", type=v.non_negative_int, default=1, help="untimed steps per configuration (default 1)")
     p.add_argument(
         "--output",
+        type=v.output_dir,
         metavar="DIR",
         help="write the report (md, json, html, csv) as memory_<model>_<res>_b<batch>_<device>",
     )
@@ -131,10 +133,6 @@ def build_configs(args, num_stages: int) -> tuple[list[MemoryConfig], MemoryConf
 
 
 def _validate(args) -> None:
-    if args.batch < 1:
-        raise MemoryOptionError(f"--batch must be >= 1, got {args.batch}")
-    if args.iters < 1 or args.warmup < 0:
-        raise MemoryOptionError("--iters must be >= 1 and --warmup >= 0")
     if args.zero and args.budget:
         raise MemoryOptionError("--budget searches single-process batches; run it without --zero")
     if args.mode != "train" and (args.zero or args.budget):
@@ -147,8 +145,12 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     variant = get_variant(args.model)
     res = args.res or variant.config.img_size
-    overrides = {"window_size": args.window} if args.window else {}
+    overrides = {"window_size": args.window} if args.window is not None else {}
     variant.config.replace(img_size=res, **overrides)  # a bad resolution fails here, before any process starts
+    batch = 1 if args.budget else args.batch  # the budget search bounds its own batches
+    v.check_memory(
+        variant.name, res, batch, overrides=overrides, train=args.mode == "train", what="memory", device=args.device
+    )
     configs, combined = build_configs(args, variant.config.num_stages)
     device = resolve_device(args.device)
     spec = ModelSpec(variant.name, res, overrides)

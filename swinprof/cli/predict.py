@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, show_report
 from swinprof.evaluate.predict import predict_images
-from swinprof.evaluate.preprocess import build_transform
+from swinprof.evaluate.preprocess import build_transform, check_image
 from swinprof.measure.device import resolve_device
 from swinprof.measure.environment import environment
 from swinprof.models import create_model, get_variant
@@ -21,12 +22,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "ImageNet classes with softmax probabilities. "
         "Example: swinprof predict swin_s cat.jpg --weights swin_small_patch4_window7_224.pth",
     )
-    p.add_argument("model", help="variant name, e.g. swin_s (see `swinprof models`)")
-    p.add_argument("images", nargs="+", help="image files (jpg, png, ...)")
-    p.add_argument("--weights", required=True, help="checkpoint: official/timm/torchvision .pth or .safetensors")
-    p.add_argument("--res", type=int, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--topk", type=int, default=5, help="classes to show per image (default 5)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("model", type=v.variant, help="variant name, e.g. swin_s (see `swinprof models`)")
+    p.add_argument("images", nargs="+", type=v.existing_file, help="image files (jpg, png, ...)")
+    p.add_argument("--weights", required=True, type=v.existing_file,
+                   help="checkpoint: official/timm/torchvision .pth or .safetensors")  # fmt: skip
+    p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
+    p.add_argument("--topk", type=v.positive_int, default=5, help="classes to show per image (default 5)")
+    p.add_argument("--batch", type=v.positive_int, default=16,
+                   help="images classified at a time (default 16): memory stays bounded by it")  # fmt: skip
+    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     return p
 
@@ -35,11 +39,16 @@ def run(args: argparse.Namespace) -> int:
     variant = get_variant(args.model)
     device = resolve_device(args.device)
     res = args.res or variant.config.img_size
+    for image in args.images:
+        check_image(image)  # headers only: a bad image fails before the model is built
+    v.check_memory(variant.name, res, min(args.batch, len(args.images)), what="predict", device=str(device))
     model = create_model(variant.name, img_size=res, weights=args.weights).to(device)
     transform = build_transform(variant, res)
-    table = predict_images(model, args.images, transform, k=args.topk)
+    table = predict_images(model, args.images, transform, k=args.topk, batch_size=args.batch)
     report = Report(f"{variant.display_name} top-{args.topk}", environment=environment(device),
                     settings={"weights": args.weights, "preprocessing": "; ".join(transform.describe())})  # fmt: skip
+    if table["probability"].isna().any():
+        report.warnings.append("some probabilities are NaN: the model's logits are not finite for those images")
     report.add("predictions", f"top-{args.topk} classes per image (softmax probabilities)", table)
     show_report(report, args.format)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 
+from swinprof.cli import _validate as v
 from swinprof.cli._recipe_run import add_common, execute
 from swinprof.optimize.methods import ANY_RUNTIME, get_method, methods
 from swinprof.optimize.recipe import parse_recipe
@@ -19,11 +20,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Shortcut for `swinprof run` with a recipe made from the flags. "
         "Example: swinprof quantize swin_s --method int8-weight-only",
     )
-    p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_s")
+    p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_s")
     p.add_argument("--method", required=True, choices=[m for m in methods() if m != "none"],
                    help="quantization method (see `swinprof recipes`)")  # fmt: skip
     p.add_argument("--compile", dest="compile_mode", choices=COMPILE_MODES, default="none", help="inductor mode")
-    p.add_argument("--calib-count", type=int, default=32, help="calibration images/inputs for static methods")
+    p.add_argument("--calib-count", type=v.positive_int, default=32,
+                   help="calibration images/inputs for static methods")  # fmt: skip
     add_common(p, model_flag=False)
     return p
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
-from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.report.files import atomic_write_many
 from swinprof.report.writer import report_markdown
 from swinprof.track.accuracy import parse_limit
 from swinprof.track.history import load_history
-from swinprof.track.plot import plot_history
+from swinprof.track.plot import history_png
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
 from swinprof.track.report import regression_report
 from swinprof.track.results import load_results
@@ -41,19 +43,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("baseline", help="baseline results JSON (from swinprof bench)")
     p.add_argument("current", help="current results JSON")
     p.add_argument("--threshold", default="5%", help="smallest slowdown that counts, e.g. 5%% or 0.05 (default 5%%)")
-    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the rank test (default 0.01)")
+    p.add_argument("--alpha", type=v.finite_float(0, 1, open_low=True, open_high=True), default=0.01,
+                   help="significance level of the rank test (default 0.01)")  # fmt: skip
     p.add_argument("--metric", choices=METRICS, default=None, help="wall or cpu time (default: the suite's)")
     p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
                    help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
-    p.add_argument("--min-samples", type=int, default=10, help="fewer samples than this give 'uncertain'")
+    p.add_argument("--min-samples", type=v.positive_int, default=10, help="fewer samples than this give 'uncertain'")
     p.add_argument("--accuracy-threshold", default="1dB",
                    help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
     p.add_argument("--top1-threshold", default="1pt",
                    help="largest top-1 agreement drop, in percentage points (default 1pt)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
-    p.add_argument("--markdown", metavar="FILE", help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--markdown", metavar="FILE", type=v.output_file,
+                   help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")  # fmt: skip
     p.add_argument("--history", metavar="STORE", help="history store for sparklines and step changes in the report")
-    p.add_argument("--plot", metavar="PNG", help="draw the history of this suite here (needs --history)")
+    p.add_argument("--plot", metavar="PNG", type=v.output_file,
+                   help="draw the history of this suite here (needs --history)")  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
     return p
 
@@ -63,28 +68,21 @@ def run(args: argparse.Namespace) -> int:
     sqnr_db, top1_points = parse_limit(args.accuracy_threshold, "dB"), parse_limit(args.top1_threshold, "points")
     if args.plot and not args.history:
         raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")
-    if not 0 < args.alpha < 1:
-        raise SwinprofError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    for path in (args.markdown, args.plot):
-        if path:
-            ensure_writable_dir(_parent(path))  # fail before the comparison, not after
+    if args.plot and args.markdown and os.path.abspath(args.plot) == os.path.abspath(args.markdown):
+        raise SwinprofError("--plot and --markdown name the same file: give them different names")
     base, new = load_results(args.baseline), load_results(args.current)
     cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric, sqnr_db,
                           top1_points)  # fmt: skip
     history = load_history(args.history) if args.history else None
+    files = {}
     if args.plot:
-        plot_history(history, cmp.suite_name, args.plot, threshold)
+        files[args.plot] = history_png(history, cmp.suite_name, threshold)
     report = regression_report(cmp, args.report_only, history, args.plot)
     report.settings.update({"baseline": args.baseline, "current": args.current})
     if args.markdown:
-        atomic_write_text(args.markdown, report_markdown(report))
+        files[args.markdown] = report_markdown(report).encode()
+    atomic_write_many(files)  # the markdown and the plot appear together or not at all
     show_report(report, args.format)
     if cmp.has_regression and not args.report_only:
         return EXIT_REGRESSION
     return 0
-
-
-def _parent(path: str) -> str:
-    import os
-
-    return os.path.dirname(path) or "."

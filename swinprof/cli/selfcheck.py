@@ -6,8 +6,8 @@ import argparse
 import os
 import time
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, emit, err_console
-from swinprof.errors import InvalidOptionError
 from swinprof.measure.device import resolve_device
 from swinprof.measure.environment import environment
 
@@ -31,11 +31,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to check (default cpu)")
     p.add_argument("--quick", action="store_true", help="small sizes only, fewest iterations (no headline numbers)")
-    p.add_argument("-o", "--output", metavar="DIR", help="write selfcheck-<device>.md/.json here")
+    p.add_argument("-o", "--output", metavar="DIR", type=v.output_dir, help="write selfcheck-<device>.md/.json here")
     p.add_argument("--only", metavar="NAMES", help="comma-separated paths or name prefixes, e.g. attention,recipe")
     budget_help = "overall time budget in seconds (default on CUDA: {full:.0f}, with --quick {quick:.0f}; none on CPU)"
-    p.add_argument("--budget", type=float, metavar="S", help=budget_help.format(**BUDGET_CUDA_S))
-    p.add_argument("--jobs", type=int, metavar="N",
+    p.add_argument("--budget", type=v.finite_float(0, open_low=True), metavar="S",
+                   help=budget_help.format(**BUDGET_CUDA_S))  # fmt: skip
+    p.add_argument("--jobs", type=v.positive_int, metavar="N",
                    help="paths run at a time (default: 2 on CPU, each command on one thread; 1 on CUDA)")  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the paths with their devices and exit")
     p.add_argument("--summary", action="store_true", help="print the 'Verified on' table from committed reports")
@@ -69,10 +70,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.list:
         return _list(args)
-    if args.budget is not None and args.budget <= 0:
-        raise InvalidOptionError(f"--budget must be a positive number of seconds, got {args.budget}")
-    if args.jobs is not None and args.jobs < 1:
-        raise InvalidOptionError(f"--jobs must be at least 1, got {args.jobs}")
     device = resolve_device(args.device)  # CUDA on a machine without it: one line, exit 2
     from swinprof.measure.environment import load_average
     from swinprof.selfcheck.runner import FAILED, build_report, run_checks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, emit, err_console
 from swinprof.errors import SwinprofError
 from swinprof.evaluate.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
@@ -24,23 +25,27 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "fp32 while the rest is quantized (--mode all-but), against fp32 logits on probe inputs that calibration "
         "did not see. Example: swinprof sensitivity swin_t --recipe int8-x86-cpu --format json",
     )
-    p.add_argument("variant", metavar="MODEL", help="variant name, e.g. swin_t")
+    p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_t")
     p.add_argument("--recipe", required=True, help="recipe file or preset (its method, quantizer and calibration)")
-    p.add_argument("--res", type=int, dest="img_size", help="input resolution")
-    p.add_argument("--weights", help="checkpoint (.pth / .safetensors); default random init")
-    p.add_argument("--data", help="image folder: calibration and probe images (labeled: --metric accuracy)")
-    p.add_argument("--class-map", help="folder name -> class index file for non-synset folders")
+    p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution")
+    p.add_argument("--weights", type=v.existing_file, help="checkpoint (.pth / .safetensors); default random init")
+    p.add_argument(
+        "--data", type=v.existing_dir, help="image folder: calibration and probe images (labeled: --metric accuracy)"
+    )
+    p.add_argument("--class-map", type=v.existing_file, help="folder name -> class index file for non-synset folders")
     p.add_argument("--metric", choices=METRICS, default="sqnr", help="what a layer is scored by (default sqnr)")
     p.add_argument("--group", choices=GROUPS, default="layer", help="score layers, blocks, stages or layer types")
     p.add_argument("--mode", choices=MODES, default="only",
                    help="only: quantize just the group; all-but: quantize everything except it")  # fmt: skip
-    p.add_argument("--samples", type=int, default=8, help="probe inputs scored per setting (default 8)")
-    p.add_argument("--calib-count", type=int, help="calibration inputs (default: the recipe's count)")
+    p.add_argument("--samples", type=v.positive_int, default=8, help="probe inputs scored per setting (default 8)")
+    p.add_argument("--calib-count", type=v.positive_int, help="calibration inputs (default: the recipe's count)")
     p.add_argument("--recipe-layers", action="store_true",
                    help="rank only the layers the recipe quantizes (default: every Linear/Conv2d its include "
                    "selects, also those its skip keeps in fp32, e.g. patch embedding and head)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and random inputs (default 0)")
-    p.add_argument("-o", "--output", help="write the report files into this folder")
+    p.add_argument(
+        "--seed", type=v.non_negative_int, default=0, help="seed of the weights and random inputs (default 0)"
+    )
+    p.add_argument("-o", "--output", type=v.output_dir, help="write the report files into this folder")
     p.add_argument("--title", help="report title")
     p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
     return p
@@ -93,8 +98,6 @@ def run(args: argparse.Namespace) -> int:
     from swinprof.optimize.recipe import check_requirements
     from swinprof.optimize.switch import build_switchboard, check_supported
 
-    if args.samples < 1:
-        raise SwinprofError(f"--samples must be at least 1, got {args.samples}")
     recipe = get_recipe(args.recipe).replace("model", name=args.variant, img_size=args.img_size)
     if args.calib_count is not None:
         recipe = recipe.replace("quantize", calibration={**_cal(recipe), "count": args.calib_count})

@@ -22,6 +22,8 @@ from swinprof.errors import DataPathError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
 SYNSET_RE = re.compile(r"^n\d{8}$")
+# A class map names a few thousand folders at most; a larger file is not one (and would be read whole).
+MAX_CLASS_MAP_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -45,26 +47,42 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def load_class_map(path: str | os.PathLike) -> dict[str, int]:
     """Folder name -> class index from a JSON or text class-map file."""
     path = Path(path)
     if not path.is_file():
         raise DataPathError(f"class map file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if path.stat().st_size > MAX_CLASS_MAP_BYTES:
+        raise DataPathError(
+            f"class map {str(path)!r} is larger than {MAX_CLASS_MAP_BYTES // 2**20} MiB: not a class map"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataPathError(f"class map {str(path)!r} is not UTF-8 text ({exc.reason})") from exc
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataPathError(f"class map {str(path)!r} is not valid JSON ({exc})") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise DataPathError(f"class map {str(path)!r} is not valid JSON ({reason})") from exc
         if isinstance(data, list):
             return {str(name): i for i, name in enumerate(data)}
-        if isinstance(data, dict) and all(isinstance(v, int) for v in data.values()):
+        if isinstance(data, dict) and all(_is_index(v) for v in data.values()):
             return {str(k): v for k, v in data.items()}
-        raise DataPathError(f"class map {str(path)!r} must be a JSON object {{folder: index}} or a list of folders")
+        raise DataPathError(
+            f"class map {str(path)!r} must be a JSON object {{folder: index >= 0}} or a list of folders"
+        )
     mapping: dict[str, int] = {}
     for i, line in enumerate(ln.strip() for ln in text.splitlines() if ln.strip()):
         parts = line.split()
         if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            if int(parts[1]) < 0:
+                raise DataPathError(f"class map {str(path)!r} line {i + 1}: class index must be >= 0, got {parts[1]}")
             mapping[parts[0]] = int(parts[1])
         else:
             mapping[line] = i
@@ -94,15 +112,18 @@ def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = N
     root = Path(root)
     if not root.is_dir():
         raise DataPathError(f"data folder {str(root)!r} does not exist or is not a folder")
+    given = load_class_map(class_map) if class_map is not None else None  # a bad map fails whatever the folder
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and _images_in(d))
     if not class_dirs:
+        if given is not None:
+            raise DataPathError(f"--class-map names class folders but {str(root)!r} has none (images directly in it)")
         paths = _images_in(root)
         if not paths:
             raise DataPathError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(root)!r}")
-        return ImageSet(root, paths[:limit] if limit else paths, None, "unlabeled")
+        return _checked(ImageSet(root, paths[:limit] if limit else paths, None, "unlabeled"))
     names = [d.name for d in class_dirs]
-    if class_map is not None:
-        mapping, layout = load_class_map(class_map), "class-map"
+    if given is not None:
+        mapping, layout = given, "class-map"
     elif all(SYNSET_RE.match(n) for n in names):
         mapping, layout = _synset_map(), "imagenet-synsets"
     else:
@@ -116,7 +137,17 @@ def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = N
     paths, labels = _interleave([_images_in(d) for d in class_dirs], [mapping[n] for n in names])
     if limit:
         paths, labels = paths[:limit], labels[:limit]
-    return ImageSet(root, paths, labels, layout)
+    return _checked(ImageSet(root, paths, labels, layout))
+
+
+def _checked(images: ImageSet) -> ImageSet:
+    """Read every selected image's header (no pixels) now, so an unreadable or bomb-sized one is refused before
+    any model is built rather than minutes into the run."""
+    from swinprof.evaluate.preprocess import check_image
+
+    for path in images.paths:
+        check_image(path)
+    return images
 
 
 def iter_batches(

@@ -23,16 +23,23 @@ def topk_probabilities(model: nn.Module, batch: torch.Tensor, k: int = 5) -> tup
 
 
 def predict_images(
-    model: nn.Module, paths: Sequence[str | os.PathLike], transform: EvalTransform, k: int = 5
+    model: nn.Module, paths: Sequence[str | os.PathLike], transform: EvalTransform, k: int = 5, batch_size: int = 16
 ) -> pd.DataFrame:
-    """Top-k classes per image: columns `image, rank, class, label, probability`."""
+    """Top-k classes per image: columns `image, rank, class, label, probability`.
+
+    Images are read, preprocessed and classified `batch_size` at a time, so memory stays bounded by the batch
+    whatever the number of images.
+    """
     device = next(model.parameters()).device
-    batch = torch.stack([transform(load_image(p)) for p in paths]).to(device)
-    probs, indices = topk_probabilities(model, batch, k)
     names = imagenet_class_names() if getattr(model, "head", None) is not None else []
     rows = []
-    for path, p_row, i_row in zip(paths, probs.tolist(), indices.tolist()):
-        for rank, (p, i) in enumerate(zip(p_row, i_row), start=1):
-            label = names[i] if len(names) == 1000 and i < 1000 else str(i)
-            rows.append({"image": os.path.basename(path), "rank": rank, "class": i, "label": label, "probability": p})
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        batch = torch.stack([transform(load_image(p)) for p in chunk]).to(device)
+        probs, indices = topk_probabilities(model, batch, k)
+        for path, p_row, i_row in zip(chunk, probs.tolist(), indices.tolist()):
+            for rank, (p, i) in enumerate(zip(p_row, i_row), start=1):
+                label = names[i] if len(names) == 1000 and i < 1000 else str(i)
+                rows.append({"image": os.path.basename(path), "rank": rank, "class": i, "label": label,
+                             "probability": p})  # fmt: skip
     return pd.DataFrame(rows)

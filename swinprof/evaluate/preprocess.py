@@ -6,9 +6,14 @@ The Swin eval pipeline: resize the shorter side to `floor(img_size / crop_pct)` 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import struct
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -16,8 +21,13 @@ from PIL import Image, UnidentifiedImageError
 
 from swinprof.errors import DataPathError
 
+T = TypeVar("T")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Bounds on what an image file may decode to: a 157-byte PNG can declare 1x20000 pixels, and resizing its shorter
+# side to ~250 px would make a 248x4,960,000 image (several GB).
+MAX_PIXELS = 50_000_000
+MAX_ASPECT = 100
 
 
 @dataclass(frozen=True)
@@ -89,13 +99,61 @@ def build_transform(variant_or_size, img_size: int | None = None, crop_pct: floa
     return EvalTransform(size, variant.crop_pct if crop_pct is None else crop_pct)
 
 
+def check_image_size(size: tuple[int, int], where: str) -> None:
+    """Refuse images whose decoding or resizing would take far more memory than their file suggests."""
+    w, h = size
+    if w < 1 or h < 1 or w * h > MAX_PIXELS:
+        raise DataPathError(
+            f"{where} is {w}x{h} pixels: images up to {MAX_PIXELS // 10**6} megapixels are read (downscale it first)"
+        )
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        # Resizing the shorter side to ~250 px would blow the longer one up by the same factor.
+        raise DataPathError(
+            f"{where} is {w}x{h} pixels: the aspect ratio must be at most {MAX_ASPECT}:1 (crop it first)"
+        )
+
+
+def check_image(path: str | os.PathLike) -> None:
+    """Read only the header of an image file and apply `load_image`'s checks (existence, format, size), so a
+    command can refuse bad images before it builds a model."""
+    with contextlib.closing(_open(path)):
+        pass
+
+
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file; a missing or unreadable file is a clear DataPathError."""
+    """Open an image file; a missing, unreadable, oversized or bomb-like file is a clear DataPathError.
+
+    The size is checked from the header, before any pixel is decoded; Pillow's own decompression-bomb check
+    (warning or error) is an error here too.
+    """
+    image = _open(path)
+    _guarded(path, image.load)
+    return image
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    """The image's header, size-checked (nothing decoded yet)."""
     if not os.path.isfile(path):
         raise DataPathError(f"image file {str(path)!r} does not exist")
-    try:
+
+    def opened() -> Image.Image:
         image = Image.open(path)
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataPathError(f"{str(path)!r} is not a readable image ({exc})") from exc
-    return image
+        check_image_size(image.size, f"image {str(path)!r}")
+        return image
+
+    return _guarded(path, opened)
+
+
+def _guarded(path: str | os.PathLike, step: Callable[[], T]) -> T:
+    """Run a Pillow step with its failures (bombs included) as one DataPathError naming the file."""
+    where = repr(str(path))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return step()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataPathError(f"image {where} is too large to decode safely ({exc})") from exc
+    except DataPathError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, EOFError, SyntaxError, struct.error) as exc:
+        raise DataPathError(f"{where} is not a readable image ({exc})") from exc

@@ -12,10 +12,15 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 
 
+def is_device_name(text: str) -> bool:
+    """Whether `text` is spelled as a device swinprof runs on: `cpu`, `cuda` or `cuda:N` (lower case)."""
+    return _DEVICE_RE.fullmatch(text) is not None
+
+
 def resolve_device(name: str | torch.device) -> torch.device:
     """`cpu`, `cuda` or `cuda:N` as a device; anything else, or CUDA on a machine without it, is a clear error."""
     text = str(name)
-    if not _DEVICE_RE.fullmatch(text):
+    if not is_device_name(text):
         raise InvalidOptionError(f"unsupported device {text!r}; choose cpu, cuda or cuda:N (lower case)")
     device = torch.device(text)
     if device.type == "cuda":

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from swinprof.errors import CheckpointError, DataPathError
+from swinprof.measure.resources import available_memory_bytes
 
 StateDict = dict[str, torch.Tensor]
 
@@ -28,18 +29,92 @@ DERIVED_BUFFER_SUFFIXES = ("relative_position_index", "attn_mask", "relative_coo
 # Containers under which training scripts nest the weights, in order of preference.
 NESTING_KEYS = ("model", "state_dict", "model_ema", "module")
 MAX_LISTED_KEYS = 5
+# Bounds on what a checkpoint file may unfold into (see `check_archive` and `check_structure`).
+MAX_INFLATE_RATIO = 20  # deflated float weights shrink ~1.1x; a record inflating 20x is not weights
+INFLATE_SLACK = 16 * 2**20  # small records (the pickle itself) may compress well
+MAX_RECORDS = 100_000
+MAX_DEPTH = 32
+MAX_CONTAINERS = 1_000_000
 
 
 # ---------------------------------------------------------------------------------------------- reading
 
 
 def read_state_dict(path: str | os.PathLike) -> StateDict:
-    """Tensors of a `.pth`/`.pt`/`.bin` or `.safetensors` file, unwrapped from `model`/`state_dict` nesting."""
+    """Tensors of a `.pth`/`.pt`/`.bin` or `.safetensors` file, unwrapped from `model`/`state_dict` nesting.
+
+    Hostile files are refused before they can cost much: a zip archive whose records would inflate far beyond
+    their compressed size (or beyond the memory available), and containers that hold themselves or nest
+    without end, are one CheckpointError.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataPathError(f"checkpoint file {path!r} does not exist")
-    raw = _read_safetensors(path) if path.endswith(".safetensors") else _read_torch(path)
-    return _unwrap(raw, path)
+    if path.endswith(".safetensors"):
+        raw = _read_safetensors(path)
+    else:
+        check_archive(path)
+        raw = _read_torch(path)
+    check_structure(raw, path)
+    state_dict = _unwrap(raw, path)
+    check_finite(state_dict, path)
+    return state_dict
+
+
+def check_archive(path: str) -> None:
+    """Inspect a zip-format `.pth`'s central directory (sizes only, nothing inflated) before `torch.load`.
+
+    `torch.save` stores records uncompressed; a deflated record that inflates more than MAX_INFLATE_RATIO times
+    (past INFLATE_SLACK bytes) is a bomb, and the total must fit in the memory available.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # legacy (pre-1.6) format: plain pickle plus raw storages, read no larger than the file
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path!r} is not a PyTorch checkpoint (damaged zip archive: {exc})") from exc
+    if len(records) > MAX_RECORDS:
+        raise CheckpointError(f"{path!r} holds {len(records)} zip records (at most {MAX_RECORDS}): not a checkpoint")
+    for r in records:
+        if r.file_size > INFLATE_SLACK and r.file_size > MAX_INFLATE_RATIO * max(r.compress_size, 1):
+            raise CheckpointError(
+                f"{path!r}: record {r.filename!r} would inflate {r.compress_size:,} bytes to {r.file_size:,} "
+                f"(more than {MAX_INFLATE_RATIO}x); refusing a compression bomb (re-save it with torch.save)"
+            )
+    total = sum(r.file_size for r in records)
+    available = available_memory_bytes()
+    if available is not None and total > available:
+        raise CheckpointError(
+            f"{path!r} unpacks to {total / 2**30:,.1f} GiB but {available / 2**30:,.1f} GiB of memory is available"
+        )
+
+
+def check_structure(raw: object, path: str) -> None:
+    """Walk the loaded containers once (each visited once): refuse cycles, nesting beyond MAX_DEPTH and more
+    than MAX_CONTAINERS containers, so nothing that reads the checkpoint afterwards can loop or explode."""
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[object, int, bool]] = [(raw, 0, False)]
+    while stack:
+        obj, depth, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(obj))
+            done.add(id(obj))
+            continue
+        if not isinstance(obj, Mapping | list | tuple | set | frozenset) or id(obj) in done:
+            continue
+        if id(obj) in on_path:
+            raise CheckpointError(f"{path!r} contains a container that holds itself (a cycle): not a checkpoint")
+        if depth > MAX_DEPTH or len(done) + len(on_path) >= MAX_CONTAINERS:
+            raise CheckpointError(
+                f"{path!r} nests containers deeper than {MAX_DEPTH} levels or holds more than {MAX_CONTAINERS:,}: "
+                "not a checkpoint"
+            )
+        on_path.add(id(obj))
+        stack.append((obj, depth, True))
+        children = list(obj.values()) if isinstance(obj, Mapping) else list(obj)
+        stack.extend((child, depth + 1, False) for child in children)
 
 
 def _read_safetensors(path: str) -> StateDict:
@@ -63,7 +138,7 @@ def _read_torch(path: str) -> object:
             f"{path!r} holds objects other than tensors and plain containers; refusing to unpickle it "
             f"(save a plain state dict or a .safetensors file)"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # untrusted bytes: whatever the unpickler trips over, the file is not a checkpoint
         raise CheckpointError(f"{path!r} is not a PyTorch checkpoint ({_first_line(exc)})") from exc
 
 
@@ -203,9 +278,14 @@ def resize_tables_for(model: nn.Module, state_dict: StateDict) -> StateDict:
     for name, module in model.named_modules():
         key = f"{name}.relative_position_bias_table"
         table = getattr(module, "relative_position_bias_table", None)
-        if key in out and table is not None and out[key].shape != table.shape:
+        if key in out and table is not None and out[key].shape != table.shape and _resizable(out[key], table):
             out[key] = resize_bias_table(out[key], module.window)
     return out
+
+
+def _resizable(saved: torch.Tensor, ours: torch.Tensor) -> bool:
+    """A `(rows, heads)` float table with our head count; anything else is left for the shape check to report."""
+    return saved.ndim == 2 and saved.numel() > 0 and saved.shape[1] == ours.shape[1] and saved.is_floating_point()
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -221,28 +301,49 @@ def check_compatible(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
         for k, v in expected.items()
         if k in state_dict and state_dict[k].shape != v.shape
     ]
+    mistyped = [
+        f"{k} {state_dict[k].dtype} vs model {v.dtype}"
+        for k, v in expected.items()
+        if k in state_dict and v.is_floating_point() and not state_dict[k].is_floating_point()
+    ]
     problems = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched),
+                         ("dtype mismatch", mistyped)):  # fmt: skip
         if items:
-            listed = ", ".join(items[:MAX_LISTED_KEYS])
-            more = f" (+{len(items) - MAX_LISTED_KEYS} more)" if len(items) > MAX_LISTED_KEYS else ""
-            problems.append(f"{len(items)} {label}: {listed}{more}")
+            problems.append(f"{len(items)} {label}: {_listed(items)}")
     if problems:
         raise CheckpointError(
             "checkpoint does not match the model (is it the right variant/resolution?): " + "; ".join(problems)
         )
 
 
+def _listed(items: list[str]) -> str:
+    more = f" (+{len(items) - MAX_LISTED_KEYS} more)" if len(items) > MAX_LISTED_KEYS else ""
+    return ", ".join(items[:MAX_LISTED_KEYS]) + more
+
+
+def check_finite(state_dict: Mapping[str, torch.Tensor], path: str = "checkpoint") -> None:
+    """Raise CheckpointError naming the first tensors holding NaN or inf (the model's output would be NaN)."""
+    bad = [k for k, t in state_dict.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{path!r} holds NaN or inf values in {len(bad)} tensors ({_listed(bad)}): damaged")
+
+
 def load_state_dict_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], layout: str = "auto") -> None:
-    """Convert, resize bias tables, check, then `load_state_dict(strict=True)`."""
+    """Convert, resize bias tables, check names, shapes and dtypes, then `load_state_dict(strict=True)`."""
     converted = resize_tables_for(model, to_official(state_dict, layout))
     check_compatible(model, converted)
     model.load_state_dict(converted, strict=True)
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, layout: str = "auto") -> nn.Module:
-    """Load a checkpoint file of any supported layout into `model` (in place); returns the model."""
-    state_dict = read_state_dict(path)
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike, layout: str = "auto", state_dict: StateDict | None = None
+) -> nn.Module:
+    """Load a checkpoint file of any supported layout into `model` (in place); returns the model.
+
+    `state_dict`: the file's tensors when they were already read with `read_state_dict(path)`.
+    """
+    state_dict = read_state_dict(path) if state_dict is None else state_dict
     try:
         load_state_dict_into(model, state_dict, layout)
     except CheckpointError as exc:

@@ -8,12 +8,15 @@ so tests can hold the code to them. Names are short (`swin_s`, `swinv2_b_w8`); t
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-from swinprof.errors import InvalidResolutionError, UnknownVariantError
+from swinprof.errors import ConfigError, InvalidResolutionError, UnknownVariantError
 
 # Patch embedding (4) times three 2x patch mergings: inputs must be a multiple of this.
 RESOLUTION_MULTIPLE = 32
+# Past this a single image's activations run to hundreds of GiB; the bound also keeps shape arithmetic in int64.
+MAX_RESOLUTION = 16384
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,11 @@ class SwinConfig:
     pretrained_window_sizes: tuple[int, ...] = (0, 0, 0, 0)
 
     def __post_init__(self) -> None:
-        if self.version not in (1, 2):
-            raise ValueError(f"version must be 1 or 2, got {self.version}")
-        if len(self.depths) != len(self.num_heads):
-            raise ValueError("depths and num_heads must have one entry per stage")
+        for name in _STAGE_FIELDS:  # TOML and JSON give lists: hold tuples, so the config stays hashable
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        _check_scalars(self)
+        _check_stages(self)
         validate_resolution(self.img_size, self.patch_size, len(self.depths))
 
     @property
@@ -58,15 +62,83 @@ class SwinConfig:
         return (img_size or self.img_size) // self.patch_size // 2**stage
 
     def replace(self, **changes) -> SwinConfig:
+        """A copy with `changes`; an unknown field name lists the valid ones (ConfigError, not TypeError)."""
+        unknown = sorted(set(changes) - set(config_fields()))
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ConfigError(f"unknown model config field {names}; valid fields: {', '.join(config_fields())}")
         return dataclasses.replace(self, **changes)
+
+
+def config_fields() -> list[str]:
+    """Names of the SwinConfig fields (what `create_model(**overrides)` and `[cases.config]` accept)."""
+    return [f.name for f in dataclasses.fields(SwinConfig)]
+
+
+# Field rules, checked on every construction so a bad value fails with its valid range before any model is built.
+_STAGE_FIELDS = ("depths", "num_heads", "pretrained_window_sizes")
+_MIN_INT = {"patch_size": 1, "in_chans": 1, "num_classes": 0, "embed_dim": 1, "window_size": 1}
+_RATES = ("drop_rate", "attn_drop_rate", "drop_path_rate")  # probabilities: [0, 1)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad(name: str, rule: str, value) -> ConfigError:
+    return ConfigError(f"model config: {name} must be {rule}, got {value!r}")
+
+
+def _check_scalars(c: SwinConfig) -> None:
+    if c.version not in (1, 2) or not _is_int(c.version):
+        raise _bad("version", "1 or 2", c.version)
+    for name, low in _MIN_INT.items():
+        value = getattr(c, name)
+        if not _is_int(value) or value < low:
+            raise _bad(name, f"an integer >= {low}", value)
+    if (
+        isinstance(c.mlp_ratio, bool)
+        or not isinstance(c.mlp_ratio, int | float)
+        or not (math.isfinite(c.mlp_ratio) and c.mlp_ratio > 0)
+    ):
+        raise _bad("mlp_ratio", "a finite number > 0", c.mlp_ratio)
+    for name in _RATES:
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise _bad(name, "a number in [0, 1)", value)
+    if not isinstance(c.qkv_bias, bool):
+        raise _bad("qkv_bias", "true or false", c.qkv_bias)
+
+
+def _check_stages(c: SwinConfig) -> None:
+    for name, low in (("depths", 1), ("num_heads", 1), ("pretrained_window_sizes", 0)):
+        value = getattr(c, name)
+        if not isinstance(value, tuple) or not value or not all(_is_int(v) and v >= low for v in value):
+            raise _bad(name, f"a non-empty list of integers >= {low}", value)
+    if len(c.depths) != len(c.num_heads):
+        raise ConfigError(
+            f"model config: depths and num_heads must have one entry per stage, got {len(c.depths)} and "
+            f"{len(c.num_heads)}"
+        )
+    if len(c.pretrained_window_sizes) < len(c.depths):
+        raise _bad("pretrained_window_sizes", f"a list of at least {len(c.depths)} entries (one per stage)",
+                   c.pretrained_window_sizes)  # fmt: skip
+    for i, heads in enumerate(c.num_heads):
+        dim = c.embed_dim * 2**i
+        if dim % heads:
+            raise ConfigError(
+                f"model config: stage {i + 1} has {dim} channels (embed_dim * 2^{i}), not divisible by its "
+                f"{heads} heads: choose num_heads that divide embed_dim * 2^stage"
+            )
 
 
 def validate_resolution(img_size: int, patch_size: int = 4, num_stages: int = 4) -> None:
     """Raise InvalidResolutionError unless every patch merging sees an even feature map."""
     multiple = patch_size * 2 ** (num_stages - 1)
-    if not isinstance(img_size, int) or img_size < multiple or img_size % multiple:
+    if not _is_int(img_size) or img_size < multiple or img_size % multiple or img_size > MAX_RESOLUTION:
         raise InvalidResolutionError(
-            f"resolution {img_size!r} is not supported: use a positive multiple of {multiple} (e.g. 224, 256, 384, 512)"
+            f"resolution {img_size!r} is not supported: use a positive multiple of {multiple} up to "
+            f"{MAX_RESOLUTION} (e.g. 224, 256, 384, 512)"
         )
 
 

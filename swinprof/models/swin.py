@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from swinprof.errors import InvalidResolutionError, MemoryOptionError
+from swinprof.measure.device import resolve_device
 from swinprof.models.attention import get_attention, require_chunks
 from swinprof.models.blocks import PatchEmbed, PatchMerging, SwinBlock, SwinStage, dropout
 from swinprof.models.config import RESOLUTION_MULTIPLE, SwinConfig, get_variant
@@ -191,13 +192,18 @@ def create_model(
         overrides["img_size"] = img_size
     if overrides:
         config = config.replace(**overrides)
+    get_attention(attn_impl)  # an unknown name fails here, before anything is built
+    if device is not None and str(device) != "meta":
+        device = resolve_device(device)  # `tpu`, `CPU`, `cuda:junk`: one clear error, not torch's
     if device is not None and str(device) == "meta":
         with torch.device("meta"):
             model = SwinTransformer(config, attn_impl)
         return model.to("meta")
+    from swinprof.models.checkpoint import load_checkpoint, read_state_dict
+
+    # The file is read (and a hostile one refused) before seconds go into building the model.
+    state_dict = read_state_dict(weights) if weights is not None else None
     model = SwinTransformer(config, attn_impl)
     if weights is not None:
-        from swinprof.models.checkpoint import load_checkpoint
-
-        load_checkpoint(model, weights)
+        load_checkpoint(model, weights, state_dict=state_dict)
     return model.to(device) if device is not None else model

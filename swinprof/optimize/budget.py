@@ -9,6 +9,7 @@ is not run (it would only allocate far past the budget to say "no"); the probe l
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -34,7 +35,10 @@ def parse_bytes(text: str) -> int:
     unit = m.group(2).lower() if m else None
     if m is None or unit not in _UNITS:
         raise MemoryOptionError(f"cannot read memory size {text!r}: write e.g. 8GiB, 512MiB, 2GB")
-    value = int(float(m.group(1)) * _UNITS[unit])
+    number = float(m.group(1)) * _UNITS[unit]
+    if not math.isfinite(number):
+        raise MemoryOptionError(f"memory size {text!r} is too large: write e.g. 8GiB, 512MiB, 2GB")
+    value = int(number)
     if value <= 0:
         raise MemoryOptionError(f"memory budget must be positive, got {text!r}")
     return value

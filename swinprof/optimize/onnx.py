@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from swinprof.errors import SwinprofError, require_extra
+from swinprof.errors import InvalidOptionError, RecipeError, SwinprofError, require_extra
 from swinprof.optimize.exported import export_program
 from swinprof.optimize.methods import (
     MethodJob,
@@ -41,6 +41,25 @@ if TYPE_CHECKING:
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
 
 
+def _opsets() -> dict[str, tuple[int, int]]:
+    """Opsets each exporter writes as asked (outside them it writes another one, or fails late)."""
+    from torch.onnx import _constants as c  # private, so read defensively
+
+    return {"dynamo": (18, getattr(c, "ONNX_MAX_OPSET", 23)),
+            "torchscript": (13, getattr(c, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))}  # fmt: skip
+
+
+def check_opset(opset: int, exporter: str) -> None:
+    """Raise InvalidOptionError unless `exporter` (dynamo / torchscript) writes `opset` as asked."""
+    ranges = _opsets()
+    if exporter not in ranges:
+        raise InvalidOptionError(f"unknown ONNX exporter {exporter!r}; choose one of: {', '.join(ranges)}")
+    low, high = ranges[exporter]
+    if isinstance(opset, bool) or not isinstance(opset, int) or not low <= opset <= high:
+        raise InvalidOptionError(f"ONNX opset {opset!r} is not available with the {exporter} exporter: "
+                                 f"choose {low} to {high}")  # fmt: skip
+
+
 class ExportError(SwinprofError):
     """The exporter could not convert the model."""
 
@@ -55,6 +74,7 @@ def export_onnx(
     batch: int = 1,
 ) -> Path:
     """Write `model` (eval mode, fp32) as an ONNX file at `path` and return the path."""
+    check_opset(opset, exporter)
     require_extra("onnx", "onnx", "ONNX export")
     path = Path(path)
     # torch.export specialises a dimension of size 1, so a dynamic batch is traced with at least 2 images.
@@ -191,9 +211,16 @@ def _exporter_modules(recipe: Recipe) -> tuple[str, ...]:
     return ("onnxscript",) if recipe.export.exporter == "dynamo" else ()
 
 
+def _check_export(recipe: Recipe) -> None:
+    try:
+        check_opset(recipe.export.opset, recipe.export.exporter)
+    except InvalidOptionError as exc:
+        raise RecipeError(f"[export]: {exc}") from None
+
+
 ONNXRUNTIME = RuntimeSpec(
     devices=("cpu", "cuda"), extra="onnx", modules=("onnxruntime", "onnx"), needs=_exporter_modules,
-    summary="ONNX export, then an ONNX Runtime session",
+    validate=_check_export, summary="ONNX export, then an ONNX Runtime session",
 )  # fmt: skip
 
 

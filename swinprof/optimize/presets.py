@@ -8,6 +8,7 @@ can always be named either by its name (`int8-x86-cpu`) or by a path to any TOML
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,9 @@ def resolve_recipe_path(name_or_path: str) -> Path:
     if path.is_file():
         return path
     presets = preset_paths()
+    if os.sep in name_or_path or (os.altsep and os.altsep in name_or_path):
+        # A path that does not exist must never quietly run the preset of the same file name.
+        raise RecipeError(f"recipe file {name_or_path!r} does not exist; presets: {', '.join(presets) or '(none)'}")
     stem = path.stem if path.suffix == ".toml" else name_or_path
     if stem in presets:
         return presets[stem]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,8 +196,8 @@ def _check_value(value, hint, where: str):
             raise RecipeError(f"{where} must be an integer, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RecipeError(f"{where} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise RecipeError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if isinstance(value, bool):  # `reduce_range = true` reads naturally; keep the string choices uniform

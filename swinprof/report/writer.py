@@ -1,24 +1,21 @@
 """Render a `Report` to markdown / csv / json / html text, and write all its files as one unit.
 
-`write_report` renders every file first, writes them into a temporary sibling folder, and only then moves them
+`write_report` renders every file first, writes them into a temporary staging folder, and only then moves them
 into the output folder (with Ctrl-C held off during the moves), so a report appears whole or not at all: an
 error, a full disk or an interrupt leaves the output folder as it was.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from swinprof.errors import DataPathError
 from swinprof.report.document import Report, Table
-from swinprof.report.files import ensure_writable_dir
+from swinprof.report.files import check_output_dir, make_parents, remove_folders, signals_held
 from swinprof.report.html import to_html
 from swinprof.report.render import to_csv, to_markdown, to_records
 
@@ -108,47 +105,29 @@ def report_files(report: Report, stem: str, formats: tuple[str, ...] = FORMATS) 
     return files
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM for the few renames that publish a report (delivered right after)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # not the main thread or no pthreads: nothing to hold
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[Path]:
     """Write `files` (name -> bytes, or a path to copy) into `out_dir` as one unit; returns the final paths.
 
-    Everything goes into a temporary sibling folder first; only when all of it is on disk are the files moved
-    into `out_dir` (created if missing). Any failure before that leaves `out_dir` untouched.
+    Everything goes into a temporary staging folder first (beside `out_dir` when it is new, hidden inside it when
+    it exists); only when all of it is on disk are the files moved into `out_dir` (created if missing). Any
+    failure before that, an interrupt included, leaves `out_dir` and its parents as they were (folders made for
+    it are removed again), and an OSError is one DataPathError.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataPathError(f"output {str(out)!r} is a file, not a folder: choose a folder name")
+    check_output_dir(out)
     for name in files:
         if (out / name).is_dir():
             raise DataPathError(f"cannot write {str(out / name)!r}: a folder of that name is in the way")
+    # A new folder is staged beside it and renamed into place; an existing one is staged into from inside (a
+    # hidden folder), so publishing never needs write access to the parent of a folder that exists already.
+    existed = out.is_dir()
     parent = out.parent if str(out.parent) else Path(".")
-    ensure_writable_dir(parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    created = [] if existed else make_parents(parent)
+    staging = None
     try:
-        for name, content in files.items():
-            target = staging / name
-            if isinstance(content, Path):
-                shutil.copyfile(content, target)
-            else:
-                target.write_bytes(content)
-        for f in staging.iterdir():
-            os.chmod(f, 0o666 & ~_umask())
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a published folder reads like any other
-        with _signals_held():
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out if existed else parent))
+        _stage(files, staging)
+        with signals_held():
             if not out.exists():
                 staging.rename(out)
                 return [out / name for name in files]
@@ -158,7 +137,23 @@ def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[
     except OSError as exc:
         raise DataPathError(f"could not write the report into {str(out)!r}: {exc.strerror or exc}") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not out.exists():
+            remove_folders(created)
+
+
+def _stage(files: dict[str, bytes | Path], staging: Path) -> None:
+    """Write every file into the staging folder, with the permissions a published file should have."""
+    for name, content in files.items():
+        target = staging / name
+        if isinstance(content, Path):
+            shutil.copyfile(content, target)
+        else:
+            target.write_bytes(content)
+    for f in staging.iterdir():
+        os.chmod(f, 0o666 & ~_umask())
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a published folder reads like any other
 
 
 def _umask() -> int:
@@ -168,7 +163,10 @@ def _umask() -> int:
 
 
 def write_report(
-    report: Report, out_dir: str | os.PathLike, stem: str, formats: tuple[str, ...] = FORMATS,
+    report: Report,
+    out_dir: str | os.PathLike,
+    stem: str,
+    formats: tuple[str, ...] = FORMATS,
     extra: dict[str, bytes | Path] | None = None,
 ) -> list[Path]:
     """Render and publish every file of `report` (plus `extra` artifacts) into `out_dir` as one unit."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swinprof.errors import ResultsError
-from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.report.files import atomic_write_text, check_output_file, make_parents
 from swinprof.track.results import Results
+from swinprof.track.schema import decode, fail, need_dict, need_number, need_str, read_json_text
 from swinprof.track.stats import normalise
 
 # Outside any checkout: reports/ holds only committed reports. CI passes --store explicitly.
@@ -101,19 +102,32 @@ def _parse_lines(text: str, where: str) -> list[dict]:
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ResultsError(
-                f"{where}: line {i} is not valid JSON ({exc}); the history file was edited or damaged"
-            ) from exc
-        if not isinstance(entry, dict) or "suite" not in entry or "cases" not in entry:
-            raise ResultsError(f"{where}: line {i} is not a history entry")
-        version = entry.get("history_version")
-        if not isinstance(version, int) or version > HISTORY_VERSION:
-            raise ResultsError(f"{where}: line {i} has history_version {version!r}; this swinprof reads up to 1")
-        entries.append(entry)
+        entry = decode(line, f"{where}: line {i}")
+        entries.append(check_entry(entry, f"{where}: line {i}"))
     return entries
+
+
+def check_entry(entry: object, where: str) -> dict:
+    """One history line, type-checked in every field the readers use (see `entry_from_results`)."""
+    if not isinstance(entry, dict) or "suite" not in entry or "cases" not in entry:
+        raise ResultsError(f"{where} is not a history entry")
+    version = entry.get("history_version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= HISTORY_VERSION:
+        raise ResultsError(f"{where} has history_version {version!r}; this swinprof reads 1 to {HISTORY_VERSION}")
+    need_str(entry["suite"], where, "suite")
+    if entry.get("metric", "wall") not in ("wall", "cpu"):
+        raise fail(where, "metric", "wall or cpu", entry.get("metric"))
+    for key in ("git_sha", "timestamp", "suite_identity", "source", "cpu", "gpu", "torch"):
+        need_str(entry.get(key), where, key, optional=True)
+    if entry.get("git_dirty") is not None and not isinstance(entry["git_dirty"], bool):
+        raise fail(where, "git_dirty", "true, false or null", entry["git_dirty"])
+    need_number(entry.get("planted_slowdown", 1.0), where, "planted_slowdown", low=1.0)
+    if entry.get("calibration_ms") is not None:
+        need_number(entry["calibration_ms"], where, "calibration_ms", strict=True)
+    for case_id, summary in need_dict(entry["cases"], where, "cases").items():
+        for key, value in need_dict(summary, where, f"cases[{case_id!r}]").items():
+            need_number(value, where, f"cases[{case_id!r}].{key}", strict=key != "n")  # medians: > 0
+    return entry
 
 
 def load_history(store: str | os.PathLike = DEFAULT_STORE) -> list[dict]:
@@ -121,16 +135,20 @@ def load_history(store: str | os.PathLike = DEFAULT_STORE) -> list[dict]:
     p = Path(store)
     if not p.exists():
         return []
-    return _parse_lines(p.read_text(encoding="utf-8"), str(p))
+    if p.is_dir():
+        raise ResultsError(f"history store {str(p)!r} is a folder: give the path of a .jsonl file")
+    return _parse_lines(read_json_text(p, "history store"), str(p))
 
 
 def append_entry(store: str | os.PathLike, entry: dict) -> int:
     """Add one entry (atomically, under the lock); returns how many entries the store now holds."""
     p = Path(store)
-    ensure_writable_dir(p.parent if str(p.parent) else ".")
+    check_entry(entry, "new history entry")
+    check_output_file(p)
     line = json.dumps(entry, sort_keys=True, allow_nan=False)
+    make_parents(p.parent if str(p.parent) else Path("."))  # the lock file lives beside the store
     with _locked(p):
-        old = p.read_text(encoding="utf-8") if p.exists() else ""
+        old = read_json_text(p, "history store") if p.exists() else ""
         count = len(_parse_lines(old, str(p)))  # never rewrite a damaged store: it would hide the damage
         if old and not old.endswith("\n"):
             old += "\n"

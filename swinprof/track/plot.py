@@ -8,8 +8,12 @@ import os
 from pathlib import Path
 
 from swinprof.errors import SwinprofError
-from swinprof.report.files import atomic_write_bytes, ensure_writable_dir
+from swinprof.report.files import atomic_write_bytes
 from swinprof.track.history import metric_prefix, step_changes, value_of
+
+# Bounds that keep the figure a readable (and allocatable) size: a long CI history shows its latest runs.
+MAX_PLOT_RUNS = 200
+MAX_PLOT_CASES = 40
 
 
 def _plot_case(ax, mine: list[dict], cid: str, metric: str, threshold: float) -> None:
@@ -32,19 +36,23 @@ def _plot_case(ax, mine: list[dict], cid: str, metric: str, threshold: float) ->
     ax.grid(alpha=0.3)
 
 
-def plot_history(entries: list[dict], suite: str, path: str | os.PathLike, threshold: float = 0.05) -> Path:
-    """Per case over the history of `suite`, as PNG: the calibration-normalised median of the suite's metric
-    (what `regress` and `history show` decide on), with raw milliseconds in grey on a second axis. Dashed lines
-    mark step changes found in the normalised metric (see history.step_changes)."""
+def history_png(entries: list[dict], suite: str, threshold: float = 0.05) -> bytes:
+    """Per case over the history of `suite` (its last MAX_PLOT_RUNS runs), as PNG bytes: the
+    calibration-normalised median of the suite's metric (what `regress` and `history show` decide on), with raw
+    milliseconds in grey on a second axis. Dashed lines mark step changes found in the normalised metric (see
+    history.step_changes)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on CI machines
     import matplotlib.pyplot as plt
 
-    mine = [e for e in entries if e["suite"] == suite]
+    mine = [e for e in entries if e["suite"] == suite][-MAX_PLOT_RUNS:]
     if not mine:
         raise SwinprofError(f"no history for suite {suite!r}; add results first with: swinprof history add")
     case_ids = list(dict.fromkeys(cid for e in mine for cid in e["cases"]))
+    if not case_ids or len(case_ids) > MAX_PLOT_CASES:
+        raise SwinprofError(f"suite {suite!r} has {len(case_ids)} cases in its history: the plot draws 1 to "
+                            f"{MAX_PLOT_CASES} (one panel each)")  # fmt: skip
     labels = [f"#{i} {(e.get('git_sha') or '?')[:7]}" for i, e in enumerate(mine, 1)]
     fig, axes = plt.subplots(len(case_ids), 1, figsize=(max(6, 0.35 * len(mine) + 3), 2.4 * len(case_ids)),
                              squeeze=False, sharex=True)  # fmt: skip
@@ -60,6 +68,9 @@ def plot_history(entries: list[dict], suite: str, path: str | os.PathLike, thres
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    path = Path(path)
-    ensure_writable_dir(path.parent if str(path.parent) else ".")
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def plot_history(entries: list[dict], suite: str, path: str | os.PathLike, threshold: float = 0.05) -> Path:
+    """Write `history_png` to `path` atomically."""
+    return atomic_write_bytes(Path(path), history_png(entries, suite, threshold))

@@ -24,10 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swinprof.errors import ResultsError
-from swinprof.report.files import atomic_write_text, ensure_writable_dir
+from swinprof.report.files import atomic_write_text
+from swinprof.track.schema import (
+    decode,
+    fail,
+    need_dict,
+    need_number,
+    need_samples,
+    need_scalars,
+    need_str,
+    read_json_text,
+)
 
 SCHEMA_VERSION = 1
 KIND = "swinprof-bench-results"
+METRICS = ("wall", "cpu")
 # version N -> function upgrading a version-N document to version N+1. Add one entry per schema change.
 _MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
@@ -96,9 +107,8 @@ class Results:
 
 def save_results(results: Results, path: str | os.PathLike) -> Path:
     """Write atomically: a reader sees the old file or the complete new one, never half of it."""
-    path = Path(path)
-    ensure_writable_dir(path.parent if str(path.parent) else ".")
-    return atomic_write_text(path, json.dumps(results.to_dict(), indent=1) + "\n")
+    text = json.dumps(results.to_dict(), indent=1, allow_nan=False) + "\n"  # strict JSON: no NaN ever written
+    return atomic_write_text(Path(path), text)
 
 
 def _upgrade(doc: dict, where: str) -> dict:
@@ -122,51 +132,81 @@ def _upgrade(doc: dict, where: str) -> dict:
     return doc
 
 
-def _parse_case(raw: dict, where: str) -> CaseResult:
-    if not isinstance(raw, dict) or "id" not in raw or "samples_ms" not in raw:
-        raise ResultsError(f"{where}: every case needs an id and samples_ms")
-    lists = {}
-    for key in ("samples_ms", "cpu_ms"):
-        samples = raw.get(key, [])
-        # CPU time of a very short call can read 0 (clock granularity); wall time must be positive.
-        if not isinstance(samples, list) or not all(isinstance(s, (int, float)) and s >= 0 for s in samples):
-            raise ResultsError(f"{where}: case {raw['id']!r} has {key} that are not non-negative numbers")
-        lists[key] = [float(s) for s in samples]
-    if not lists["samples_ms"] or min(lists["samples_ms"]) <= 0:
-        raise ResultsError(f"{where}: case {raw['id']!r} has no positive samples_ms")
+def _parse_case(raw: object, where: str, rounds: int | None) -> CaseResult:
+    """One case: a string id, positive wall samples (one per round), CPU samples (one per round, or none)."""
+    raw = need_dict(raw, where, "every case")
+    case_id = need_str(raw.get("id"), where, "a case's id")
+    here = f"{where}: case {case_id!r}"
+    # CPU time of a very short call can read 0 (clock granularity); wall time must be positive.
+    wall = need_samples(raw.get("samples_ms"), here, "samples_ms", positive=True)
+    cpu = need_samples(raw.get("cpu_ms", []), here, "cpu_ms", positive=False)
+    if not wall:
+        raise ResultsError(f"{here}: has no samples_ms")
+    if cpu and len(cpu) != len(wall):
+        raise ResultsError(f"{here}: {len(cpu)} cpu_ms but {len(wall)} samples_ms (one of each per round)")
+    if rounds and len(wall) != rounds:
+        raise ResultsError(f"{here}: {len(wall)} samples but the calibration has {rounds} (one per round)")
     spec = {k: v for k, v in raw.items() if k not in ("id", "samples_ms", "cpu_ms")}
-    return CaseResult(raw["id"], spec, lists["samples_ms"], lists["cpu_ms"])
+    if not isinstance(spec.get("config", {}), dict):
+        raise fail(here, "config", "an object of model config overrides", spec["config"])
+    return CaseResult(case_id, spec, wall, cpu)
+
+
+def _parse_calibration(raw: object, where: str) -> dict:
+    """The calibration's samples (every one > 0: results are divided by them) and its workload name."""
+    cal = dict(need_dict(raw, where, "calibration"))
+    need_str(cal.get("workload"), where, "calibration.workload", optional=True)
+    wall = need_samples(cal.get("samples_ms", []), where, "calibration.samples_ms", positive=True)
+    cpu = need_samples(cal.get("cpu_ms", []), where, "calibration.cpu_ms", positive=True)
+    if cpu and len(cpu) != len(wall):
+        raise ResultsError(f"{where}: calibration has {len(cpu)} cpu_ms but {len(wall)} samples_ms")
+    return cal
+
+
+def _parse_suite(raw: object, where: str) -> dict:
+    suite = need_dict(raw, where, "suite")
+    need_str(suite.get("name"), where, "suite.name")
+    for key in ("device", "identity", "description"):
+        if suite.get(key) is not None and not isinstance(suite[key], str):
+            raise fail(where, f"suite.{key}", "a string", suite[key])
+    if suite.get("metric", "wall") not in METRICS:
+        raise fail(where, "suite.metric", f"one of {', '.join(METRICS)}", suite.get("metric"))
+    return suite
 
 
 def results_from_dict(doc: dict, where: str = "results") -> Results:
-    """A decoded JSON document -> Results, upgrading older schemas."""
+    """A decoded JSON document -> Results, upgrading older schemas; every field is type-checked here."""
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise ResultsError(f"{where}: not a swinprof bench results file (kind is not {KIND!r}); run swinprof bench")
     doc = _upgrade(dict(doc), where)
     for key in ("suite", "environment", "calibration", "cases"):
         if key not in doc:
             raise ResultsError(f"{where}: missing {key!r}; the file is incomplete, re-run swinprof bench")
-    if not isinstance(doc["suite"], dict) or "name" not in doc["suite"]:
-        raise ResultsError(f"{where}: suite has no name")
+    calibration = _parse_calibration(doc["calibration"], where)
+    if not isinstance(doc["cases"], list) or not doc["cases"]:
+        raise fail(where, "cases", "a non-empty list of cases", doc["cases"])
+    rounds = len(calibration.get("samples_ms") or [])
+    cases = [_parse_case(c, where, rounds) for c in doc["cases"]]
+    ids = [c.id for c in cases]
+    if len(set(ids)) != len(ids):
+        raise ResultsError(f"{where}: duplicate case ids {sorted({i for i in ids if ids.count(i) > 1})}")
+    duration = doc.get("duration_s")
     known = {"schema_version", "kind", "suite", "environment", "calibration", "cases", "planted_slowdown", "duration_s"}
     return Results(
-        suite=doc["suite"],
-        environment=doc["environment"],
-        calibration=doc["calibration"],
-        cases=[_parse_case(c, where) for c in doc["cases"]],
-        planted_slowdown=float(doc.get("planted_slowdown", 1.0)),
-        duration_s=doc.get("duration_s"),
+        suite=_parse_suite(doc["suite"], where),
+        environment=need_scalars(doc["environment"], where, "environment"),
+        calibration=calibration,
+        cases=cases,
+        planted_slowdown=need_number(doc.get("planted_slowdown", 1.0), where, "planted_slowdown", low=1.0),
+        duration_s=None if duration is None else need_number(duration, where, "duration_s"),
         extra={k: v for k, v in doc.items() if k not in known},
     )
 
 
 def load_results(path: str | os.PathLike) -> Results:
-    """Read a results file; missing, truncated, foreign or too-new files are one clear ResultsError."""
+    """Read a results file; missing, truncated, foreign, malformed or too-new files are one clear ResultsError."""
     p = Path(path)
     if not p.is_file():
         raise ResultsError(f"results file {str(p)!r} not found; make it with: swinprof bench SUITE.toml -o {p}")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{p}: not valid JSON ({exc}); the file is damaged, re-run swinprof bench") from exc
+    doc = decode(read_json_text(p, "results file"), str(p))
     return results_from_dict(doc, str(p))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -202,8 +203,8 @@ def run_suite(
     `planted_slowdown` (>1) slows every case by a busy-wait, for testing the regression detector only; it is
     recorded in the results so it can never pass unnoticed.
     """
-    if planted_slowdown < 1.0:
-        raise SwinprofError(f"planted slowdown must be >= 1.0, got {planted_slowdown}")
+    if not (math.isfinite(planted_slowdown) and planted_slowdown >= 1.0):  # inf would spin forever, NaN never end
+        raise SwinprofError(f"planted slowdown must be a finite number >= 1.0, got {planted_slowdown}")
     samples = samples or suite.samples
     warmup = suite.warmup if warmup is None else warmup
     processes = processes or suite.processes

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 from swinprof.errors import SuiteError, SwinprofError
+from swinprof.measure.device import is_device_name
 from swinprof.tomlfile import read_toml
 
 RECIPE_DTYPES = ("fp32", "fp16", "bf16")
@@ -122,6 +123,8 @@ def _validate_case(case: Case, where: str) -> None:
         validate_resolution(case.res)
     except SwinprofError as exc:
         raise SuiteError(f"{where}: {exc}") from exc
+    if "img_size" in case.config:
+        raise SuiteError(f"{where}: set the resolution with res, not img_size in [cases.config]")
     unknown = set(case.config) - {f.name for f in dataclasses.fields(SwinConfig)}
     if unknown:
         raise SuiteError(f"{where}: unknown model config keys {sorted(unknown)} in [cases.config]")
@@ -148,6 +151,8 @@ def expand_case(raw: dict, where: str) -> list[Case]:
     config = raw.get("config", {})
     if not isinstance(config, dict):
         raise SuiteError(f"{where}: config must be a table of model config overrides")
+    if not isinstance(raw.get("name", ""), str):
+        raise SuiteError(f"{where}: name must be a string, got {raw['name']!r}")
     axes = {
         "model": _as_list(raw["model"]),
         "res": _as_list(raw["res"]),
@@ -171,6 +176,8 @@ def parse_suite(data: dict, path: str | None = None) -> Suite:
     head = data.get("suite")
     if not isinstance(head, dict) or "name" not in head:
         raise SuiteError(f'{where}: needs a [suite] table with at least name = "..."')
+    if not isinstance(head["name"], str) or not head["name"]:
+        raise SuiteError(f"{where}: [suite] name must be a non-empty string, got {head['name']!r}")
     unknown = set(head) - SUITE_KEYS
     if unknown:
         raise SuiteError(f"{where}: unknown [suite] keys {sorted(unknown)}; valid: {', '.join(sorted(SUITE_KEYS))}")
@@ -185,9 +192,9 @@ def parse_suite(data: dict, path: str | None = None) -> Suite:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise SuiteError(f"{where}: duplicate cases {dupes}; give them distinct settings or a name")
-    device = str(head.get("device", "cpu"))
-    if device.split(":")[0] not in ("cpu", "cuda"):
-        raise SuiteError(f"{where}: device must be cpu or cuda[:N], got {device!r}")
+    device = head.get("device", "cpu")
+    if not isinstance(device, str) or not is_device_name(device):
+        raise SuiteError(f"{where}: device must be cpu, cuda or cuda:N, got {device!r}")
     metric = head.get("metric", "wall")
     if metric not in METRICS or (metric == "cpu" and device != "cpu"):
         raise SuiteError(f"{where}: metric must be wall or cpu (cpu only with device cpu), got {metric!r}")

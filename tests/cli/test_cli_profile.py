@@ -13,7 +13,7 @@ from swinprof.profile.trace import STAGE_PREFIX
         (["profile", "swin_xxl"], "unknown model variant 'swin_xxl'"),
         (["profile", "swin_s", "--res", "100"], "resolution 100 is not supported"),
         (["profile", "swin_s", "--device", "cuda"], "no CUDA GPU"),
-        (["profile", "swin_s", "--iters", "0"], "--iters must be >= 1"),
+        (["profile", "swin_s", "--iters", "0"], "--iters: must be an integer >= 1"),
         (["profile", "swin_s", "--attn", "nope"], "unknown attention implementation 'nope'"),
     ],
 )
@@ -30,7 +30,7 @@ def test_unwritable_output_dir(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["profile", "swin_t", "--quiet", "--output", str(blocker / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot create output directory" in err[0]
+    assert len(err) == 1 and "is a file, not a folder" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 

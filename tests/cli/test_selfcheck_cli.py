@@ -17,7 +17,7 @@ def test_cuda_on_a_cpu_machine_is_one_line_and_exit_2(capsys):
 
 @pytest.mark.parametrize(
     "argv, words",
-    [(["--only", "no-such-path"], "no selfcheck path named"), (["--budget", "0"], "--budget must be")],
+    [(["--only", "no-such-path"], "no selfcheck path named"), (["--budget", "0"], "--budget: must be a finite number")],
 )
 def test_bad_options_exit_2(argv, words, capsys):
     assert main(["selfcheck", *argv]) == 2
@@ -26,9 +26,9 @@ def test_bad_options_exit_2(argv, words, capsys):
 
 
 def test_unknown_device_is_refused_by_the_parser(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["selfcheck", "--device", "tpu"])
-    assert exc.value.code == 2
+    assert main(["selfcheck", "--device", "tpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "invalid choice: 'tpu'" in err
 
 
 def test_help_states_the_exit_codes(capsys):

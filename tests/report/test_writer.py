@@ -1,6 +1,7 @@
 import io
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from swinprof.errors import DataPathError
 from swinprof.report.chart import latency_vs_macs_svg
 from swinprof.report.document import Chart, Report
 from swinprof.report.html import to_html
-from swinprof.report.writer import render, report_markdown, write_report
+from swinprof.report.writer import publish, render, report_markdown, write_report
 
 
 def sample_report() -> Report:
@@ -138,3 +139,33 @@ def test_a_new_report_folder_gets_the_umask_mode_not_mkdtemps_0700(tmp_path):
     write_report(sample_report(), out, "p")
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask for p in out.iterdir())
+
+
+def _record_staging(monkeypatch) -> list[Path]:
+    """Folders that hold each staging folder while the report's files are written."""
+    seen: list[Path] = []
+    real = Path.write_bytes
+
+    def write_bytes(self, data):
+        seen.append(self.parent.parent)
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    return seen
+
+
+def test_an_existing_folder_is_staged_into_from_inside(tmp_path, monkeypatch):
+    """Publishing into a folder that exists needs no write access to its parent (e.g. `-o ~/m.onnx`)."""
+    out = tmp_path / "home" / "rep"
+    out.mkdir(parents=True)
+    seen = _record_staging(monkeypatch)
+    written = publish({"a.md": b"1", "b.json": b"2"}, out)
+    assert seen == [out, out] and written == [out / "a.md", out / "b.json"]
+    assert sorted(os.listdir(out)) == ["a.md", "b.json"] and os.listdir(tmp_path / "home") == ["rep"]
+
+
+def test_a_new_folder_is_staged_beside_it_and_renamed(tmp_path, monkeypatch):
+    out = tmp_path / "new" / "rep"
+    seen = _record_staging(monkeypatch)
+    publish({"a.md": b"1"}, out)
+    assert seen == [tmp_path / "new"] and os.listdir(tmp_path / "new") == ["rep"] and os.listdir(out) == ["a.md"]

@@ -52,7 +52,7 @@ def test_older_schema_without_migration_fails_clearly(make_results):
         (lambda d: d.pop("schema_version"), "schema_version"),
         (lambda d: d.update(kind="something-else"), "not a swinprof bench results file"),
         (lambda d: d.pop("cases"), "missing 'cases'"),
-        (lambda d: d["cases"][0].update(samples_ms=[1.0, -2.0]), "not non-negative"),
+        (lambda d: d["cases"][0].update(samples_ms=[1.0, -2.0]), "finite non-negative numbers"),
     ],
 )
 def test_damaged_documents_fail_clearly(tmp_path, make_results, mutate, message):

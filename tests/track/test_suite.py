@@ -8,7 +8,10 @@ from swinprof.track.suite import load_suite, normalize_recipe
 ROOT = Path(__file__).resolve().parents[2]
 
 HEAD = '[suite]\nname = "t"\n'
-CASE = '[[cases]]\nmodel = "swin_t"\nres = 64\n[cases.config]\nembed_dim = 32\ndepths = [1, 1, 2, 1]\n'
+CASE = (
+    '[[cases]]\nmodel = "swin_t"\nres = 64\n[cases.config]\nembed_dim = 32\ndepths = [1, 1, 2, 1]\n'
+    "num_heads = [1, 2, 2, 4]\n"
+)
 
 
 def write(tmp_path, text):

@@ -1,0 +1,191 @@
+"""Argument validation shared by every subcommand: one place for the rules, one line per bad value.
+
+The `type=` functions below run while argparse reads the command line, so a bad value stops the command before
+any work, with a message naming the option and its valid range or choices. Library errors raised inside them
+(an unavailable device, an output path that cannot be written) are turned into argparse's error, which the entry
+point prints as one line with exit code 2. `check_memory` is the resource bound every command that builds a model
+applies once its arguments are known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Iterable
+
+from swinprof.errors import SwinprofError
+
+TypeFn = Callable[[str], object]
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except (ValueError, AttributeError):
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def int_at_least(low: int, high: int | None = None) -> TypeFn:
+    """An integer in `[low, high]` (no upper bound when `high` is None)."""
+
+    def check(text: str) -> int:
+        value = _int(text)
+        if value < low or (high is not None and value > high):
+            rule = f"between {low} and {high}" if high is not None else f"an integer >= {low}"
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    check.__name__ = f"int_at_least_{low}"
+    return check
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def finite_float(low: float | None = None, high: float | None = None, open_low: bool = False,
+                 open_high: bool = False) -> TypeFn:  # fmt: skip
+    """A finite number (no nan/inf) within the given bounds (closed unless `open_*`)."""
+    lo_text, hi_text = ("-inf" if low is None else f"{low:g}"), ("inf" if high is None else f"{high:g}")
+    rule = f"a finite number in {'(' if open_low else '['}{lo_text}, {hi_text}{')' if open_high else ']'}"
+
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        too_low = low is not None and (value <= low if open_low else value < low)
+        too_high = high is not None and (value >= high if open_high else value > high)
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return check
+
+
+def resolution(text: str) -> int:
+    """An input side in pixels: a positive multiple of 32 up to the library's maximum (its message on error)."""
+    from swinprof.models.config import validate_resolution
+
+    value = _int(text)
+    _library(validate_resolution, value)
+    return value
+
+
+def variant(text: str) -> str:
+    """A registered model variant, by short or official name (kept as given)."""
+    from swinprof.models.config import get_variant
+
+    _library(get_variant, text)
+    return text
+
+
+def _library(check: Callable[[object], object], text: object):
+    """Run a library check inside argparse: its one-line message becomes the option's error."""
+    try:
+        return check(text)
+    except SwinprofError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def device_name(text: str) -> str:
+    """`cpu`, `cuda` or `cuda:N`, present on this machine (`measure.device.resolve_device` decides)."""
+    from swinprof.measure.device import resolve_device
+
+    return str(_library(resolve_device, text))
+
+
+def name_list(choices: Callable[[], Iterable[str]], what: str) -> TypeFn:
+    """A comma-separated, non-empty list of names, each one of `choices()` (read when the option is parsed)."""
+
+    def check(text: str) -> list[str]:
+        names = [s.strip() for s in text.split(",") if s.strip()]
+        valid = list(choices())
+        if not names:
+            raise argparse.ArgumentTypeError(f"give at least one {what}; choose one of: {', '.join(valid)}")
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {unknown[0]!r}; choose one of: {', '.join(valid)}")
+        return list(dict.fromkeys(names))
+
+    return check
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    """One or more comma-separated batch sizes of at least 1 (`1,8`), duplicates dropped, order kept."""
+    rule = f"batch sizes must be comma-separated integers of at least 1, e.g. 1,8; got {text!r}"
+    try:
+        sizes = tuple(dict.fromkeys(int(part) for part in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(rule) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(rule)
+    return sizes
+
+
+def attention_names(text: str) -> list[str]:
+    """Comma-separated attention implementations from the registry."""
+    from swinprof.models.attention.registry import available_attention
+
+    return name_list(available_attention, "attention implementation")(text)
+
+
+def existing_file(text: str) -> str:
+    """A path to an existing regular file."""
+    if not text or not os.path.isfile(text):
+        kind = "is a folder, not a file" if text and os.path.isdir(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {kind}: give the path of an existing file")
+    if not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not readable")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    """A path to an existing folder."""
+    if not text or not os.path.isdir(text):
+        kind = "is a file, not a folder" if text and os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {kind}: give the path of an existing folder")
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A report folder that can be published (it is not a file; its nearest existing parent is writable).
+    Nothing is created here: the report's files appear together, with their folder, when it is published."""
+    from swinprof.report.files import check_output_dir
+
+    if not text:
+        raise argparse.ArgumentTypeError("give a folder name")
+    _library(check_output_dir, text)
+    return text
+
+
+def output_file(text: str) -> str:
+    """A single output file that can be written atomically (not a folder; its folder can be made). Not created."""
+    from swinprof.report.files import check_output_file
+
+    if not text:
+        raise argparse.ArgumentTypeError("give a file name")
+    _library(check_output_file, text)
+    return text
+
+
+def estimated_bytes(name: str, img_size: int | None, batch: int, *, dtype: str = "fp32", attn: str = "reference",
+                    overrides: dict | None = None, train: bool = False, copies: int = 1) -> int:  # fmt: skip
+    """Estimated memory of one request: `copies` models' weights (e.g. ours and the transformers reference held
+    at once), the input and the activation peak, from the meta-device footprint of `profile.footprint`."""
+    from swinprof.profile.footprint import estimate_footprint
+
+    fp = estimate_footprint(name, img_size, batch, dtype, attn, overrides, train)
+    return fp.params_bytes * copies + fp.input_bytes + fp.activation_bytes
+
+
+def check_memory(name: str, img_size: int | None, batch: int, *, what: str = "this run",
+                 hint: str = "use a smaller --batch or --res", device: str = "cpu", **request) -> None:  # fmt: skip
+    """Refuse, before any work, a request whose estimated memory (`estimated_bytes`, tensors only, so anything
+    refused could not have run) exceeds what `device` has available."""
+    from swinprof.measure.resources import require_memory
+
+    side = f"{img_size}x{img_size}" if img_size else "default resolution"
+    needed = estimated_bytes(name, img_size, batch, **request)
+    require_memory(needed, f"{what} ({name}, {side}, batch {batch})", hint, device=str(device))
