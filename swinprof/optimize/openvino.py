@@ -16,9 +16,11 @@ both with seeded random-init weights (recipes/openvino-int8.toml says how it was
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,6 +195,27 @@ def _nncf_parameters(nncf, smooth_quant: bool, reduce_range: str):
     return AdvancedQuantizationParameters(smooth_quant_alphas=alphas, overflow_fix=overflow), overflow
 
 
+@contextlib.contextmanager
+def _nncf_quiet() -> Iterator[None]:
+    """NNCF logs INFO lines through its own handler on stdout and draws rich progress bars on stdout: both would
+    land in `--format json` output. Its records go to the root logger instead (where the CLI collects other
+    packages' warnings, shown with -v) and its progress bars nowhere (the CLI shows its own progress)."""
+
+    from nncf.common.logging.logger import nncf_logger
+
+    handlers, propagate = list(nncf_logger.handlers), nncf_logger.propagate
+    for handler in handlers:
+        nncf_logger.removeHandler(handler)
+    nncf_logger.propagate = True
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            yield
+    finally:
+        nncf_logger.propagate = propagate
+        for handler in handlers:
+            nncf_logger.addHandler(handler)
+
+
 def quantize_nncf(job: MethodJob, smooth_quant: bool = False) -> Quantized:
     """NNCF post-training int8 of `job.work` (an OvWork): transformer model type, calibrated on `job.calibration`,
     ops of skipped modules in NNCF's ignored scope."""
@@ -204,10 +227,11 @@ def quantize_nncf(job: MethodJob, smooth_quant: bool = False) -> Quantized:
     ignored = float_scope(work, job.include, job.skip)
     params, overflow = _nncf_parameters(nncf, smooth_quant, job.reduce_range)
     try:
-        quantized = nncf.quantize(
-            work.model, nncf.Dataset(samples), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(samples),
-            ignored_scope=nncf.IgnoredScope(names=ignored) if ignored else None, advanced_parameters=params,
-        )  # fmt: skip
+        with _nncf_quiet():
+            quantized = nncf.quantize(
+                work.model, nncf.Dataset(samples), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(samples),
+                ignored_scope=nncf.IgnoredScope(names=ignored) if ignored else None, advanced_parameters=params,
+            )  # fmt: skip
     except (*_ov_errors(), nncf.errors.ValidationError) as exc:
         raise OpenVinoError(f"NNCF could not quantize the model: {_one_line(exc)}") from exc
     ops = quantized_ops(quantized)

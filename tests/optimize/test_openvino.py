@@ -91,6 +91,14 @@ def test_int8_keeps_fidelity_and_reports_what_it_quantized(model, int8, fp32):
     assert weights.stat().st_size < 0.5 * fp32.size_bytes  # int8 weights in the IR
 
 
+def test_nncf_prints_nothing_on_stdout(model, work, tmp_path, capfd):
+    # NNCF logs INFO lines and draws progress bars on stdout, which would corrupt `--format json` output.
+    recipe = _recipe("openvino-int8")
+    job = MethodJob.from_recipe(recipe, model, work, [inputs(4, seed=9, size=SIZE)], tmp_path)
+    apply_method(recipe.quantize.method, job)
+    assert capfd.readouterr().out == ""
+
+
 def test_skip_globs_leave_their_ops_float_in_the_openvino_graph(work, int8):
     quantized = set(ovrt.quantized_ops(int8.work.model))
     floating = ovrt.float_scope(work, ("*",), ("patch_embed", "head"))
