@@ -37,7 +37,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--budget", type=v.finite_float(0, open_low=True), metavar="S",
                    help=budget_help.format(**BUDGET_CUDA_S))  # fmt: skip
     p.add_argument("--jobs", type=v.positive_int, metavar="N",
-                   help="paths run at a time (default: 2 on CPU, each command on one thread; 1 on CUDA)")  # fmt: skip
+                   help="small-size paths run at a time (default: 2 on CPU, each command on one thread; 4 on "
+                   "CUDA); the full-size headline paths always run alone")  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the paths with their devices and exit")
     p.add_argument("--summary", action="store_true", help="print the 'Verified on' table from committed reports")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where --summary looks (default reports)")
@@ -79,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     budget = args.budget or (BUDGET_CUDA_S["quick" if args.quick else "full"] if cuda else None)
     # CPU: two commands at a time, one OpenMP thread each. On a shared 2-core machine two threads per command
     # spin against other jobs (a tiny backward took 8x longer that way); two single-thread commands use both cores.
-    jobs = args.jobs or (1 if cuda else 2)
-    env = {} if cuda else {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    # CUDA: four small-size paths at a time share the GPU (their figures are errors and ratios, not benchmarks)
+    # and the machine's cores, which their inductor and ONNX work needs more than the GPU does.
+    jobs = args.jobs or (4 if cuda else 2)
+    threads = max(1, (os.cpu_count() or 1) // jobs) if cuda else 1  # each command its share of the cores
+    env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     load_before, start = load_average(), time.monotonic()
     outcomes = run_checks(device.type, args.quick, only, budget, env, jobs, on_progress=_progress)
     settings = {

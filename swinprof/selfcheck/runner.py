@@ -122,12 +122,22 @@ def run_checks(
     with tempfile.TemporaryDirectory(prefix="swinprof-selfcheck-") as work:
         budget_end = time.monotonic() + budget_s if budget_s else float("inf")
         ctx = Context(device, quick, Path(work), dict(env or {}), budget_end)
+        order = execution_order(checks, quick, device)
+        # The full-size measurements run alone, one after another (their timings are the point); then the rest,
+        # `jobs` at a time.
+        alone = [i for i in order if checks[i].full_only and not quick]
         pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="selfcheck")
+
+        def done(i: int, o: Outcome) -> None:
+            outcomes[i] = o
+            report(f"[{len(outcomes)}/{len(checks)}] {o.status:7s} {o.name} ({o.seconds:.0f} s): {o.result}")
+
         try:
-            futures = {pool.submit(run_one, checks[i], ctx): i for i in execution_order(checks, quick, device)}
-            for n, future in enumerate(as_completed(futures), start=1):
-                o = outcomes[futures[future]] = future.result()
-                report(f"[{n}/{len(checks)}] {o.status:7s} {o.name} ({o.seconds:.0f} s): {o.result}")
+            for i in alone:
+                done(i, run_one(checks[i], ctx))
+            futures = {pool.submit(run_one, checks[i], ctx): i for i in order if i not in alone}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
         except BaseException:  # Ctrl-C: no command outlives the selfcheck
             pool.shutdown(wait=False, cancel_futures=True)
             ctx.shared.kill_all()
@@ -167,8 +177,9 @@ def build_report(outcomes: list[Outcome], settings: dict, environment: dict) -> 
         "rows that read one shared run (attention rows of one dtype, the memory rows, bench and regress) count "
         "its time in the row that ran it",
         "errors are max abs differences vs attn_impl='reference' (logits; input gradient with backward)",
-        f"{settings.get('jobs', 1)} path(s) at a time: with more than one, latencies and speedups are correctness "
-        "by-products, not benchmarks (the headline numbers run alone on a GPU)",
+        f"{settings.get('jobs', 1)} path(s) at a time: with more than one, latencies and speedups of the small-size "
+        "paths are correctness by-products, not benchmarks; the full-size headline paths run first, alone, one "
+        "after another",
     ]
     report.add("paths", "Paths", outcome_frame(outcomes), notes, hidden=("values", "traceback"),
                essential=("path", "status", "result"))  # fmt: skip

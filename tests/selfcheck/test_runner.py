@@ -108,6 +108,35 @@ def test_paths_sharing_a_run_in_parallel_run_it_once():
     assert [o.result for o in outcomes] == ["shared result", "shared result"] and len(calls) == 1
 
 
+def test_full_size_paths_run_alone_before_the_small_ones():
+    spans: dict[str, tuple[float, float]] = {}
+
+    def timed(name):
+        def fn(ctx):
+            start = time.monotonic()
+            time.sleep(0.2)
+            spans[name] = (start, time.monotonic())
+            return Result(name)
+
+        return fn
+
+    names = ("selftest alone 1", "selftest alone 2", "selftest small 1", "selftest small 2")
+    for name in names:
+        register(name, limit_s=10.0, full_only="alone" in name)(timed(name))
+    try:
+        outcomes = run_checks("cpu", quick=False, only=["selftest alone", "selftest small"], jobs=4)
+    finally:
+        for name in names:
+            unregister(name)
+    assert [o.status for o in outcomes] == ["ok"] * 4
+    (a1s, a1e), (a2s, a2e) = spans["selftest alone 1"], spans["selftest alone 2"]
+    assert a1e <= a2s or a2e <= a1s, "the full-size paths overlapped"
+    small_start = min(spans["selftest small 1"][0], spans["selftest small 2"][0])
+    assert max(a1e, a2e) <= small_start, "a small path started while a full-size one ran"
+    overlap = min(spans["selftest small 1"][1], spans["selftest small 2"][1]) - small_start
+    assert overlap > 0, "the small paths did not run in parallel (jobs=4)"
+
+
 def test_execution_order_starts_shared_runs_before_their_readers():
     from swinprof.selfcheck.registry import Check
 
