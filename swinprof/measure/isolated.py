@@ -79,8 +79,11 @@ def run_isolated(
                 [sys.executable, "-m", "swinprof.measure.isolated"], input=job, capture_output=True, text=True,
                 env=env, timeout=timeout, preexec_fn=die_with_parent,
             )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise SwinprofError(f"measurement {target} did not finish within {timeout:.0f} s") from None
+        except subprocess.TimeoutExpired as exc:  # the child is killed; what it had said goes below the line
+            said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+            tail = "\n".join(said.strip().splitlines()[-30:])
+            detail = f"\n--- its stderr (last lines) ---\n{tail}" if tail else ""
+            raise SwinprofError(f"measurement {target} did not finish within {timeout:.0f} s{detail}") from None
         wall = time.perf_counter() - start
         data = json.loads(out.read_text()) if out.exists() else None
     if data is not None and "error" in data:

@@ -167,6 +167,20 @@ def _quantizable_nodes(job: MethodJob) -> list[str]:
     return nodes
 
 
+def _without_recorded_shapes(onnx_path: str | os.PathLike):
+    """The model at `onnx_path` without its intermediate shape annotations (`graph.value_info`).
+
+    ORT's quantizers re-run ONNX shape inference in strict mode, which fails where the exporter recorded a shape
+    that disagrees with what its own lowering produces (seen with torch 2.11's exporter on the classifier head:
+    "Inferred shape and existing shape differ in dimension 0: (768) vs (1000)"). The annotations are optional;
+    inference recomputes them from the graph.
+    """
+    onnx = require_extra("onnx", "onnx", "ONNX quantization")
+    model = onnx.load(str(onnx_path))
+    del model.graph.value_info[:]
+    return model
+
+
 def _quantized_path(job: MethodJob) -> Path:
     return (job.workdir or Path(job.work).parent) / f"{job.name}.onnx"
 
@@ -181,8 +195,8 @@ def ort_int8_dynamic(job: MethodJob) -> Quantized:
     nodes, dst = _quantizable_nodes(job), _quantized_path(job)
     reduce_range = resolve_reduce_range(job.reduce_range)
     q.quantize_dynamic(
-        str(job.work), str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes, reduce_range=reduce_range,
-        per_channel=False,
+        _without_recorded_shapes(job.work), str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
+        reduce_range=reduce_range, per_channel=False,
     )  # fmt: skip
     return Quantized(dst, nodes, [f"ONNX Runtime dynamic int8, reduce_range={reduce_range}, {len(nodes)} nodes"])
 
@@ -200,7 +214,7 @@ def ort_int8_static(job: MethodJob) -> Quantized:
     nodes, dst = _quantizable_nodes(job), _quantized_path(job)
     reduce_range = resolve_reduce_range(job.reduce_range)
     q.quantize_static(
-        str(job.work), str(dst), _Calibration(job.calibration), quant_format=q.QuantFormat.QDQ,
+        _without_recorded_shapes(job.work), str(dst), _Calibration(job.calibration), quant_format=q.QuantFormat.QDQ,
         nodes_to_quantize=nodes, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
         per_channel=True, reduce_range=reduce_range,
     )  # fmt: skip

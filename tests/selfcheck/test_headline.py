@@ -20,10 +20,7 @@ def test_throughput_eager_compiled_and_timm_when_importable():
 
 
 @pytest.mark.slow
-def test_quantized_vs_bf16_latency_and_sqnr_and_a_failing_method_fails_alone():
-    got = quantized_vs_bf16(["int8-weight-only", "no-such-method"], **TINY)
-    ok = got["int8-weight-only"]
-    assert ok["linears"] > 0 and ok["ms"] > 0 and ok["bf16_ms"] > 0
-    assert math.isfinite(ok["sqnr_db"]) and ok["sqnr_db"] > 10
-    assert got["no-such-method"]["error"].startswith("RecipeError: unknown quantization method 'no-such-method'")
-    assert "Traceback" in got["no-such-method"]["traceback"]
+def test_quantized_vs_bf16_latency_and_sqnr():
+    got = quantized_vs_bf16("int8-weight-only", **TINY)
+    assert set(got["ms"]) == {"bf16", "int8-weight-only"} and got["linears"] > 0
+    assert math.isfinite(got["sqnr_db"]) and got["sqnr_db"] > 10
