@@ -23,6 +23,7 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
     p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution (multiple of 32)")
     p.add_argument("--weights", type=v.existing_file,
                    help="checkpoint (.pth / .safetensors); default random init (latency only)")  # fmt: skip
+    v.add_model_config(p)
     p.add_argument("--data", type=v.existing_dir,
                    help="image folder: ImageFolder for accuracy, any folder for calibration/fidelity")  # fmt: skip
     p.add_argument("--class-map", type=v.existing_file,
@@ -52,13 +53,13 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
                    help="what to print on stdout (default table)")  # fmt: skip
 
 
-def _check_memory(resolved: list[Recipe]) -> None:
+def _check_memory(resolved: list[Recipe], overrides: dict) -> None:
     """The fp32 model and every recipe's prepared copy may be held at once, at the largest batch of any."""
     m = resolved[0].model
     batch = max(b for r in resolved for b in (*r.benchmark.batch_sizes, r.evaluate.batch_size))
     v.check_memory(m.name, m.img_size, batch, attn=m.attn_impl, copies=len(resolved) + 1, what="run",
-                   hint="use smaller --batch-sizes / --eval-batch or --res",
-                   device=resolved[0].target.device)  # fmt: skip
+                   hint="use smaller --batch-sizes / --eval-batch or --res", device=resolved[0].target.device,
+                   overrides=overrides)  # fmt: skip
 
 
 def options(args: argparse.Namespace) -> RunOptions:
@@ -78,7 +79,8 @@ def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = Path(args.output or f"out/{resolved[0].model.name}-{'+'.join(r.name for r in resolved)}-{stamp}")
     check_output_dir(output)  # fail before the work, not after it; publishing creates the folder
-    _check_memory(resolved)
+    opts.model_config = v.model_overrides(resolved[0].model.name, resolved[0].model.img_size, args.model_config)
+    _check_memory(resolved, opts.model_config)
     with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
         result = run_recipes(resolved, opts, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
         env = environment(resolved[0].target.device)

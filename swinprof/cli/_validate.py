@@ -81,6 +81,31 @@ def variant(text: str) -> str:
     return text
 
 
+def model_config(text: str) -> tuple[str, object]:
+    """`KEY=VALUE`: one field of the model config, typed (`models.config.parse_override`)."""
+    from swinprof.models.config import parse_override
+
+    return _library(parse_override, text)
+
+
+def add_model_config(p: argparse.ArgumentParser) -> None:
+    """`--model-config KEY=VALUE` (repeatable): what `model_overrides` turns into `create_model` overrides."""
+    p.add_argument("--model-config", metavar="KEY=VALUE", type=model_config, action="append", default=[],
+                   help="override a field of the variant's config (repeatable), e.g. --model-config depths=1,1,2,1 "
+                   "--model-config embed_dim=32 (random weights: a checkpoint must match the config)")  # fmt: skip
+
+
+def model_overrides(name: str, img_size: int | None, pairs: list[tuple[str, object]]) -> dict:
+    """`--model-config` pairs as create_model overrides, checked together against the variant before any work
+    (e.g. depths and num_heads of different lengths: one ConfigError line)."""
+    from swinprof.models.config import get_variant
+
+    overrides = dict(pairs)
+    if overrides:
+        get_variant(name).config.replace(**overrides, **({"img_size": img_size} if img_size else {}))
+    return overrides
+
+
 def _library(check: Callable[[object], object], text: object):
     """Run a library check inside argparse: its one-line message becomes the option's error."""
     try:

@@ -20,6 +20,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("variant", type=v.variant, help="model variant, e.g. swin_t (see `swinprof models`)")
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
+    v.add_model_config(p)
     p.add_argument("--batch", type=v.batch_sizes, default=(8,),
                    help="images per forward; several comma-separated (1,8): one table each (default 8)")  # fmt: skip
     p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda")
@@ -46,16 +47,17 @@ def _stem(args: argparse.Namespace, res: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     res = args.res or get_variant(args.variant).config.img_size
+    overrides = v.model_overrides(args.variant, res, args.model_config)
     for batch in args.batch:
-        v.check_memory(
-            args.variant, res, batch, dtype=args.dtype, train=args.backward, what="attention", device=args.device
-        )
+        v.check_memory(args.variant, res, batch, dtype=args.dtype, train=args.backward, what="attention",
+                       device=args.device, overrides=overrides)  # fmt: skip
     results = []
     with err_console.status("measuring") as status:
         for batch in args.batch:
             results.append(compare_attention(
                 args.variant, res, batch, args.device, args.dtype, args.backward, args.impl, args.warmup, args.iters,
                 args.block_iters, on_progress=lambda msg, b=batch: status.update(f"batch {b}: {msg}"),
+                model_overrides=overrides,
             ))  # fmt: skip
     emit(attention_report(results), args.format, args.output, _stem(args, res))
     return 0

@@ -27,6 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_s")
     p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution (default: the variant's)")
     p.add_argument("--weights", type=v.existing_file, help="checkpoint to load before export (default random init)")
+    v.add_model_config(p)
     p.add_argument("--opset", type=v.positive_int, default=18,
                    help="ONNX opset version (default 18; dynamo: 18 and up, torchscript: 13 to 20)")  # fmt: skip
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
@@ -46,7 +47,7 @@ def export_report(args: argparse.Namespace, model, path: Path, parity: dict[int,
     report.settings.update({
         "file": str(args.output), "size MiB": round(path.stat().st_size / 2**20, 1), "opset": args.opset,
         "exporter": args.exporter, "batch": "dynamic" if args.dynamic_batch else "static",
-        "weights": args.weights or "random init",
+        "weights": args.weights or "random init", "model config": dict(args.model_config) or "as the variant",
     })  # fmt: skip
     if parity is None:
         report.add("parity", "ONNX Runtime parity", notes="not checked (--no-check)")
@@ -64,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_opset(args.opset, args.exporter)
-    v.check_memory(args.variant, args.img_size, 2 if args.dynamic_batch else 1, what="export")
-    model = create_model(args.variant, img_size=args.img_size, weights=args.weights).eval()
+    overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
+    v.check_memory(args.variant, args.img_size, 2 if args.dynamic_batch else 1, what="export", overrides=overrides)
+    model = create_model(args.variant, img_size=args.img_size, weights=args.weights, **overrides).eval()
     with tempfile.TemporaryDirectory(prefix="swinprof-export-") as tmp:
         path = export_onnx(
             model, Path(tmp) / out.name, model.config.img_size, args.opset, args.dynamic_batch, args.exporter

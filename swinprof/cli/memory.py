@@ -25,6 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=v.variant, help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
+    v.add_model_config(p)
     p.add_argument("--batch", type=v.positive_int, default=8, help="batch size (default 8)")
     p.add_argument("--window", type=v.positive_int, default=None, help="window size override (e.g. 16)")
     p.add_argument(
@@ -145,13 +146,15 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     variant = get_variant(args.model)
     res = args.res or variant.config.img_size
-    overrides = {"window_size": args.window} if args.window is not None else {}
+    overrides = v.model_overrides(variant.name, res, args.model_config)
+    if args.window is not None:
+        overrides["window_size"] = args.window
     variant.config.replace(img_size=res, **overrides)  # a bad resolution fails here, before any process starts
     batch = 1 if args.budget else args.batch  # the budget search bounds its own batches
     v.check_memory(
         variant.name, res, batch, overrides=overrides, train=args.mode == "train", what="memory", device=args.device
     )
-    configs, combined = build_configs(args, variant.config.num_stages)
+    configs, combined = build_configs(args, variant.config.replace(**overrides).num_stages)
     device = resolve_device(args.device)
     spec = ModelSpec(variant.name, res, overrides)
     if args.budget:

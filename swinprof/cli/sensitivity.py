@@ -29,6 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--recipe", required=True, help="recipe file or preset (its method, quantizer and calibration)")
     p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution")
     p.add_argument("--weights", type=v.existing_file, help="checkpoint (.pth / .safetensors); default random init")
+    v.add_model_config(p)
     p.add_argument(
         "--data", type=v.existing_dir, help="image folder: calibration and probe images (labeled: --metric accuracy)"
     )
@@ -62,6 +63,7 @@ def _report(result: Sensitivity, args, recipe, notes: list[str], probe_source: s
     report.settings = {"model": args.variant, "recipe": recipe.name, "method": recipe.quantize.method,
                        "metric": result.metric, "group": result.group, "mode": result.mode,
                        "probe inputs": probe_source, "weights": args.weights or "random init",
+                       "model config": dict(args.model_config) or "as the variant",
                        "layers ranked": len(result.layers), "prepare s": round(prepare_s, 1),
                        "ranking s": round(result.seconds, 1)}  # fmt: skip
     how = ("only this group quantized, the rest fp32; lowest first" if result.mode == "only"
@@ -108,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise SwinprofError("--metric accuracy needs --data FOLDER with class folders (ImageFolder layout)")
     say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
     torch.manual_seed(args.seed)
-    model = create_model(args.variant, img_size=args.img_size, weights=args.weights).eval()
+    overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
+    model = create_model(args.variant, img_size=args.img_size, weights=args.weights, **overrides).eval()
     img = model.config.img_size
     transform = build_transform(get_variant(args.variant), img)
     calibration = _calibration(recipe, images, transform, (model.config.in_chans, img, img), "cpu", args.seed)

@@ -53,6 +53,7 @@ class RunOptions:
     seed: int = 0
     bench_lock: str | None = None  # flock this file around the timing loops only (shared benchmark machines)
     process_memory: bool = True  # one fresh process per (recipe, batch size) for its process peak
+    model_config: dict = field(default_factory=dict)  # create_model overrides (`--model-config`)
 
 
 @dataclass
@@ -380,7 +381,7 @@ def _fp32_model(lead: Recipe, opts: RunOptions, say) -> torch.nn.Module:
     say(f"building {lead.model.name} (fp32)" + (f" from {opts.weights}" if opts.weights else ", random init"))
     torch.manual_seed(opts.seed)
     return create_model(lead.model.name, img_size=lead.model.img_size, attn_impl=lead.model.attn_impl,
-                        weights=opts.weights)  # fmt: skip
+                        weights=opts.weights, **opts.model_config)  # fmt: skip
 
 
 def _compile_warnings(stats: dict[str, CompileStats]) -> list[str]:
@@ -437,7 +438,8 @@ def run_recipes(
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
     warnings += runtime_gaps(rows, {r.name: r.target.precision for r in recipes})
     inputs = {
-        "model": lead.model.name, "img_size": img, "weights": opts.weights, "device": str(device),
+        "model": lead.model.name, "img_size": img, "model_config": opts.model_config, "weights": opts.weights,
+        "device": str(device),
         "data": opts.data, "data_layout": images.layout if images else None, "images": len(images) if images else 0,
         "fidelity_inputs": source, "fidelity_samples": n_fid, "eval_batch_size": lead.evaluate.batch_size,
         "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters, "seed": opts.seed,

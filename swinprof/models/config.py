@@ -75,6 +75,33 @@ def config_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(SwinConfig)]
 
 
+def parse_override(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` (a command line's `--model-config`) as `(field, value)` of that field's type: `embed_dim=32`,
+    `depths=1,1,2,1`, `mlp_ratio=2.5`, `qkv_bias=false`. The value's range is checked when a config is built."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key or not raw:
+        raise ConfigError(f"model config override {text!r}: write KEY=VALUE, e.g. depths=1,1,2,1")
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(SwinConfig)}
+    if key == "img_size":
+        raise ConfigError("model config override: set the resolution with --res, not img_size")
+    if key not in kinds:
+        raise ConfigError(f"unknown model config field {key!r}; valid fields: {', '.join(config_fields())}")
+    kind = kinds[key]
+    try:
+        if kind.startswith("tuple"):
+            return key, tuple(int(part) for part in raw.split(","))
+        if kind == "bool":
+            if raw.lower() not in ("true", "false"):
+                raise ValueError
+            return key, raw.lower() == "true"
+        return key, int(raw) if kind == "int" else float(raw)
+    except ValueError:
+        examples = {"bool": "true or false", "int": "an integer", "float": "a number"}
+        example = examples.get(kind, "integers, e.g. 2,2,6,2")
+        raise ConfigError(f"model config override {text!r}: {key} takes {example}") from None
+
+
 # Field rules, checked on every construction so a bad value fails with its valid range before any model is built.
 _STAGE_FIELDS = ("depths", "num_heads", "pretrained_window_sizes")
 _MIN_INT = {"patch_size": 1, "in_chans": 1, "num_classes": 0, "embed_dim": 1, "window_size": 1}

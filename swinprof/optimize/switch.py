@@ -287,7 +287,15 @@ def pt2e_switchboard(job: SwitchJob) -> Switchboard:
     gm, layers = quantize_pt2e_x86(job.model, job.calibration, job.include, job.skip, reduce_range,
                                    fold_quantize=False)  # fmt: skip
     job.notes.append(f"reduce_range={reduce_range}")
-    return GraphSwitchboard(gm, layers)
+    board = GraphSwitchboard(gm, layers)
+    if layers and not board.layers:  # the globs chose layers, the quantizer annotated none of them
+        from importlib.metadata import version
+
+        raise RecipeError(
+            f"recipe {job.recipe.name!r}: PT2E's X86InductorQuantizer left all {len(layers)} selected layers in "
+            f"fp32 with torch {torch.__version__} and torchao {version('torchao')}: nothing to rank"
+        )
+    return board
 
 
 @register_switchboard("int8-dynamic", "int8-weight-only", "fp8-dynamic")

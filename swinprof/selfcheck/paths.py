@@ -1,9 +1,11 @@
 """The selfcheck paths at small size: every user-facing command once, key figure read from its json output.
 
-Sizes are the smallest each command accepts that still exercises every code path: swin_t at 64x64 (attention,
-profile: stage maps 16/8/4/2, padded and clamped windows, shifted blocks) or at 32x32 (recipes: the command has
-no config overrides, so the graph is the full 12-block swin_t; the input is made as small as it goes), Swin v2
-at 64x64 for the memory options, and the tiny CI bench suite with 10 rounds.
+Sizes are the smallest that still exercise every code path. The model is swin_t's (Swin v2's for the memory
+options) shrunk through the commands' own `--model-config`: four stages of 1 block each but a regular and a
+shifted block in stage 0, embed dim 32 (`TINY`). Attention and memory run at 64x64 (stage maps 16/8/4/2: padded,
+shifted and clamped windows), the recipes, export and sensitivity at 32x32; profile (no --model-config) runs
+the full swin_t at 64x64; bench runs the tiny CI suite with 10 rounds. The graph every compile sees is 5 blocks
+instead of 12: on 2 cores the cold inductor compiles were most of a quick run's time.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ MEMORY_MODEL = "swinv2_t_w8"  # the memory options are Swin v2's
 ERROR_BOUND = {"fp32": 1e-3, "fp16": 0.1, "bf16": 0.5}
 FLEX_CPU = "FlexAttention has no backward on CPU (torch limitation); its forward: 'attention flex fp32 forward'"
 SLOW_CPU = {"cpu": 1500.0, "cuda": 300.0}  # a cold inductor compile of the 12-block graph on 2 shared cores
+# depths 2,1,1,1: stage 0 keeps a shifted block (and padded windows at 32x32); heads give head dim 32.
+TINY = {"embed_dim": "32", "depths": "2,1,1,1", "num_heads": "1,2,4,8"}
 PACKAGE = Path(__file__).resolve().parents[1]
 REPO = PACKAGE.parent  # a checkout: the committed CPU baseline of the tiny suite lives in its reports/
 
 
 def _device_args(ctx: Context) -> list[str]:
     return ["--device", ctx.device]
+
+
+def _tiny() -> list[str]:
+    """`--model-config` arguments of the shrunk model (`TINY`)."""
+    return [arg for key, value in TINY.items() for arg in ("--model-config", f"{key}={value}")]
 
 
 # ------------------------------------------------------------------------------------------------ profile
@@ -61,7 +70,8 @@ def _attention_run(ctx: Context, dtype: str, backward: bool):
     # Backward: every implementation in one run (flex only where it has a backward); forward: flex alone.
     impls = [i for i in available_attention() if not (ctx.device == "cpu" and i == "flex")] if backward else ["flex"]
     args = ["attention", MODEL, "--res", ATTN_RES, "--batch", 2, "--dtype", dtype, "--impl", ",".join(impls),
-            "--iters", 1, "--warmup", 0, "--block-iters", 1, *_device_args(ctx), "--format", "json"]  # fmt: skip
+            "--iters", 1, "--warmup", 0, "--block-iters", 1, *_device_args(ctx), *_tiny(),
+            "--format", "json"]  # fmt: skip
     if backward:
         args.append("--backward")
     return ctx.cached(f"attention {dtype} {backward}", lambda: ctx.cli(*args))
@@ -114,7 +124,7 @@ _register_attention()
 
 def _memory_run(ctx: Context):
     args = ["memory", MEMORY_MODEL, "--res", 64, "--batch", 2, "--checkpoint", "all,block", "--seq-attn",
-            "chunks=2", "--iters", 1, "--warmup", 0, *_device_args(ctx), "--format", "json"]  # fmt: skip
+            "chunks=2", "--iters", 1, "--warmup", 0, *_device_args(ctx), *_tiny(), "--format", "json"]  # fmt: skip
     return ctx.cached("memory", lambda: ctx.cli(*args))
 
 
@@ -157,7 +167,7 @@ def memory_zero(ctx: Context) -> Result:
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(_free_port())}  # fmt: skip
     run = ctx.cli("memory", MEMORY_MODEL, "--res", 64, "--batch", 2, "--zero", 1, "--iters", 1, "--warmup", 0,
-                  *_device_args(ctx), "--format", "json", env=env)  # fmt: skip
+                  *_device_args(ctx), *_tiny(), "--format", "json", env=env)  # fmt: skip
     row = find_row(find_table(run.docs, "zero"), "optimizer", "DDP + ZeRO-1")
     state, world = number(row, "optimizer state (MiB)"), number(row, "world size")
     backend = "nccl" if ctx.device == "cuda" else "gloo"
@@ -174,10 +184,10 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
     batch = "1" if ctx.device == "cpu" else "8"
     args = ["run", name, "--model", MODEL, "--res", RECIPE_RES, "--batch-sizes", batch, "--eval-batch", batch,
             "--fidelity-samples", 2 if ctx.device == "cpu" else 8, "--iters", 2, "--warmup", 1,
-            "-o", ctx.path(f"run-{name}"), "--format", "json"]  # fmt: skip
+            "-o", ctx.path(f"run-{name}"), *_tiny(), "--format", "json"]  # fmt: skip
     if not cpu_target:
         args += _device_args(ctx)
-    if ctx.quick and name in COMPILED_AGAIN_IN_FRESH_PROCESS:
+    if ctx.quick and name in PREPARED_AGAIN_IN_FRESH_PROCESS:
         args.append("--no-process-memory")
     run = ctx.cli(*args)
     row = find_row(find_table(run.docs, "comparison"), "recipe", name)
@@ -191,8 +201,9 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
 
 
 # The process-peak meter runs each recipe again in a fresh process, which for these means a second cold inductor
-# compile (1-2 minutes on a 2-core CPU); with --quick the meter is exercised by the other recipes instead.
-COMPILED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu"})
+# compile or ONNX export (tens of seconds on a 2-core CPU); with --quick the meter is exercised by the torchao
+# recipes instead.
+PREPARED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu", "onnx-ort-int8"})
 TRT = needs_module("torch_tensorrt", "torch_tensorrt not installed")
 RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a GPU machine too), limit
     ("int8-weight-only", DEVICES, (), False, 300.0),
@@ -222,7 +233,7 @@ for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
 def sensitivity(ctx: Context) -> Result:
     """`swinprof sensitivity --recipe int8-x86-cpu --group stage`: every stage scored quantized alone."""
     run = ctx.cli("sensitivity", MODEL, "--recipe", "int8-x86-cpu", "--res", RECIPE_RES, "--group", "stage",
-                  "--samples", 2, "--calib-count", 2, "--format", "json")  # fmt: skip
+                  "--samples", 2, "--calib-count", 2, *_tiny(), "--format", "json")  # fmt: skip
     rows = find_table(run.docs, "sensitivity").rows
     if not rows:
         raise LookupError("the sensitivity table has no rows")
@@ -240,7 +251,8 @@ def sensitivity(ctx: Context) -> Result:
 def export_onnx(ctx: Context) -> Result:
     """`swinprof export onnx` with a dynamic batch: ONNX Runtime parity at batch 1 and 2."""
     out = ctx.path(f"{MODEL}.onnx")
-    run = ctx.cli("export", "onnx", MODEL, "--res", RECIPE_RES, "--dynamic-batch", "-o", out, "--report-format", "json")
+    run = ctx.cli("export", "onnx", MODEL, "--res", RECIPE_RES, "--dynamic-batch", "-o", out, *_tiny(),
+                  "--report-format", "json")  # fmt: skip
     rows = find_table(run.docs, "parity").rows
     errors = {int(number(r, "batch")): number(r, "max abs diff vs PyTorch") for r in rows}
     if sorted(errors) != [1, 2] or None in errors.values():

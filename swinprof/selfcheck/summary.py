@@ -38,7 +38,7 @@ def _run_row(label: str, doc: dict, path: Path) -> dict:
         "torchao": versions.get("torchao"),
         "onnxruntime": versions.get("onnxruntime"),
         "triton": versions.get("triton"),
-        "git": str(env.get("git_sha") or "")[:10],
+        "git": str(env.get("git_sha") or "")[:10] + ("+dirty" if env.get("git_dirty") else ""),
         "ok / skipped / failed": f"{settings.get('ok')} / {settings.get('skipped')} / {settings.get('failed')}",
     }
 
@@ -59,7 +59,8 @@ def summary_report(folder: str | Path) -> Report:
     for path in files:
         doc = json.loads(path.read_text())
         settings = doc.get("settings") or {}
-        label = f"{settings.get('device')} {'quick' if settings.get('quick') else 'full'} ({path.stem})"
+        subset = "" if settings.get("only", "all") == "all" else ", --only"
+        label = f"{settings.get('device')} {'quick' if settings.get('quick') else 'full'}{subset} ({path.stem})"
         runs.append(_run_row(label, doc, path))
         for row in find_table([doc], "paths").rows:
             status.setdefault(row.get("path"), {})[label] = _cell(row)

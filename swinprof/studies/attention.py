@@ -222,6 +222,8 @@ def compare_attention(
         variant=variant, res=res, batch=batch, device=dev.type, dtype=dtype if isinstance(dtype, str) else str(dt),
         backward=backward, warmup=warmup, iters=iters, block_iters=block_iters or iters, seed=seed,
     )  # fmt: skip
+    if model_overrides:
+        settings["model config"] = dict(model_overrides)
     notes = [
         f"weights: random init (seed {seed}); latency does not depend on weight values",
         "block ms: one full block (attention + MLP) on the feature map it sees in the model, median",

@@ -278,6 +278,9 @@ def _report(
     win = f", window {window}" if window else ""
     size = f", batch {batch}" if batch is not None else ""
     asked = {"model": spec.name, "resolution": spec.img_size, "window": window or "variant default"}
+    other = {k: v for k, v in spec.overrides.items() if k != "window_size"}
+    if other:
+        asked["model config"] = other
     if batch is not None:
         asked["batch"] = batch
     asked.update(device=str(device), **settings)

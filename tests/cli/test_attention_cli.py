@@ -61,3 +61,19 @@ def test_a_bad_batch_list_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "argument --batch" in err and "'1,0'" in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_model_config_reaches_the_measured_model_and_the_report(capsys):
+    import json
+
+    from swinprof.cli.main import main
+
+    code = main(["attention", "swin_t", "--res", "64", "--batch", "1", "--impl", "sdpa", "--iters", "1", "--warmup",
+                 "0", "--block-iters", "1", "--model-config", "embed_dim=32", "--model-config", "depths=2,1,1,1",
+                 "--model-config", "num_heads=1,2,4,8", "--format", "json"])  # fmt: skip
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["model config"] == {"embed_dim": 32, "depths": [2, 1, 1, 1], "num_heads": [1, 2, 4, 8]}
+    # depths 2,1,1,1: only stage 1 has a shifted block (swin_t's 2,2,6,2 has one in every stage)
+    columns = [c for c in doc["tables"][0]["rows"][0] if c.endswith(" ms") and c.startswith("s")]
+    assert columns == ["s1 regular ms", "s1 shifted ms", "s2 regular ms", "s3 regular ms", "s4 regular ms"]

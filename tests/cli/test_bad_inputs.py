@@ -80,6 +80,13 @@ CASES = {
     "alpha-nan": ("regress {bad}/good.json {bad}/good.json --alpha nan", "--alpha: must be a finite number"),
     "threshold-nan": ("regress {bad}/good.json {bad}/good.json --threshold nan%", "threshold 'nan%' not understood"),
     "selfcheck-budget-0": ("selfcheck --budget 0", "--budget: must be"),
+    # --model-config: typed per field, checked against the variant before any work
+    "model-config-no-equals": ("run fp32-eager --model swin_t --model-config depths -o {out}/r", "write KEY=VALUE"),
+    "model-config-unknown": ("export onnx swin_t --model-config nope=1 -o {out}/m.onnx", "unknown model config field"),
+    "model-config-img-size": ("memory swin_t --model-config img_size=64", "with --res"),
+    "model-config-not-ints": ("sensitivity swin_t --recipe int8-x86-cpu --model-config depths=a", "takes integers"),
+    "model-config-mismatch": ("attention swin_t --model-config depths=1,1", "model config"),
+    "model-config-range": ("run fp32-eager --model swin_t --model-config embed_dim=0 -o {out}/r", "embed_dim"),
     "unknown-option": ("profile swin_t --bogus", "unrecognized arguments: --bogus"),
     "unknown-variant": ("profile swin_xl", "unknown model variant 'swin_xl'"),
     "models-format": ("models --format xml", "invalid choice: 'xml'"),

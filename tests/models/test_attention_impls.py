@@ -184,3 +184,19 @@ def test_fused_groups_share_one_mask_pattern(hw, window, shift):
         assert (group == group[:1]).all()
         seen += group.shape[0]
     assert seen == masks.shape[0] * masks.shape[1]
+
+
+def test_sdpa_output_in_cuda_kernels_memory_order_merges_like_a_contiguous_one():
+    """CUDA's fused SDPA kernels return `(B, nW*heads, N, hd)` laid out as `(B, N, nW*heads, hd)`; merging heads
+    must not assume a contiguous output (an H200 selfcheck failed with `view size is not compatible`)."""
+    from swinprof.models.attention._shared import merge_heads
+
+    batch, windows_per_image, heads, n, hd = 2, 4, 3, 49, 32
+    torch.manual_seed(0)
+    physical = torch.randn(batch, n, windows_per_image * heads, hd)
+    as_cuda_returns = physical.transpose(1, 2)  # (B, nW*heads, N, hd), not contiguous
+    assert not as_cuda_returns.is_contiguous()
+    merged = merge_heads(as_cuda_returns, batch * windows_per_image, heads)
+    expected = merge_heads(as_cuda_returns.contiguous(), batch * windows_per_image, heads)
+    assert merged.shape == (batch * windows_per_image, n, heads * hd)
+    assert torch.equal(merged, expected)

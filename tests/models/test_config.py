@@ -76,3 +76,28 @@ def test_bad_resolution_names_valid_choices(bad):
         validate_resolution(bad)
     with pytest.raises(InvalidResolutionError):
         create_model("swin_t", img_size=bad, device="meta")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("embed_dim=32", ("embed_dim", 32)),
+        ("depths=2,1,1,1", ("depths", (2, 1, 1, 1))),
+        (" mlp_ratio = 2.5 ", ("mlp_ratio", 2.5)),
+        ("qkv_bias=False", ("qkv_bias", False)),
+    ],
+)
+def test_model_config_override_is_typed_by_its_field(text, expected):
+    from swinprof.models.config import parse_override
+
+    assert parse_override(text) == expected
+
+
+def test_model_config_overrides_build_that_model():
+    from swinprof.models.config import parse_override
+
+    overrides = dict(parse_override(t) for t in ("embed_dim=32", "depths=2,1,1,1", "num_heads=1,2,4,8"))
+    model = create_model("swin_t", img_size=32, **overrides)
+    assert [len(stage.blocks) for stage in model.layers] == [2, 1, 1, 1]
+    assert model.config.num_features == 256
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 1000)

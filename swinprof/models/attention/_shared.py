@@ -100,13 +100,22 @@ def sdpa_windows(windows: torch.Tensor, attn, mask: torch.Tensor, batch: int) ->
     SDPA only broadcasts size-1 mask dims, so q/k/v are copied to `(B, nW*heads, N, hd)` and the mask is
     viewed as `(1, nW*heads, N, N)`.
     """
-    bw, n, c = windows.shape
+    bw, n, _ = windows.shape
     heads, hd = attn.num_heads, attn.head_dim
     q, k, v = attn.qkv_heads(windows)
     q, k, scale = scaled_qk_for_sdpa(attn, q, k)
     if mask.shape[0] > 1:
         q, k, v = (t.reshape(batch, (bw // batch) * heads, n, hd) for t in (q, k, v))
         mask = mask.reshape(1, -1, n, n)
-    out = sdpa(q, k, v, attn, mask, scale)
-    out = out.view(bw, heads, n, hd).transpose(1, 2).reshape(bw, n, c)
+    out = merge_heads(sdpa(q, k, v, attn, mask, scale), bw, heads)
     return attn.proj_drop(attn.proj(out))
+
+
+def merge_heads(out: torch.Tensor, windows: int, heads: int) -> torch.Tensor:
+    """SDPA's output `(B, nW*heads, N, hd)` or `(B*nW, heads, N, hd)` -> `(B*nW, N, heads*hd)`.
+
+    `reshape`, not `view`: CUDA's fused kernels return the output in `(B, N, nW*heads, hd)` memory order, where
+    splitting the window dim off the head dim is not a view (an H200 run failed on exactly that).
+    """
+    n, hd = out.shape[-2:]
+    return out.reshape(windows, heads, n, hd).transpose(1, 2).reshape(windows, n, heads * hd)
