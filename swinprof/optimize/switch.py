@@ -18,7 +18,6 @@ Each switchboard is registered for its methods beside its builder, like the meth
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -62,22 +61,10 @@ def _is_dequantize(node) -> bool:
     return isinstance(node, fx.Node) and node.op == "call_function" and "dequantize" in str(node.target)
 
 
-_DYNAMO_ROOT = re.compile(r"^L\[['\"]self['\"]\]")
-_SUBSCRIPT = re.compile(r"\[['\"]?([^'\"\]]+)['\"]?\]")
-
-
-def _fqn(path: str) -> str:
-    """A module path as torch.export recorded it, as the plain fqn `named_modules()` gives: strict (dynamo)
-    tracing writes `L['self'].layers[0]._modules['blocks'][1]` or `layers.0._modules.blocks.1` where
-    non-strict export writes `layers.0.blocks.1`; which one depends on the torch version."""
-    dotted = _SUBSCRIPT.sub(r".\1", _DYNAMO_ROOT.sub("", path))
-    return ".".join(p for p in dotted.split(".") if p and p != "_modules")
-
-
 def _module_name(node: fx.Node) -> str | None:
     """The fqn of the innermost module that produced `node` (torch.export's `nn_module_stack`)."""
     stack = node.meta.get("nn_module_stack") or {}
-    return _fqn(list(stack.values())[-1][0]) if stack else None
+    return list(stack.values())[-1][0] if stack else None
 
 
 def _fp32_source(dq: fx.Node) -> fx.Node | None:

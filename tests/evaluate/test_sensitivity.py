@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from swinprof.cli.main import main
@@ -12,7 +11,7 @@ from swinprof.evaluate.fidelity import sqnr_db
 from swinprof.evaluate.sensitivity import Probe, group_of, rank, score
 from swinprof.optimize.presets import get_recipe
 from swinprof.optimize.pt2e import quantize_pt2e_x86, resolve_reduce_range
-from swinprof.optimize.switch import _fqn, build_switchboard
+from swinprof.optimize.switch import build_switchboard
 from tests.optimize.tiny import inputs, tiny_model
 
 
@@ -79,15 +78,3 @@ def test_cli_refuses_accuracy_without_labeled_data(capsys):
     assert "needs --data" in capsys.readouterr().err
     assert main(["sensitivity", "swin_t", "--recipe", "onnx-ort-int8"]) == 2
     assert "supported: pt2e-int8-x86" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    "recorded",
-    [
-        "layers.0.blocks.1.attn.qkv",  # non-strict torch.export (torch 2.13 here)
-        "L['self'].layers[0]._modules['blocks'][1].attn.qkv",  # strict (dynamo) tracing
-        "layers.0._modules.blocks.1.attn.qkv",
-    ],
-)
-def test_module_paths_as_any_torch_records_them_map_to_the_layer(recorded):
-    assert _fqn(recorded) == "layers.0.blocks.1.attn.qkv"
