@@ -149,12 +149,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = v.model_overrides(variant.name, res, args.model_config)
     if args.window is not None:
         overrides["window_size"] = args.window
-    variant.config.replace(img_size=res, **overrides)  # a bad resolution fails here, before any process starts
+    config = variant.config.replace(img_size=res, **overrides)  # a bad resolution or window fails here, first
     batch = 1 if args.budget else args.batch  # the budget search bounds its own batches
     v.check_memory(
         variant.name, res, batch, overrides=overrides, train=args.mode == "train", what="memory", device=args.device
     )
-    configs, combined = build_configs(args, variant.config.replace(**overrides).num_stages)
+    configs, combined = build_configs(args, config.num_stages)
     device = resolve_device(args.device)
     spec = ModelSpec(variant.name, res, overrides)
     if args.budget:

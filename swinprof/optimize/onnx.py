@@ -138,11 +138,10 @@ def _module_scopes(node) -> list[str]:
     return []
 
 
-def nodes_for_modules(onnx_path: str | os.PathLike, modules: Iterable[str]) -> list[str]:
-    """Names of the MatMul/Gemm/Conv nodes exported from the given torch modules (by name scope)."""
-    onnx = require_extra("onnx", "onnx", "ONNX quantization")
+def nodes_for_modules(graph, modules: Iterable[str]) -> list[str]:
+    """Names of the MatMul/Gemm/Conv nodes of an ONNX `graph` exported from the given torch modules (by name
+    scope)."""
     wanted = set(modules)
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
     return [
         n.name for n in graph.node if n.op_type in ("MatMul", "Gemm", "Conv") and wanted.intersection(_module_scopes(n))
     ]
@@ -158,27 +157,23 @@ class _Calibration:
         return next(self._it, None)
 
 
-def _quantizable_nodes(job: MethodJob) -> list[str]:
-    """The ONNX nodes exported from the Linear/Conv2d layers that `job`'s globs select."""
-    chosen = selected_modules(job.model, job.include, job.skip, (nn.Linear, nn.Conv2d))
-    nodes = nodes_for_modules(job.work, chosen)
-    if not nodes:
-        raise ExportError("no ONNX node maps to a selected layer (exported without name scopes? use exporter dynamo)")
-    return nodes
+def _quantization_input(job: MethodJob):
+    """`(model, nodes)`: the fp32 ONNX file `job.work`, loaded once, without its intermediate shape annotations,
+    and the names of its nodes exported from the Linear/Conv2d layers that `job`'s globs select.
 
-
-def _without_recorded_shapes(onnx_path: str | os.PathLike):
-    """The model at `onnx_path` without its intermediate shape annotations (`graph.value_info`).
-
-    ORT's quantizers re-run ONNX shape inference in strict mode, which fails where the exporter recorded a shape
-    that disagrees with what its own lowering produces (seen with torch 2.11's exporter on the classifier head:
-    "Inferred shape and existing shape differ in dimension 0: (768) vs (1000)"). The annotations are optional;
-    inference recomputes them from the graph.
+    The annotations (`graph.value_info`) are dropped because ORT's quantizers re-run ONNX shape inference in
+    strict mode, which fails where the exporter recorded a shape that disagrees with what its own lowering
+    produces (seen with torch 2.11's exporter on the classifier head: "Inferred shape and existing shape differ in
+    dimension 0: (768) vs (1000)"). They are optional; inference recomputes them from the graph.
     """
     onnx = require_extra("onnx", "onnx", "ONNX quantization")
-    model = onnx.load(str(onnx_path))
+    model = onnx.load(str(job.work))
     del model.graph.value_info[:]
-    return model
+    chosen = selected_modules(job.model, job.include, job.skip, (nn.Linear, nn.Conv2d))
+    nodes = nodes_for_modules(model.graph, chosen)
+    if not nodes:
+        raise ExportError("no ONNX node maps to a selected layer (exported without name scopes? use exporter dynamo)")
+    return model, nodes
 
 
 def _quantized_path(job: MethodJob) -> Path:
@@ -192,10 +187,10 @@ ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime
 def ort_int8_dynamic(job: MethodJob) -> Quantized:
     """int8 weights, activations quantized per call (MatMul/Gemm); `job.work` is the fp32 ONNX file."""
     q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")
-    nodes, dst = _quantizable_nodes(job), _quantized_path(job)
+    (model, nodes), dst = _quantization_input(job), _quantized_path(job)
     reduce_range = resolve_reduce_range(job.reduce_range)
     q.quantize_dynamic(
-        _without_recorded_shapes(job.work), str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
+        model, str(dst), weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
         reduce_range=reduce_range, per_channel=False,
     )  # fmt: skip
     return Quantized(dst, nodes, [f"ONNX Runtime dynamic int8, reduce_range={reduce_range}, {len(nodes)} nodes"])
@@ -211,10 +206,10 @@ def ort_int8_static(job: MethodJob) -> Quantized:
     q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")
     if not job.calibration:
         raise ValueError("ort-int8-static needs calibration batches")
-    nodes, dst = _quantizable_nodes(job), _quantized_path(job)
+    (model, nodes), dst = _quantization_input(job), _quantized_path(job)
     reduce_range = resolve_reduce_range(job.reduce_range)
     q.quantize_static(
-        _without_recorded_shapes(job.work), str(dst), _Calibration(job.calibration), quant_format=q.QuantFormat.QDQ,
+        model, str(dst), _Calibration(job.calibration), quant_format=q.QuantFormat.QDQ,
         nodes_to_quantize=nodes, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
         per_channel=True, reduce_range=reduce_range,
     )  # fmt: skip
