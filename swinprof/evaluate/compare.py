@@ -32,6 +32,9 @@ from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
 BASELINE = "fp32-eager"
 SLOWER_MARGIN = 1.0  # a speedup below this is flagged "slower"
 LOW_SQNR_DB = 20.0
+# Idle before each timed call of a run whose CPU recipes span runtimes; libgomp's default spin-wait (300k spins)
+# and TBB's are over well within it (measure_interleaved says what it changed on swin_s).
+SETTLE_MS = 50.0
 
 
 @dataclass
@@ -337,20 +340,28 @@ def _fidelity(model, fns, images, transform, shape, device, recipes, opts, say):
     return fid, source, int(x_fid.shape[0])
 
 
+def settle_ms(recipes: list[Recipe], device: torch.device) -> float:
+    """Idle time before each timed call: `SETTLE_MS` when CPU recipes run on more than one runtime (their thread
+    pools spin-wait after a call and would share the cores with the next runtime's call), else 0."""
+    return SETTLE_MS if device.type == "cpu" and len({r.target.runtime for r in recipes}) > 1 else 0.0
+
+
 def _time_all(fns, recipes, batch_sizes, shape, device, opts, say):
     """Interleaved timings and the tensor peak of one forward, per (model, batch size), under the bench lock."""
     warmup = max(r.benchmark.warmup for r in recipes)
     iters = max(r.benchmark.iters for r in recipes)
+    settle = settle_ms(recipes, device)
     timings, peaks = {}, {}
     with _locked(opts.bench_lock, say):
         for b in batch_sizes:
             say(f"timing batch {b}: {len(fns)} models interleaved, {warmup} warmup + {iters} iterations")
             x = torch.randn(b, *shape).to(device)
-            t = measure_interleaved({n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}, warmup, iters, device)
+            calls = {n: (lambda fn=fn, x=x: fn(x)) for n, fn in fns.items()}
+            t = measure_interleaved(calls, warmup, iters, device, settle_ms=settle)
             for name in fns:
                 timings[(name, b)] = t[name]
                 peaks[(name, b)] = _tensor_peak(name, recipes, fns[name], x, device)
-    return timings, peaks, warmup, iters
+    return timings, peaks, warmup, iters, settle
 
 
 def _prepare_all(recipes, model, images, transform, workdir, opts, say):
@@ -428,7 +439,7 @@ def run_recipes(
     if images is not None and images.labeled:
         say(f"accuracy on {len(images)} labeled images ({images.layout})")
         acc = accuracy_of(fns, images, transform, lead.evaluate.batch_size)
-    timings, tensor_peaks, warmup, iters = _time_all(fns, recipes, batch_sizes, shape, device, opts, say)
+    timings, tensor_peaks, warmup, iters, settle = _time_all(fns, recipes, batch_sizes, shape, device, opts, say)
     stats = {name: p.compiled.stats() for name, p in prepared.items() if p.compiled is not None}
     process = None
     if opts.process_memory:
@@ -442,7 +453,7 @@ def run_recipes(
         "device": str(device),
         "data": opts.data, "data_layout": images.layout if images else None, "images": len(images) if images else 0,
         "fidelity_inputs": source, "fidelity_samples": n_fid, "eval_batch_size": lead.evaluate.batch_size,
-        "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters, "seed": opts.seed,
+        "batch_sizes": batch_sizes, "warmup": warmup, "iters": iters, "settle_ms": settle, "seed": opts.seed,
         "preprocessing": transform.describe(), "crop_pct": transform.crop_pct, "bench_lock": opts.bench_lock,
         "process_memory": opts.process_memory,
     }  # fmt: skip

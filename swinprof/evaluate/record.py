@@ -110,9 +110,12 @@ def comparison_notes(result: RunResult) -> list[str]:
         if result.process_peaks is not None
         else f"process peak MiB: {NOT_MEASURED} (--no-process-memory)"
     )
+    settle = (f", each after {i['settle_ms']:g} ms idle (recipes on several runtimes: the last one's thread pool "
+              "stops spin-waiting first)" if i.get("settle_ms") else "")  # fmt: skip
     return [
         f"median / p90 ms: {i['iters']} timed calls per model after {i['warmup']} warm-up calls, all models "
-        "interleaved in one run; speedup vs fp32 = fp32 eager median / recipe median at the same batch size",
+        f"interleaved in one run{settle}; speedup vs fp32 = fp32 eager median / recipe median at the same batch "
+        "size",
         f"tensor peak MiB: {TENSOR_PEAK} of one forward at the row's batch size, after a warm-up call (weights "
         "and input excluded); blank for compiled, ONNX Runtime and TensorRT rows, whose kernels allocate "
         "outside the PyTorch dispatcher the meter watches",
@@ -148,7 +151,8 @@ def run_settings(result: RunResult) -> dict:
         "device": i["device"],
         "recipes": ", ".join(r.name for r in result.recipes),
         "batch sizes": ", ".join(map(str, i["batch_sizes"])),
-        "timing": f"{i['warmup']} warm-up + {i['iters']} timed calls per model, interleaved",
+        "timing": f"{i['warmup']} warm-up + {i['iters']} timed calls per model, interleaved"
+        + (f", {i['settle_ms']:g} ms idle before each" if i.get("settle_ms") else ""),
         "fidelity inputs": f"{i['fidelity_inputs']}; {i['fidelity_samples']} samples, batch {i['eval_batch_size']}",
         "preprocessing": " -> ".join(i["preprocessing"]) + f" (crop_pct {i['crop_pct']})",
         "process memory": "fresh process per recipe and batch size" if i["process_memory"] else NOT_MEASURED,

@@ -99,8 +99,16 @@ def measure_interleaved(
     device: torch.device | str = "cpu",
     on_iter: Callable[[], None] | None = None,
     grad: bool = False,
+    settle_ms: float = 0.0,
 ) -> dict[str, Timing]:
-    """Time several callables round-robin so machine noise hits them alike (ratios stay honest)."""
+    """Time several callables round-robin so machine noise hits them alike (ratios stay honest).
+
+    `settle_ms`: idle this long, untimed, before each timed call. Runtimes with their own thread pools
+    (PyTorch's OpenMP, OpenVINO's TBB) keep their workers spin-waiting for a while after a call; timed right
+    after another runtime, a model shares the cores with those spinning threads and looks slower than it runs
+    alone (OpenVINO vs PyTorch eager on swin_s, 2 cores: 1.31-1.38x back to back, 1.39-1.50x with 50 ms idle
+    between calls, five pairs of runs).
+    """
     device = torch.device(device)
     out = {name: Timing() for name in fns}
     with contextlib.nullcontext() if grad else torch.inference_mode():
@@ -110,6 +118,8 @@ def measure_interleaved(
         _sync(device)
         for _ in range(iters):
             for name, fn in fns.items():
+                if settle_ms:
+                    time.sleep(settle_ms / 1e3)
                 out[name].samples_ms.append(time_once(fn, device))
                 if on_iter is not None:
                     on_iter()

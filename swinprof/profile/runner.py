@@ -156,7 +156,6 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
         report.charts.append(Chart("roofline", "Roofline", lambda: roofline_chart(report, "svg")))
 
 
-
 def _best_gflops(trace: CostTrace, timings) -> float:
     """Highest achieved GFLOP/s of any stage (2 x MACs / median)."""
     rates = [2 * s.macs / (timings.timings[s.name].median / 1e3) / 1e9 for s in trace.stages]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from swinprof.evaluate.compare import BASELINE, RunOptions, resolve, run_recipes
+from swinprof.evaluate.compare import BASELINE, SETTLE_MS, RunOptions, resolve, run_recipes, settle_ms
 from swinprof.evaluate.preprocess import build_transform
 from swinprof.evaluate.record import fidelity_frame, record_dict, run_files, run_report
 from swinprof.measure.environment import environment
@@ -66,7 +66,17 @@ def test_every_cpu_preset_end_to_end(tmp_path):
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| int8-x86-cpu |" in markdown and "process peak MiB: not measured (--no-process-memory)" in markdown
     assert "tensor peak (live storage bytes)" in markdown and "| graphs / breaks / recompiles |" in markdown
+    # PyTorch and ONNX Runtime rows in one run: each timed call waits for the other pool to stop spinning
+    assert result.inputs["settle_ms"] == SETTLE_MS and f"each after {SETTLE_MS:g} ms idle" in markdown
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_runs_on_one_runtime_or_on_cuda_time_back_to_back():
+    eager, compiled, ort = (get_recipe(n) for n in ("fp32-eager", "compile-inductor", "onnx-ort-int8"))
+    cpu = torch.device("cpu")
+    assert settle_ms([eager, compiled], cpu) == 0.0
+    assert settle_ms([eager, ort], cpu) == SETTLE_MS
+    assert settle_ms([eager, ort], torch.device("cuda")) == 0.0  # one CUDA stream; CPU threads are not timed
 
 
 def _check_memory_meters(table):

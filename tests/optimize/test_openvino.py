@@ -70,6 +70,24 @@ def test_fp32_matches_pytorch_at_two_batch_sizes_through_one_ir(model, fp32):
     assert fp32.quantized_layers == [] and fp32.compiled is None
 
 
+def test_each_input_shape_runs_on_its_own_static_compile(model, fp32):
+    runtime = fp32.fn
+    assert runtime.model.input(0).get_partial_shape().is_dynamic  # the IR keeps its dynamic batch
+    with torch.inference_mode():
+        for batch in (2, 1, 4, 5, 6):
+            x = inputs(batch, seed=batch, size=SIZE)
+            assert (runtime(x) - model(x)).abs().max().item() < 1e-3
+    # batch 1 compiled while preparing; at most MAX_SHAPES kept, the least recently used (batch 2) dropped
+    assert runtime.compiled_shapes == [(b, 3, SIZE, SIZE) for b in (1, 4, 5, 6)]
+    with pytest.raises(ovrt.OpenVinoError, match=r"not \[1025, 3, 32, 32\]"):  # past the export's batch bound
+        runtime(torch.zeros(1025, 3, SIZE, SIZE))
+
+
+def test_a_shape_the_model_cannot_take_is_one_clear_error(fp32):
+    with pytest.raises(ovrt.OpenVinoError, match=r"takes input shape \[1\.\.1024,3,32,32\], not \[1, 3, 24, 24\]"):
+        fp32.fn(inputs(1, size=24))
+
+
 def test_the_ir_is_saved_whole_and_reads_back_to_the_same_logits(model, fp32):
     xml, weights = fp32.artifacts["xml"], fp32.artifacts["bin"]
     assert xml.suffix == ".xml" and weights == xml.with_suffix(".bin")
