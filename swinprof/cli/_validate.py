@@ -156,6 +156,14 @@ def attention_names(text: str) -> list[str]:
     return name_list(available_attention, "attention implementation")(text)
 
 
+def attention_name(text: str) -> str:
+    """One attention implementation from the registry."""
+    names = attention_names(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"give one attention implementation, not {len(names)} ({text!r})")
+    return names[0]
+
+
 def existing_file(text: str) -> str:
     """A path to an existing regular file."""
     if not text or not os.path.isfile(text):

@@ -107,7 +107,9 @@ class CompiledModel:
         self.freezing = freezing
         self._stats = CompileStats()
         self._seen: set[tuple] = set()
-        self.codes: list[str] = []  # inductor's generated code of the warm-up calls (swinprof.optimize.proof)
+        # Inductor's generated code of each input signature's warm-up call (swinprof.optimize.proof): the graphs
+        # that one call compiled (one for the whole model, more with breaks).
+        self.codes: dict[tuple, list[str]] = {}
         options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
         self._compiled = torch.compile(module, backend=backend, fullgraph=fullgraph, dynamic=False, **options)
 
@@ -128,7 +130,7 @@ class CompiledModel:
         with (
             inductor_config.patch(freezing=self.freezing),
             torch.inference_mode(),
-            inductor_output_code(self.codes if warmup else None),
+            inductor_output_code(self.codes.setdefault(signature, []) if warmup else None),
         ):
             out = self._compiled(x)
         self._seen.add(signature)

@@ -187,17 +187,25 @@ class OvModel:
         """The input shapes of the compiled models kept, as the plugin reports them, least recent first."""
         return [tuple(r.get_compiled_model().input(0).get_shape()) for r in self._requests.values()]
 
+    def node_times(self, shape: tuple[int, ...]) -> list[tuple[str, str, float]]:
+        """`(node type, node name, ms)` of every executed node in the last call at `shape`, from OpenVINO's own
+        counters (needs a model compiled with `profile=True`, else the plugin reports none). A fused node
+        ("Subgraph") is named after the op it grew from (`<node>/<aten op>/<op type>`)."""
+        infos = self._requests[shape].profiling_info
+        return [(i.node_type, i.node_name, i.real_time.total_seconds() * 1e3) for i in infos]
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         feed = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(self._request(feed.shape).infer(feed, share_inputs=True)[0])
 
 
-def compile_ov(model, precision: str = "fp32", threads: int | None = None) -> OvModel:
+def compile_ov(model, precision: str = "fp32", threads: int | None = None, profile: bool = False) -> OvModel:
     """Compile for the CPU plugin at `precision` (fp32 stays fp32 even on a bf16-capable CPU, which OpenVINO
     would otherwise pick by itself), latency mode, with PyTorch's thread count so the runtimes compare fairly;
-    one static-shape compile per input shape (OvModel)."""
+    one static-shape compile per input shape (OvModel). `profile`: per-node timing on (`OvModel.node_times`;
+    it slows every call)."""
     config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY",
-              "INFERENCE_NUM_THREADS": threads or torch.get_num_threads()}  # fmt: skip
+              "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(), "PERF_COUNT": profile}  # fmt: skip
     return OvModel(model, config)
 
 

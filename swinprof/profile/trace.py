@@ -42,7 +42,7 @@ class ProfiledRun:
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
+def quiet_native_stderr() -> Iterator[None]:
     """Silence fd 2 while the profiler starts and stops: kineto logs `USDT: profiler_start` lines there."""
     try:
         fd = sys.stderr.fileno()
@@ -118,7 +118,7 @@ def profile_forward(
             x = example_input
             for stage in stage_list:
                 x = stage.fn(x)
-        with _quiet_native_stderr(), profile(activities=activities) as prof:
+        with quiet_native_stderr(), profile(activities=activities) as prof:
             x = example_input
             for stage in stage_list:
                 with record_function(STAGE_PREFIX + stage.name):

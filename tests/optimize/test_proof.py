@@ -40,6 +40,9 @@ def test_freezing_off_runs_fp32_and_warns(tmp_path):
 def test_freezing_on_runs_every_quantized_linear_in_int8(tmp_path):
     recipe = _pt2e(freezing=True)
     model, prepared = _prepared(recipe, tmp_path)
+    with torch.inference_mode():
+        prepared.fn(inputs(3))  # a second batch size: a second graph, the same Linears (counted once, not twice)
+    assert prepared.compiled.stats().signatures == 2
     count = count_quantized(recipe, prepared, model)
     linears = [n for n in prepared.quantized_layers if isinstance(model.get_submodule(n), torch.nn.Linear)]
     assert count.quantized == len(linears) > 0
