@@ -447,7 +447,7 @@ def run_recipes(
     measured = _Measured(timings, first, fid, acc, tensor_peaks, process, stats, quantized)
     rows = _rows(recipes, prepared, measured, state_dict_bytes(model))
     warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
-    warnings += runtime_gaps(rows, {r.name: r.target.precision for r in recipes})
+    warnings += runtime_gaps(rows, {r.name: r.target.precision for r in recipes}, lead.model.name)
     inputs = {
         "model": lead.model.name, "img_size": img, "model_config": opts.model_config, "weights": opts.weights,
         "device": str(device),

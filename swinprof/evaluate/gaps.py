@@ -27,10 +27,11 @@ def row_kind(row: Mapping, precisions: Mapping[str, str]) -> str | None:
     return "int8" if "int8" in row["method"] else None
 
 
-def runtime_gaps(rows: Sequence[Mapping], precisions: Mapping[str, str]) -> list[str]:
+def runtime_gaps(rows: Sequence[Mapping], precisions: Mapping[str, str], model: str | None = None) -> list[str]:
     """One line per (batch size, kind) where another runtime's fastest row beats swinprof's fastest by at least
     GAP_MARGIN. `rows`: the run's comparison rows (`recipe`, `method`, `runtime`, `batch`, `median_ms`,
-    `sqnr_db`); `precisions`: recipe name -> `[target] precision` (absent: fp32, the baseline)."""
+    `sqnr_db`); `precisions`: recipe name -> `[target] precision` (absent: fp32, the baseline). With the
+    `model` variant, an fp32 line names the `swinprof gap` command that profiles where the time goes."""
     out = []
     for batch in sorted({r["batch"] for r in rows}):
         for kind, (runtimes, what) in OWN.items():
@@ -48,7 +49,10 @@ def runtime_gaps(rows: Sequence[Mapping], precisions: Mapping[str, str]) -> list
                     f"({mine['recipe']}: {mine['median_ms']:.1f} ms vs {best['median_ms']:.1f} ms")  # fmt: skip
             if kind == "int8":
                 line += f"; SQNR {_db(mine)} vs {_db(best)}"
-            out.append(line + ")")
+            line += ")"
+            if kind == "fp32" and model:
+                line += f"; where the time goes: swinprof gap {model} --batch {batch}"
+            out.append(line)
     return out
 
 

@@ -31,6 +31,12 @@ def test_each_gap_is_one_line_against_the_fastest_own_path():
     ]
 
 
+def test_an_fp32_line_names_the_command_that_profiles_the_gap():
+    fp32, int8 = runtime_gaps(ROWS, {"openvino-int8": "fp32"}, model="swin_s")
+    assert fp32.endswith("(compile-inductor: 120.0 ms vs 102.1 ms); where the time goes: swinprof gap swin_s --batch 1")
+    assert "swinprof gap" not in int8  # the gap profile compares fp32 paths only
+
+
 def test_no_line_where_swinprof_is_as_fast_or_nothing_to_compare():
     faster = [_row("compile-inductor", "none", "pytorch", 1, 99.0), _row("openvino-fp32", "none", "openvino", 1, 102.1)]
     assert runtime_gaps(faster, {}) == []
