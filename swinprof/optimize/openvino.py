@@ -188,11 +188,16 @@ class OvModel:
         return [tuple(r.get_compiled_model().input(0).get_shape()) for r in self._requests.values()]
 
     def node_times(self, shape: tuple[int, ...]) -> list[tuple[str, str, float]]:
-        """`(node type, node name, ms)` of every executed node in the last call at `shape`, from OpenVINO's own
-        counters (needs a model compiled with `profile=True`, else the plugin reports none). A fused node
-        ("Subgraph") is named after the op it grew from (`<node>/<aten op>/<op type>`)."""
-        infos = self._requests[shape].profiling_info
-        return [(i.node_type, i.node_name, i.real_time.total_seconds() * 1e3) for i in infos]
+        """`(node type, original ops, ms)` of every executed node in the last call at `shape`, from OpenVINO's
+        own counters (needs a model compiled with `profile=True`, else the plugin reports none). `original ops`:
+        the comma-separated names of the converted model's ops the plugin fused into the node (its runtime
+        model's `originalLayersNames`, `<node>/<aten op>/<op type>` each), e.g. a "Subgraph" that is a whole
+        attention (scale, mask add, softmax, SDPA, transpose)."""
+        request = self._requests[shape]
+        fused = {op.get_friendly_name(): str(op.get_rt_info()["originalLayersNames"].astype(str))
+                 for op in request.get_compiled_model().get_runtime_model().get_ordered_ops()}  # fmt: skip
+        return [(i.node_type, fused.get(i.node_name, i.node_name), i.real_time.total_seconds() * 1e3)
+                for i in request.profiling_info]  # fmt: skip
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         feed = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)

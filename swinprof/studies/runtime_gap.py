@@ -46,19 +46,19 @@ _TORCH = {
                 "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_attention_math"),
     CONV: ("aten::mkldnn_convolution", "aten::_convolution", "mkldnn::_convolution_pointwise"),
 }  # fmt: skip
-# OpenVINO node types -> category. FullyConnected carries its fused post-ops (bias, GELU, adds). Attention
-# exported as SDPA runs as a fused "Subgraph" node named after it; other Subgraphs are fused elementwise chains.
+# OpenVINO node types -> category. FullyConnected carries its fused post-ops (bias, GELU, adds). Attention may
+# run as one fused "Subgraph" node, told apart from fused elementwise chains by the ops it was made of.
 _OPENVINO = {GEMM: ("FullyConnected",), ATTENTION: ("MatMul", "Softmax", "ScaledDotProductAttention"),
              CONV: ("Convolution",)}  # fmt: skip
-_OPENVINO_ATTENTION_NAMES = ("scaled_dot_product_attention", "softmax")
+_OPENVINO_ATTENTION_OPS = ("scaled_dot_product_attention", "Softmax", "softmax")
 
 
 def _category(name: str, table: dict[str, tuple[str, ...]]) -> str:
     return next((cat for cat, names in table.items() if name in names), OTHER)
 
 
-def _openvino_category(node_type: str, node_name: str) -> str:
-    if node_type == "Subgraph" and any(op in node_name for op in _OPENVINO_ATTENTION_NAMES):
+def _openvino_category(node_type: str, original_ops: str) -> str:
+    if node_type == "Subgraph" and any(op in original_ops for op in _OPENVINO_ATTENTION_OPS):
         return ATTENTION
     return _category(node_type, _OPENVINO)
 
@@ -82,8 +82,8 @@ def openvino_op_times(ov_model, x: torch.Tensor) -> dict[str, float]:
     ov_model(x)
     wall = (time.perf_counter() - start) * 1e3
     out = dict.fromkeys(CATEGORIES, 0.0)
-    for node_type, node_name, ms in ov_model.node_times(tuple(x.shape)):
-        out[_openvino_category(node_type, node_name)] += ms
+    for node_type, original_ops, ms in ov_model.node_times(tuple(x.shape)):
+        out[_openvino_category(node_type, original_ops)] += ms
     out[OUTSIDE] = max(wall - sum(out.values()), 0.0)
     return out
 
