@@ -36,6 +36,23 @@ def test_eager_against_openvino_on_a_tiny_model():
     assert math.isclose(total["difference ms"], frame["difference ms"].iloc[:-1].sum(), rel_tol=1e-9)
     latency = gap.latency_frame()
     assert list(latency.path) == ["eager (fused attn)", "openvino-fp32"] and (latency.samples == 2).all()
+    assert (latency["profiled / unprofiled"] > 0).all()
     report = gap.report()
     assert [t.key for t in report.tables] == ["latency", "categories"]
     assert any("PERF_COUNT" in n for n in report.table("categories").notes)
+
+
+def test_unequal_profiler_overheads_are_a_warning():
+    from swinprof.measure.timing import Timing
+    from swinprof.studies.runtime_gap import OUTSIDE, RuntimeGap
+
+    def side(total):
+        return {c: (total if c == GEMM else 0.0) for c in CATEGORIES}
+
+    timings = {"eager (fused attn)": Timing([100.0]), "openvino-fp32": Timing([80.0])}
+    gap = RuntimeGap("swin_t", 224, 8, "eager (fused attn)", timings,
+                     {"eager (fused attn)": side(110.0), "openvino-fp32": side(88.0)}, 1, {}, None)  # fmt: skip
+    assert gap.overhead_warning() == []  # both 1.10x
+    gap.profiled["openvino-fp32"] = side(104.0)  # 1.30x against 1.10x
+    assert "slowed the two sides unequally (swinprof 1.10x, OpenVINO 1.30x" in gap.overhead_warning()[0]
+    assert OUTSIDE in gap.profiled["openvino-fp32"]
