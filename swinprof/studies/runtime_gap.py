@@ -38,8 +38,8 @@ GEMM, ATTENTION, CONV, OTHER, OUTSIDE = (
 )
 CATEGORIES = (GEMM, ATTENTION, CONV, OTHER, OUTSIDE)
 # How far apart the two sides' profiler overheads (profiled total / unprofiled median) may be before the category
-# differences stop comparing work alone: 10% (swin_s batch 1: within 2% in two runs; batch 8: OpenVINO's
-# per-node counters cost 33%, torch.profiler 10%).
+# differences stop comparing work alone: 10% (swin_s batch 1, three runs: 2%, 1%, 9% apart; batch 8, one run:
+# OpenVINO's per-node counters cost 33%, torch.profiler 10%).
 OVERHEAD_SPREAD = 0.10
 
 # torch.profiler event names (eager aten ops, inductor's extern kernels) -> category; the rest is OTHER,
