@@ -21,7 +21,7 @@ from swinprof.evaluate.fidelity import Fidelity, compare_logits
 from swinprof.evaluate.gaps import runtime_gaps
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
 from swinprof.measure.memory import forward_tensor_peak
-from swinprof.measure.timing import measure_interleaved, time_once
+from swinprof.measure.timing import SETTLE_MS, measure_interleaved, time_once
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
 from swinprof.optimize.methods import get_runtime
@@ -32,9 +32,6 @@ from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
 BASELINE = "fp32-eager"
 SLOWER_MARGIN = 1.0  # a speedup below this is flagged "slower"
 LOW_SQNR_DB = 20.0
-# Idle before each timed call of a run whose CPU recipes span runtimes; libgomp's default spin-wait (300k spins)
-# and TBB's are over well within it (measure_interleaved says what it changed on swin_s).
-SETTLE_MS = 50.0
 
 
 @dataclass

@@ -46,6 +46,11 @@ class Timing:
         return min(self.samples_ms)
 
 
+# Idle before each timed call where runtimes with their own thread pools are interleaved (`settle_ms`);
+# libgomp's default spin-wait (300k spins) and TBB's are over well within it.
+SETTLE_MS = 50.0
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,10 +20,9 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from swinprof.evaluate.compare import SETTLE_MS
 from swinprof.measure.environment import busy_warning, environment
 from swinprof.measure.inputs import seeded_images
-from swinprof.measure.timing import Timing, measure_interleaved
+from swinprof.measure.timing import SETTLE_MS, Timing, measure_interleaved, time_once
 from swinprof.optimize.compile import CompiledModel
 from swinprof.optimize.openvino import compile_ov, convert
 from swinprof.profile.trace import quiet_native_stderr
@@ -67,29 +66,27 @@ def _openvino_category(node_type: str, original_ops: str) -> str:
     return _category(node_type, _OPENVINO)
 
 
+def _by_category(times: Iterable[tuple[str, float]], wall_ms: float) -> dict[str, float]:
+    """`(category, ms)` pairs summed per category, plus OUTSIDE = the call's wall time minus all of them."""
+    out = dict.fromkeys(CATEGORIES, 0.0)
+    for category, ms in times:
+        out[category] += ms
+    out[OUTSIDE] = max(wall_ms - sum(out.values()), 0.0)
+    return out
+
+
 def torch_op_times(fn: Callable[[], object]) -> dict[str, float]:
     """One call of `fn` under torch.profiler: self CPU ms per category, OUTSIDE = wall - profiled self time."""
     with quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        start = time.perf_counter()
-        fn()
-        wall = (time.perf_counter() - start) * 1e3
-    out = dict.fromkeys(CATEGORIES, 0.0)
-    for evt in prof.events():
-        out[_category(evt.name, _TORCH)] += evt.self_cpu_time_total / 1e3
-    out[OUTSIDE] = max(wall - sum(out.values()), 0.0)
-    return out
+        wall = time_once(fn)
+    return _by_category(((_category(e.name, _TORCH), e.self_cpu_time_total / 1e3) for e in prof.events()), wall)
 
 
 def openvino_op_times(ov_model, x: torch.Tensor) -> dict[str, float]:
     """One call of a PERF_COUNT-compiled OvModel: per-node real ms per category, OUTSIDE = wall - node time."""
-    start = time.perf_counter()
-    ov_model(x)
-    wall = (time.perf_counter() - start) * 1e3
-    out = dict.fromkeys(CATEGORIES, 0.0)
-    for node_type, original_ops, ms in ov_model.node_times(tuple(x.shape)):
-        out[_openvino_category(node_type, original_ops)] += ms
-    out[OUTSIDE] = max(wall - sum(out.values()), 0.0)
-    return out
+    wall = time_once(lambda: ov_model(x))
+    nodes = ov_model.node_times(tuple(x.shape))
+    return _by_category(((_openvino_category(kind, ops), ms) for kind, ops, ms in nodes), wall)
 
 
 @dataclass
