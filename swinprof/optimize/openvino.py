@@ -135,7 +135,7 @@ class OvModel:
     serves every batch size) is reshaped to the call's shape and compiled for it, once, then reused (one infer
     request per shape; calls are sequential). A static shape lets the plugin plan memory and kernels ahead: on
     swin_s 224 at batch 1 it ran 1.08x / 1.11x faster than one dynamic-shape compile of the same IR (two
-    interleaved runs on the project's 2-core CPU), ~1.0x at batch 8. The first call at a new shape pays the
+    interleaved runs on the project's 2-core CPU), 0.99x / 1.07x at batch 8. The first call at a new shape pays the
     compile (the run table's "first call s"); at most `MAX_SHAPES` compiled shapes are kept, least recent dropped.
     """
 
