@@ -9,11 +9,11 @@ from pathlib import Path
 
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
-from swinprof.evaluate.compare import RunOptions, resolve, run_recipes
-from swinprof.evaluate.record import run_files, run_report
+from swinprof.files import check_output_dir
 from swinprof.measure.environment import environment
 from swinprof.optimize.recipe import Recipe
-from swinprof.report.files import check_output_dir
+from swinprof.studies.recipe_record import run_files, run_report
+from swinprof.studies.recipe_run import RunOptions, resolve, run_recipes
 
 
 def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:

@@ -185,7 +185,7 @@ def existing_dir(text: str) -> str:
 def output_dir(text: str) -> str:
     """A report folder that can be published (it is not a file; its nearest existing parent is writable).
     Nothing is created here: the report's files appear together, with their folder, when it is published."""
-    from swinprof.report.files import check_output_dir
+    from swinprof.files import check_output_dir
 
     if not text:
         raise argparse.ArgumentTypeError("give a folder name")
@@ -195,7 +195,7 @@ def output_dir(text: str) -> str:
 
 def output_file(text: str) -> str:
     """A single output file that can be written atomically (not a folder; its folder can be made). Not created."""
-    from swinprof.report.files import check_output_file
+    from swinprof.files import check_output_file
 
     if not text:
         raise argparse.ArgumentTypeError("give a file name")

@@ -7,10 +7,10 @@ import argparse
 from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, show_report
 from swinprof.evaluate.predict import predict_images
-from swinprof.evaluate.preprocess import build_transform, check_image
 from swinprof.measure.device import resolve_device
 from swinprof.measure.environment import environment
 from swinprof.models import create_model, get_variant
+from swinprof.models.preprocess import build_transform, check_image
 from swinprof.report.document import Report
 
 

@@ -8,7 +8,7 @@ import os
 from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
-from swinprof.report.files import atomic_write_many
+from swinprof.files import atomic_write_many
 from swinprof.report.writer import report_markdown
 from swinprof.track.accuracy import parse_limit
 from swinprof.track.history import load_history

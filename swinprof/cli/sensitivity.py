@@ -7,8 +7,7 @@ import math
 
 from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, emit, err_console
-from swinprof.errors import SwinprofError
-from swinprof.evaluate.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
+from swinprof.studies.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
 
 RANDOM_WEIGHTS_NOTE = (
     "random weights: activation outliers (which make fc2 and patch merging sensitive in trained checkpoints) "
@@ -87,49 +86,17 @@ def _report(result: Sensitivity, args, recipe, notes: list[str], probe_source: s
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
+    from swinprof.studies.sensitivity import SensitivityPlan, run_sensitivity
 
-    import torch
-
-    from swinprof.evaluate.compare import _calibration
-    from swinprof.evaluate.imagefolder import scan_images
-    from swinprof.evaluate.preprocess import build_transform
-    from swinprof.evaluate.sensitivity import make_probes, rank
-    from swinprof.models import create_model, get_variant
-    from swinprof.optimize.presets import get_recipe
-    from swinprof.optimize.recipe import check_requirements
-    from swinprof.optimize.switch import build_switchboard, check_supported
-
-    recipe = get_recipe(args.recipe).replace("model", name=args.variant, img_size=args.img_size)
-    if args.calib_count is not None:
-        recipe = recipe.replace("quantize", calibration={**_cal(recipe), "count": args.calib_count})
-    check_requirements(recipe)
-    check_supported(recipe)
-    images = scan_images(args.data, args.class_map) if args.data else None
-    if args.metric == "accuracy" and (images is None or not images.labeled):
-        raise SwinprofError("--metric accuracy needs --data FOLDER with class folders (ImageFolder layout)")
-    say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
-    torch.manual_seed(args.seed)
     overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
-    model = create_model(args.variant, img_size=args.img_size, weights=args.weights, **overrides).eval()
-    img = model.config.img_size
-    transform = build_transform(get_variant(args.variant), img)
-    calibration = _calibration(recipe, images, transform, (model.config.in_chans, img, img), "cpu", args.seed)
-    say(f"preparing {recipe.name} once ({recipe.method.summary}) with {sum(len(c) for c in calibration)} "
-        "calibration inputs")  # fmt: skip
-    start = time.perf_counter()
-    board, notes = build_switchboard(recipe, model, calibration, ignore_skip=not args.recipe_layers)
-    prepare_s = time.perf_counter() - start
-    used = sum(len(c) for c in calibration) if images is not None else 0
-    probe, _ = make_probes(model, images, transform, args.samples, used, args.seed)
-    say(f"scoring {len(board.layers)} layers by {args.group}, mode {args.mode}, on {probe.x.shape[0]} inputs")
-    result = rank(board, probe, args.metric, args.group, args.mode,
-                  on_progress=lambda i, n, name: say(f"{i}/{n} {name}") if i % 10 == 1 else None)  # fmt: skip
-    emit(_report(result, args, recipe, notes, probe.source, prepare_s), args.format, args.output, "sensitivity")
+    plan = SensitivityPlan(
+        variant=args.variant, recipe=args.recipe, metric=args.metric, group=args.group, mode=args.mode,
+        img_size=args.img_size, weights=args.weights, model_config=tuple(overrides.items()), data=args.data,
+        class_map=args.class_map, samples=args.samples, calib_count=args.calib_count,
+        recipe_layers=args.recipe_layers, seed=args.seed,
+    )  # fmt: skip
+    say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
+    ran = run_sensitivity(plan, say)
+    report = _report(ran.result, args, ran.recipe, ran.notes, ran.probe_source, ran.prepare_s)
+    emit(report, args.format, args.output, "sensitivity")
     return 0
-
-
-def _cal(recipe) -> dict:
-    from swinprof.optimize.recipe import to_dict
-
-    return to_dict(recipe.quantize.calibration)

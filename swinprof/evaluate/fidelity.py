@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -57,3 +58,17 @@ def compare_logits(reference: torch.Tensor, test: torch.Tensor) -> Fidelity:
         sqnr_db=sqnr_db(ref, out),
         max_abs_err=(ref - out).abs().max().item(),
     )
+
+
+def batched_logits(fn: Callable, x: torch.Tensor, batch: int) -> torch.Tensor:
+    """`fn` over `x` `(N, 3, H, W)` in batches of exactly `batch` (the last padded), so compiled static shapes
+    see a single batch size. Returns `(N, classes)` on CPU."""
+    outs = []
+    with torch.inference_mode():
+        for start in range(0, x.shape[0], batch):
+            chunk = x[start : start + batch]
+            n = chunk.shape[0]
+            if n < batch:
+                chunk = torch.cat([chunk, chunk.new_zeros(batch - n, *chunk.shape[1:])])
+            outs.append(fn(chunk)[:n].float().cpu())
+    return torch.cat(outs)

@@ -143,7 +143,7 @@ def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = N
 def _checked(images: ImageSet) -> ImageSet:
     """Read every selected image's header (no pixels) now, so an unreadable or bomb-sized one is refused before
     any model is built rather than minutes into the run."""
-    from swinprof.evaluate.preprocess import check_image
+    from swinprof.models.preprocess import check_image
 
     for path in images.paths:
         check_image(path)
@@ -154,7 +154,7 @@ def iter_batches(
     images: ImageSet, transform: Callable, batch_size: int, count: int | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Batches `(B, 3, H, W)` of transformed images with `(B,)` labels (None if unlabeled)."""
-    from swinprof.evaluate.preprocess import load_image
+    from swinprof.models.preprocess import load_image
 
     n = len(images) if count is None else min(count, len(images))
     for start in range(0, n, batch_size):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from swinprof.evaluate.labels import imagenet_class_names
-from swinprof.evaluate.preprocess import EvalTransform, load_image
+from swinprof.models.preprocess import EvalTransform, load_image
 
 
 @torch.inference_mode()

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from swinprof.files import atomic_write_text
 from swinprof.measure.device import dtype_name
 from swinprof.measure.environment import cpu_flags, cpu_model, load_average, processor_mhz
 from swinprof.measure.timing import measure
-from swinprof.report.files import atomic_write_text
 
 PROBE_SIZE = 1024  # 2 GFLOP per fp32 GEMM: long enough to time, short enough to be a probe
 PROBE_ROUNDS = 3  # probes per ceiling; the best one counts

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 from torch import nn
 
-from swinprof.evaluate.preprocess import EvalTransform
+from swinprof.models.preprocess import EvalTransform
 from swinprof.profile.macs import CostTrace
 
 

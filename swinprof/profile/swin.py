@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 
 from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
-from swinprof.evaluate.preprocess import build_transform
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import busy_warning, environment, load_average
 from swinprof.measure.inputs import seeded_images
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
+from swinprof.models.preprocess import build_transform
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.info import model_info, preprocessing_table
 from swinprof.profile.macs import count_costs

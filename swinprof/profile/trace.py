@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from swinprof.files import atomic_write_bytes
 from swinprof.profile.grouping import StageSpec, as_stages
-from swinprof.report.files import atomic_write_bytes
 
 STAGE_PREFIX = "stage:"
 

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from swinprof.errors import DataPathError
+from swinprof.files import check_output_dir, make_parents, remove_folders, signals_held
 from swinprof.report.document import Report, Table
-from swinprof.report.files import check_output_dir, make_parents, remove_folders, signals_held
 from swinprof.report.html import to_html
 from swinprof.report.render import to_csv, to_markdown, to_records
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from swinprof.evaluate.compare import BASELINE, RunResult
 from swinprof.measure.environment import busy_warning
 from swinprof.measure.isolated import ALLOCATOR_NOTE
 from swinprof.measure.memory import TENSOR_PEAK
@@ -24,6 +23,7 @@ from swinprof.optimize.fresh import PROCESS_PEAK
 from swinprof.optimize.recipe import to_dict, to_toml
 from swinprof.report.document import Report
 from swinprof.report.render import to_records
+from swinprof.studies.recipe_run import BASELINE, RunResult
 
 PACKAGES = ("swinprof", "torch", "torchao", "onnx", "onnxruntime", "onnxscript", "torch-tensorrt", "nvidia-modelopt")
 NOT_MEASURED = "not measured"
@@ -174,7 +174,7 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
         fidelity_note += f"; accuracy on {i['images']} labeled images ({i['data_layout']})"
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
     if result.budgets:
-        from swinprof.evaluate.sensitivity import budget_frame
+        from swinprof.studies.sensitivity import budget_frame
 
         report.add("budget", "Accuracy budget search", budget_frame(result.budgets), [
             "layers ranked by sensitivity (each quantized alone), then the longest least-sensitive-first prefix "

@@ -1,7 +1,7 @@
 """Run recipes against the fp32 eager baseline: fidelity, accuracy, latency, size, memory, compile behaviour.
 
 Everything is checked before any work (recipes, machine, data folder); results are returned as data
-(`RunResult`); `swinprof.evaluate.record` turns them into one Report and the files published with it, so an
+(`RunResult`); `swinprof.studies.recipe_record` turns them into one Report and the files published with it, so an
 interrupted run leaves nothing half-written. Two memory meters per row: the tensor peak of one forward (eager
 PyTorch rows) and the process peak of a fresh process that prepares the recipe and runs one forward.
 """
@@ -17,8 +17,7 @@ import pandas as pd
 import torch
 
 from swinprof.errors import DataPathError, RecipeError
-from swinprof.evaluate.fidelity import Fidelity, compare_logits
-from swinprof.evaluate.gaps import runtime_gaps
+from swinprof.evaluate.fidelity import Fidelity, batched_logits, compare_logits
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
 from swinprof.measure.memory import forward_tensor_peak
 from swinprof.measure.timing import SETTLE_MS, measure_interleaved, time_once
@@ -28,6 +27,8 @@ from swinprof.optimize.methods import get_runtime
 from swinprof.optimize.proof import count_quantized, execution_warnings
 from swinprof.optimize.recipe import Recipe, check_requirements, parse_recipe, to_dict
 from swinprof.optimize.runner import Prepared, prepare, state_dict_bytes
+from swinprof.studies.calibration import calibration_batches
+from swinprof.studies.faster_runtimes import runtime_gaps
 
 BASELINE = "fp32-eager"
 SLOWER_MARGIN = 1.0  # a speedup below this is flagged "slower"
@@ -130,32 +131,6 @@ def _scan(opts: RunOptions, recipe: Recipe) -> ImageSet | None:
 
 def _image_tensor(images: ImageSet, transform, count: int) -> torch.Tensor:
     return torch.cat([x for x, _ in iter_batches(images, transform, 16, count)])
-
-
-def batched_logits(fn: Callable, x: torch.Tensor, batch: int) -> torch.Tensor:
-    """`fn` over `x` `(N, 3, H, W)` in batches of exactly `batch` (the last padded), so compiled static shapes
-    see a single batch size. Returns `(N, classes)` on CPU."""
-    outs = []
-    with torch.inference_mode():
-        for start in range(0, x.shape[0], batch):
-            chunk = x[start : start + batch]
-            n = chunk.shape[0]
-            if n < batch:
-                chunk = torch.cat([chunk, chunk.new_zeros(batch - n, *chunk.shape[1:])])
-            outs.append(fn(chunk)[:n].float().cpu())
-    return torch.cat(outs)
-
-
-def _calibration(r: Recipe, images: ImageSet | None, transform, shape, device, seed: int) -> list[torch.Tensor]:
-    """Calibration batches `(b, 3, H, W)` for a recipe: images when asked (or `auto` with --data), else random."""
-    cal = r.quantize.calibration
-    if not r.method.calibrated:
-        return []
-    if images is not None and cal.source in ("auto", "data"):
-        return [x.to(device) for x, _ in iter_batches(images, transform, cal.batch_size, cal.count)]
-    g = torch.Generator().manual_seed(seed + 1)
-    sizes = [min(cal.batch_size, cal.count - i) for i in range(0, cal.count, cal.batch_size)]
-    return [torch.randn(b, *shape, generator=g).to(device) for b in sizes]
 
 
 def _first_calls(fns: dict[str, Callable], batch_sizes, shape, device) -> dict[tuple[str, int], float]:
@@ -364,7 +339,7 @@ def _time_all(fns, recipes, batch_sizes, shape, device, opts, say):
 def _prepare_all(recipes, model, images, transform, workdir, opts, say):
     """Every non-baseline recipe prepared on `model`, the calibration batches each one used, the recipes as run
     (a budgeted recipe comes back with the skip list its search chose) and the budget searches."""
-    from swinprof.evaluate.sensitivity import apply_budget
+    from swinprof.studies.sensitivity import apply_budget
 
     device = next(model.parameters()).device
     img = model.config.img_size
@@ -374,7 +349,7 @@ def _prepare_all(recipes, model, images, transform, workdir, opts, say):
         if is_baseline(r):
             ran.append(r)
             continue
-        calibrations[r.name] = _calibration(r, images, transform, shape, device, opts.seed)
+        calibrations[r.name] = calibration_batches(r, images, transform, shape, device, opts.seed)
         if r.quantize.budget.metric != "none":
             r, budgets[r.name] = apply_budget(r, model, calibrations[r.name], images, transform, opts.seed, say)
         say(f"preparing {r.name}: {r.method.summary}")
@@ -408,8 +383,8 @@ def run_recipes(
     `model` replaces the recipe's `[model]` (a custom or already-loaded SwinTransformer); `workdir` holds
     intermediate files (ONNX, the weights the fresh processes load) until the caller publishes the record.
     """
-    from swinprof.evaluate.preprocess import build_transform
     from swinprof.models import get_variant
+    from swinprof.models.preprocess import build_transform
 
     say = on_event or (lambda _msg: None)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -293,3 +293,81 @@ def budget_frame(searches: dict[str, BudgetSearch]) -> pd.DataFrame:
             "budget": s.budget,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SensitivityPlan:
+    """What `swinprof sensitivity` asks: one model, one recipe's quantizer, how to group and score."""
+
+    variant: str
+    recipe: str  # recipe file or preset
+    metric: str = "sqnr"
+    group: str = "layer"
+    mode: str = "only"
+    img_size: int | None = None
+    weights: str | None = None
+    model_config: tuple[tuple[str, object], ...] = ()  # create_model overrides, already checked
+    data: str | None = None
+    class_map: str | None = None
+    samples: int = 8
+    calib_count: int | None = None
+    recipe_layers: bool = False  # rank only the layers the recipe quantizes (else every one its include selects)
+    seed: int = 0
+
+
+@dataclass
+class SensitivityRun:
+    """The ranking and what it was made with: the recipe as run, its prepare notes, probe source, prepare time."""
+
+    recipe: object  # optimize.recipe.Recipe
+    result: Sensitivity
+    notes: list[str]
+    probe_source: str
+    prepare_s: float
+
+
+def check_sensitivity(plan: SensitivityPlan):
+    """The recipe as the plan runs it and the scanned images; every check that can fail, before any work."""
+    from swinprof.errors import SwinprofError
+    from swinprof.evaluate.imagefolder import scan_images
+    from swinprof.optimize.presets import get_recipe
+    from swinprof.optimize.recipe import check_requirements, to_dict
+    from swinprof.optimize.switch import check_supported
+
+    recipe = get_recipe(plan.recipe).replace("model", name=plan.variant, img_size=plan.img_size)
+    if plan.calib_count is not None:
+        calibration = {**to_dict(recipe.quantize.calibration), "count": plan.calib_count}
+        recipe = recipe.replace("quantize", calibration=calibration)
+    check_requirements(recipe)
+    check_supported(recipe)
+    images = scan_images(plan.data, plan.class_map) if plan.data else None
+    if plan.metric == "accuracy" and (images is None or not images.labeled):
+        raise SwinprofError("--metric accuracy needs --data FOLDER with class folders (ImageFolder layout)")
+    return recipe, images
+
+
+def run_sensitivity(plan: SensitivityPlan, say: Callable[[str], None] = lambda _m: None) -> SensitivityRun:
+    """Prepare the recipe's quantized model once (a switchboard), then rank the plan's groups by their score."""
+    from swinprof.models import create_model, get_variant
+    from swinprof.models.preprocess import build_transform
+    from swinprof.optimize.switch import build_switchboard
+    from swinprof.studies.calibration import calibration_batches
+
+    recipe, images = check_sensitivity(plan)
+    torch.manual_seed(plan.seed)
+    model = create_model(plan.variant, img_size=plan.img_size, weights=plan.weights, **dict(plan.model_config))
+    model = model.eval()
+    img = model.config.img_size
+    transform = build_transform(get_variant(plan.variant), img)
+    calibration = calibration_batches(recipe, images, transform, (model.config.in_chans, img, img), "cpu", plan.seed)
+    say(f"preparing {recipe.name} once ({recipe.method.summary}) with {sum(len(c) for c in calibration)} "
+        "calibration inputs")  # fmt: skip
+    start = time.perf_counter()
+    board, notes = build_switchboard(recipe, model, calibration, ignore_skip=not plan.recipe_layers)
+    prepare_s = time.perf_counter() - start
+    used = sum(len(c) for c in calibration) if images is not None else 0
+    probe, _ = make_probes(model, images, transform, plan.samples, used, plan.seed)
+    say(f"scoring {len(board.layers)} layers by {plan.group}, mode {plan.mode}, on {probe.x.shape[0]} inputs")
+    result = rank(board, probe, plan.metric, plan.group, plan.mode,
+                  on_progress=lambda i, n, name: say(f"{i}/{n} {name}") if i % 10 == 1 else None)  # fmt: skip
+    return SensitivityRun(recipe, result, notes, probe.source, prepare_s)

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from swinprof.files import atomic_write_text, ensure_writable_dir
 from swinprof.measure.environment import cpu_model
-from swinprof.report.files import atomic_write_text, ensure_writable_dir
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
 from swinprof.track.results import Results, load_results
 from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swinprof.errors import ResultsError
-from swinprof.report.files import atomic_write_text, check_output_file, make_parents
+from swinprof.files import atomic_write_text, check_output_file, make_parents
 from swinprof.track.results import Results
 from swinprof.track.schema import decode, fail, need_dict, need_number, need_str, read_json_text
 from swinprof.track.stats import normalise

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from swinprof.errors import SwinprofError
-from swinprof.report.files import atomic_write_bytes
+from swinprof.files import atomic_write_bytes
 from swinprof.track.history import metric_prefix, step_changes, value_of
 
 # Bounds that keep the figure a readable (and allocatable) size: a long CI history shows its latest runs.

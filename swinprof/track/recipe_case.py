@@ -34,8 +34,7 @@ def is_recipe_case(recipe: str) -> bool:
 def build_recipe_case(case, device: torch.device, seed: int = 0) -> tuple[Callable[[], object], dict]:
     """The prepared recipe's forward closure on the case's fixed batch, and its fidelity
     `{"sqnr_db", "top1_agreement", "samples"}` against the fp32 model."""
-    from swinprof.evaluate.compare import batched_logits
-    from swinprof.evaluate.fidelity import compare_logits
+    from swinprof.evaluate.fidelity import batched_logits, compare_logits
     from swinprof.models import create_model
     from swinprof.optimize.presets import get_recipe
     from swinprof.optimize.runner import prepare

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swinprof.errors import ResultsError
-from swinprof.report.files import atomic_write_text
+from swinprof.files import atomic_write_text
 from swinprof.track.schema import (
     decode,
     fail,

@@ -274,7 +274,7 @@ def test_nan_weights_in_predict_are_one_line(bad, tmp_path, capsys):
 def test_predict_streams_images_in_batches(tmp_path, monkeypatch):
     """128 images are never one batch: memory stays bounded by --batch."""
     from swinprof.evaluate import predict as predict_mod
-    from swinprof.evaluate.preprocess import build_transform
+    from swinprof.models.preprocess import build_transform
     from tests.conftest import tiny_model
 
     paths = []

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import swinprof.evaluate.compare as compare
+import swinprof.studies.recipe_run as compare
 from swinprof.cli.main import main
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from swinprof.errors import DataPathError
 from swinprof.evaluate.imagefolder import accuracy_of, iter_batches, load_class_map, scan_images
-from swinprof.evaluate.preprocess import build_transform
+from swinprof.models.preprocess import build_transform
 
 COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
 

@@ -7,7 +7,8 @@ from PIL import Image
 
 from swinprof.errors import DataPathError
 from swinprof.evaluate.labels import imagenet_class_names, imagenet_synsets
-from swinprof.evaluate.preprocess import (
+from swinprof.models import get_variant
+from swinprof.models.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EvalTransform,
@@ -16,7 +17,6 @@ from swinprof.evaluate.preprocess import (
     load_image,
     resize_shorter_side,
 )
-from swinprof.models import get_variant
 
 
 def test_swin_s_pipeline_is_resize_248_crop_224():

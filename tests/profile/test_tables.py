@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from swinprof.evaluate.preprocess import EvalTransform
+from swinprof.models.preprocess import EvalTransform
 from swinprof.profile.crosscheck import fvcore_cross_check
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.info import model_info, preprocessing_table

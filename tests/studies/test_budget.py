@@ -7,10 +7,10 @@ import math
 import pytest
 
 from swinprof.errors import SwinprofError
-from swinprof.evaluate.compare import RunOptions, resolve, run_recipes
-from swinprof.evaluate.record import run_files, run_report
-from swinprof.evaluate.sensitivity import Probe, meets, reference_score, score, search_budget
 from swinprof.optimize.recipe import BudgetSection, load_recipe, parse_recipe
+from swinprof.studies.recipe_record import run_files, run_report
+from swinprof.studies.recipe_run import RunOptions, resolve, run_recipes
+from swinprof.studies.sensitivity import Probe, meets, reference_score, score, search_budget
 from tests.optimize.tiny import inputs, tiny_model
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swinprof.evaluate.gaps import runtime_gaps
+from swinprof.studies.faster_runtimes import runtime_gaps
 
 
 def _row(recipe, method, runtime, batch, ms, sqnr=float("inf")):

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import torch
 
-from swinprof.evaluate.compare import BASELINE, SETTLE_MS, RunOptions, resolve, run_recipes, settle_ms
-from swinprof.evaluate.preprocess import build_transform
-from swinprof.evaluate.record import fidelity_frame, record_dict, run_files, run_report
 from swinprof.measure.environment import environment
 from swinprof.models import get_variant
+from swinprof.models.preprocess import build_transform
 from swinprof.optimize.fresh import fresh_process_peak, save_model
 from swinprof.optimize.presets import get_recipe
 from swinprof.optimize.recipe import load_recipe, to_dict
 from swinprof.report.writer import write_report
+from swinprof.studies.recipe_record import fidelity_frame, record_dict, run_files, run_report
+from swinprof.studies.recipe_run import BASELINE, SETTLE_MS, RunOptions, resolve, run_recipes, settle_ms
 from tests.evaluate.test_imagefolder import write_folder
 from tests.optimize.tiny import inputs, tiny_model
 

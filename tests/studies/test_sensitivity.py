@@ -8,10 +8,10 @@ import torch
 
 from swinprof.cli.main import main
 from swinprof.evaluate.fidelity import sqnr_db
-from swinprof.evaluate.sensitivity import Probe, group_of, rank, score
 from swinprof.optimize.presets import get_recipe
 from swinprof.optimize.pt2e import quantize_pt2e_x86, resolve_reduce_range
 from swinprof.optimize.switch import build_switchboard
+from swinprof.studies.sensitivity import Probe, group_of, rank, score
 from tests.optimize.tiny import inputs, tiny_model
 
 
