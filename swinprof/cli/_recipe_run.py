@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from swinprof.files import check_output_dir
 from swinprof.measure.environment import environment
 from swinprof.optimize.recipe import Recipe
 from swinprof.studies.recipe_record import run_files, run_report
-from swinprof.studies.recipe_run import RunOptions, resolve, run_recipes
+from swinprof.studies.recipe_run import RunOptions, plan_run, run_plan
 
 
 def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
@@ -53,7 +54,7 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
                    help="what to print on stdout (default table)")  # fmt: skip
 
 
-def _check_memory(resolved: list[Recipe], overrides: dict) -> None:
+def _check_memory(resolved: tuple[Recipe, ...], overrides: dict) -> None:
     """The fp32 model and every recipe's prepared copy may be held at once, at the largest batch of any."""
     m = resolved[0].model
     batch = max(b for r in resolved for b in (*r.benchmark.batch_sizes, r.evaluate.batch_size))
@@ -74,15 +75,16 @@ def options(args: argparse.Namespace) -> RunOptions:
 def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
     """Resolve and check (before any work), run, then print the report and publish it with the record, the
     resolved recipes and the artifacts as one unit. Exit code."""
-    opts = options(args)
-    resolved = resolve(recipes, opts)
+    plan = plan_run(recipes, options(args))
+    resolved = plan.recipes
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = Path(args.output or f"out/{resolved[0].model.name}-{'+'.join(r.name for r in resolved)}-{stamp}")
     check_output_dir(output)  # fail before the work, not after it; publishing creates the folder
-    opts.model_config = v.model_overrides(resolved[0].model.name, resolved[0].model.img_size, args.model_config)
-    _check_memory(resolved, opts.model_config)
+    overrides = v.model_overrides(resolved[0].model.name, resolved[0].model.img_size, args.model_config)
+    plan = dataclasses.replace(plan, options=dataclasses.replace(plan.options, model_config=overrides))
+    _check_memory(resolved, overrides)
     with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
-        result = run_recipes(resolved, opts, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
+        result = run_plan(plan, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
         env = environment(resolved[0].target.device)
         emit(run_report(result, env, args.title), args.format, output, "report", extra=run_files(result, env))
     return 0

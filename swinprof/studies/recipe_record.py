@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -110,10 +111,10 @@ def comparison_notes(result: RunResult) -> list[str]:
         if result.process_peaks is not None
         else f"process peak MiB: {NOT_MEASURED} (--no-process-memory)"
     )
-    settle = (f", each after {i['settle_ms']:g} ms idle (recipes on several runtimes: the last one's thread pool "
-              "stops spin-waiting first)" if i.get("settle_ms") else "")  # fmt: skip
+    settle = (f", each after {i.settle_ms:g} ms idle (recipes on several runtimes: the last one's thread pool "
+              "stops spin-waiting first)" if i.settle_ms else "")  # fmt: skip
     return [
-        f"median / p90 ms: {i['iters']} timed calls per model after {i['warmup']} warm-up calls, all models "
+        f"median / p90 ms: {i.iters} timed calls per model after {i.warmup} warm-up calls, all models "
         f"interleaved in one run{settle}; speedup vs fp32 = fp32 eager median / recipe median at the same batch "
         "size",
         f"tensor peak MiB: {TENSOR_PEAK} of one forward at the row's batch size, after a warm-up call (weights "
@@ -145,33 +146,33 @@ def run_settings(result: RunResult) -> dict:
     """What was asked and used, as the report's settings (preprocessing included)."""
     i = result.inputs
     return {
-        "model": i["model"],
-        "resolution": f"{i['img_size']}x{i['img_size']}",
-        "weights": i["weights"] or "random init (latency and fidelity only; accuracy needs real weights)",
-        "device": i["device"],
+        "model": i.model,
+        "resolution": f"{i.img_size}x{i.img_size}",
+        "weights": i.weights or "random init (latency and fidelity only; accuracy needs real weights)",
+        "device": i.device,
         "recipes": ", ".join(r.name for r in result.recipes),
-        "batch sizes": ", ".join(map(str, i["batch_sizes"])),
-        "timing": f"{i['warmup']} warm-up + {i['iters']} timed calls per model, interleaved"
-        + (f", {i['settle_ms']:g} ms idle before each" if i.get("settle_ms") else ""),
-        "fidelity inputs": f"{i['fidelity_inputs']}; {i['fidelity_samples']} samples, batch {i['eval_batch_size']}",
-        "preprocessing": " -> ".join(i["preprocessing"]) + f" (crop_pct {i['crop_pct']})",
-        "process memory": "fresh process per recipe and batch size" if i["process_memory"] else NOT_MEASURED,
-        "bench lock": i["bench_lock"] or "none",
-        "seed": i["seed"],
+        "batch sizes": ", ".join(map(str, i.batch_sizes)),
+        "timing": f"{i.warmup} warm-up + {i.iters} timed calls per model, interleaved"
+        + (f", {i.settle_ms:g} ms idle before each" if i.settle_ms else ""),
+        "fidelity inputs": f"{i.fidelity_inputs}; {i.fidelity_samples} samples, batch {i.eval_batch_size}",
+        "preprocessing": " -> ".join(i.preprocessing) + f" (crop_pct {i.crop_pct})",
+        "process memory": "fresh process per recipe and batch size" if i.process_memory else NOT_MEASURED,
+        "bench lock": i.bench_lock or "none",
+        "seed": i.seed,
     }
 
 
 def run_report(result: RunResult, env: dict, title: str | None = None) -> Report:
     """The whole run as one Report: comparison and fidelity tables with their meters, settings, warnings."""
     i = result.inputs
-    title = title or f"swinprof run: {i['model']} at {i['img_size']}x{i['img_size']} on {i['device']} vs fp32 eager"
+    title = title or f"swinprof run: {i.model} at {i.img_size}x{i.img_size} on {i.device} vs fp32 eager"
     installed = {f"{k} version": v for k, v in versions().items() if v and k != "torch"}
     report = Report(title, environment={**env, **installed}, settings=run_settings(result))
     report.add("comparison", "Recipes vs fp32 eager", comparison_frame(result), comparison_notes(result),
                hidden=HIDDEN)  # fmt: skip
-    fidelity_note = f"agreement with fp32 eager logits on {i['fidelity_inputs']}; SQNR = 10 log10(signal / noise)"
+    fidelity_note = f"agreement with fp32 eager logits on {i.fidelity_inputs}; SQNR = 10 log10(signal / noise)"
     if result.accuracy is not None:
-        fidelity_note += f"; accuracy on {i['images']} labeled images ({i['data_layout']})"
+        fidelity_note += f"; accuracy on {i.images} labeled images ({i.data_layout})"
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
     if result.budgets:
         from swinprof.studies.sensitivity import budget_frame
@@ -203,7 +204,7 @@ def record_dict(result: RunResult, env: dict) -> dict:
     peaks = result.process_peaks or {}
     return _json_safe({
         "recipes": {r.name: to_dict(r) for r in result.recipes},
-        "inputs": result.inputs,
+        "inputs": asdict(result.inputs),
         "environment": env,
         "versions": versions(),
         "results": to_records(result.table),

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import swinprof.studies.recipe_run as compare
+import swinprof.studies.recipe_timing as recipe_timing
 from swinprof.cli.main import main
 
 
@@ -45,7 +45,7 @@ def test_ctrl_c_leaves_no_report(monkeypatch, tmp_path, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare, "measure_interleaved", interrupted)
+    monkeypatch.setattr(recipe_timing, "measure_interleaved", interrupted)
     out = tmp_path / "out"
     argv = ["run", "fp32-eager", "--model", "swin_t", "--res", "32", "--fidelity-samples", "2", "-o", str(out)]
     assert main(argv) == 130

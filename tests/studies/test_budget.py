@@ -9,7 +9,7 @@ import pytest
 from swinprof.errors import SwinprofError
 from swinprof.optimize.recipe import BudgetSection, load_recipe, parse_recipe
 from swinprof.studies.recipe_record import run_files, run_report
-from swinprof.studies.recipe_run import RunOptions, resolve, run_recipes
+from swinprof.studies.recipe_run import RunOptions, plan_run, run_plan
 from swinprof.studies.sensitivity import Probe, meets, reference_score, score, search_budget
 from tests.optimize.tiny import inputs, tiny_model
 
@@ -44,7 +44,7 @@ def test_search_meets_the_budget_on_heldout_inputs(pt2e_board):
     assert set(result.quantized) | set(result.skipped) == set(board.layers)
 
 
-@pytest.mark.slow  # a full run_recipes (PT2E prepared twice: the search's switchboard, then the recipe)
+@pytest.mark.slow  # a full recipe run (PT2E prepared twice: the search's switchboard, then the recipe)
 def test_budgeted_run_writes_the_chosen_skip_list(tmp_path):
     recipe = parse_recipe({
         "meta": {"name": "budgeted"}, "model": {"name": "swin_t"},
@@ -55,7 +55,7 @@ def test_budgeted_run_writes_the_chosen_skip_list(tmp_path):
     })  # fmt: skip
     opts = RunOptions(process_memory=False)
     model = tiny_model()
-    result = run_recipes(resolve([recipe], opts), opts, tmp_path / "work", model=model)
+    result = run_plan(plan_run([recipe], opts), tmp_path / "work", model=model)
     search = result.budgets["budgeted"]
     ran = result.recipes[0]
     assert ran.quantize.budget.metric == "none"
