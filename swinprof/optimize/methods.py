@@ -1,18 +1,22 @@
 """The registry of runtimes and quantization methods: each registered beside its handler, in one decorator.
 
 Like torchao's `quantize_` (a config type and its handler registered side by side), a method is a `MethodSpec`
-(what it needs: runtime, devices, pip extra, calibration, CUDA capability) on the function that applies it::
+(what it needs: runtime, devices, pip extra, calibration, CUDA capability; what it is: precision kind, packages
+to record, whether sensitivity can switch its layers) on the function that applies it::
 
     @register_method("int8-dynamic", MethodSpec(runtime="pytorch", devices=("cpu", "cuda"), extra="quant",
-                                                module="torchao", summary="torchao int8 dynamic"))
+                                                module="torchao", kind="int8", packages=("torchao",)))
     def int8_dynamic(job: MethodJob) -> Quantized:
-        return quantize_job(job, torchao_config("Int8DynamicActivationInt8WeightConfig"))
+        return _apply(job, _torchao().Int8DynamicActivationInt8WeightConfig())
 
 A runtime (`pytorch`, `onnxruntime`, `openvino`, `tensorrt`) is registered the same way with `register_runtime` on the
 function that turns a recipe into a callable model; it calls the recipe's method at the point where its form of
-the model exists (an `nn.Module`, an ONNX file). The recipe schema's choices, `check_requirements`,
-`swinprof recipes` and `prepare` all read this registry, so adding a method is one function in one place.
-The built-in handler modules are imported the first time the registry is read.
+the model exists (an `nn.Module`, an ONNX file). Its `RuntimeSpec` also says how reports name it, which packages a
+run record states, how to count what ran quantized (the proof), how the faster-runtime warnings classify it, what
+its size column measures and which selfcheck path runs it. The recipe schema's choices, `check_requirements`,
+`swinprof recipes`, `prepare`, the run record, the proof, the warnings and the meter notes all read this registry,
+so adding a runtime is one module (and its test module). `tests/optimize/test_registry_guard.py` names what an
+entry lacks. The built-in handler modules are imported the first time the registry is read.
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from swinprof.optimize.proof import QuantizedCount
     from swinprof.optimize.recipe import Recipe
     from swinprof.optimize.runner import Prepared
 
 ANY_RUNTIME = "*"
+# Precision kinds a method's quantized layers run in (MethodSpec.kind); None: the method quantizes nothing.
+KINDS = ("int8", "fp8")
+# How the run's faster-runtime warnings classify a runtime (RuntimeSpec.gap_role): one of swinprof's own paths, or
+# a deployment runtime compared against them.
+OWN, OTHER = "own", "other"
 # Imported on first use of the registry: each registers its runtime / methods beside their handlers.
 BUILTIN_MODULES = (
     "swinprof.optimize.runner",
@@ -48,7 +58,12 @@ BUILTIN_MODULES = (
 class MethodSpec:
     """What a quantization method needs: its runtime (`*`: any), devices, pip extra and the module that extra
     provides, whether it calibrates on data, and the minimum CUDA compute capability. `suggested`: recipe tables
-    the method is meant to run with, which `swinprof quantize` starts from (e.g. PT2E int8 is fast compiled)."""
+    the method is meant to run with, which `swinprof quantize` starts from (e.g. PT2E int8 is fast compiled).
+
+    `kind`: the numbers its quantized layers run in (one of KINDS; None for no quantization); `packages`: pip
+    distributions whose versions a run record states (beyond its runtime's); `switchable`: sensitivity and the
+    budget search can switch its layers one by one (a switchboard builder in `swinprof.optimize.switch`);
+    `tested_by`: the test (`tests/...py::test_name`) that holds its output to the fp32 model's."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -58,6 +73,10 @@ class MethodSpec:
     min_cuda_capability: tuple[int, int] | None = None
     summary: str = ""
     suggested: dict = field(default_factory=dict, hash=False)
+    kind: str | None = None
+    packages: tuple[str, ...] = ()
+    switchable: bool = False
+    tested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,14 @@ class RuntimeSpec:
     runtime's modules are known to import (raise a SwinprofError, e.g. a CPU without bf16); `compiles`: whether
     `[compile]` applies; `dispatcher`: whether its uncompiled kernels run through PyTorch's dispatcher, where the
     tensor-peak meter can see them.
+
+    What the rest of swinprof asks of it: `title`, how reports name it; `packages`, the pip distributions whose
+    versions a run record states (the version probe); `count_quantized(recipe, prepared, model)`, the proof
+    counter: how many of the model's nn.Linear layers run quantized after the first call (None: not countable);
+    `count_evidence`, what that counter reads, for the meter notes; `size_meter`, what the size column measures;
+    `gap_role`, per precision kind ("fp32", "int8"), OWN or OTHER for the faster-runtime warnings (absent: not
+    compared); `selfcheck`, the `swinprof selfcheck` path that runs it end to end; `tested_by`, the test
+    (`tests/...py::test_name`) that holds its output to fp32 PyTorch's.
     """
 
     devices: tuple[str, ...]
@@ -81,6 +108,15 @@ class RuntimeSpec:
     needs: Callable[[Recipe], tuple[str, ...]] | None = None
     validate: Callable[[Recipe], None] | None = None
     check: Callable[[Recipe], None] | None = None
+    title: str = ""
+    packages: tuple[str, ...] = ()
+    count_quantized: Callable[[Recipe, Prepared, nn.Module], QuantizedCount | None] | None = None
+    count_evidence: str = ""
+    size_meter: str = ""
+    gap_role: dict[str, str] = field(default_factory=dict, hash=False)
+    selfcheck: str | None = None
+    uncountable: str = ""  # why there is no proof counter (a runtime without one must say)
+    tested_by: str = ""
 
 
 @dataclass
@@ -198,6 +234,28 @@ def get_runtime(name: str) -> Runtime:
     if name not in found:
         raise RecipeError(f"unknown runtime {name!r}; choose one of: {', '.join(found)}")
     return found[name]
+
+
+def unregister_runtime(name: str) -> None:
+    """Remove a runtime and the methods registered for it (tests that register a throwaway one clean up)."""
+    _RUNTIMES.pop(name, None)
+    for method in [m for m, entry in _METHODS.items() if entry.spec.runtime == name]:
+        del _METHODS[method]
+
+
+def registered_packages() -> tuple[str, ...]:
+    """The pip distributions a run record states versions of: swinprof, then each runtime's packages followed by
+    those of its methods, in registration order."""
+    names = ["swinprof"]
+    for runtime in runtimes().values():
+        names += runtime.spec.packages
+        names += [p for m in methods().values() if m.spec.runtime == runtime.name for p in m.spec.packages]
+    return tuple(dict.fromkeys(names))
+
+
+def method_kind(name: str) -> str | None:
+    """The precision kind method `name` runs its quantized layers in (None: it quantizes nothing)."""
+    return get_method(name).spec.kind
 
 
 def apply_method(name: str, job: MethodJob) -> Quantized:

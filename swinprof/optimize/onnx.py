@@ -23,6 +23,7 @@ from torch import nn
 from swinprof.errors import InvalidOptionError, RecipeError, SwinprofError, require_extra
 from swinprof.optimize.exported import export_program
 from swinprof.optimize.methods import (
+    OWN,
     MethodJob,
     MethodSpec,
     Quantized,
@@ -31,6 +32,7 @@ from swinprof.optimize.methods import (
     register_method,
     register_runtime,
 )
+from swinprof.optimize.proof import count_onnxruntime
 from swinprof.optimize.pt2e import resolve_reduce_range
 from swinprof.optimize.quantize import selected_modules
 
@@ -180,7 +182,9 @@ def _quantized_path(job: MethodJob) -> Path:
     return (job.workdir or Path(job.work).parent) / f"{job.name}.onnx"
 
 
-ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime")
+_TESTS = "tests/optimize/test_onnx_export.py"
+ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime", kind="int8",
+                     tested_by=f"{_TESTS}::test_ort_int8")  # fmt: skip
 
 
 @register_method("ort-int8-dynamic", dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"))
@@ -230,6 +234,9 @@ def _check_export(recipe: Recipe) -> None:
 ONNXRUNTIME = RuntimeSpec(
     devices=("cpu", "cuda"), extra="onnx", modules=("onnxruntime", "onnx"), needs=_exporter_modules,
     validate=_check_export, summary="ONNX export, then an ONNX Runtime session",
+    title="ONNX Runtime", packages=("onnx", "onnxruntime", "onnxscript"), count_quantized=count_onnxruntime,
+    count_evidence="quantized ONNX nodes", size_meter="the .onnx file", gap_role={"int8": OWN},
+    selfcheck="recipe onnx-ort-int8", tested_by=f"{_TESTS}::test_fp32_parity_with_dynamic_batch",
 )  # fmt: skip
 
 

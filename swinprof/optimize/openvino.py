@@ -33,14 +33,17 @@ from torch import nn
 from swinprof.errors import DeviceUnavailableError, SwinprofError, require_extra
 from swinprof.optimize.exported import MAX_EXPORT_BATCH, export_program, node_modules
 from swinprof.optimize.methods import (
+    OTHER,
     MethodJob,
     MethodSpec,
     Quantized,
     RuntimeSpec,
     apply_method,
+    method_kind,
     register_method,
     register_runtime,
 )
+from swinprof.optimize.proof import QuantizedCount, count_linears
 from swinprof.optimize.pt2e import resolve_reduce_range
 from swinprof.optimize.quantize import _matches
 
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from swinprof.optimize.runner import Prepared
 
 EXTRA = "openvino"
+_TESTS = "tests/optimize/test_openvino.py"
 WEIGHTED_OPS = ("MatMul", "Convolution")
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 # What the CPU plugin lists in OPTIMIZATION_CAPABILITIES for a precision, and the instructions behind it.
@@ -310,7 +314,9 @@ def quantize_nncf(job: MethodJob, smooth_quant: bool = False) -> Quantized:
     return Quantized(OvWork(quantized, work.op_modules), layers, [note])
 
 
-NNCF_INT8 = MethodSpec("openvino", ("cpu",), extra=EXTRA, module="nncf", calibrated=True,
+NNCF_INT8 = MethodSpec("openvino", ("cpu",), extra=EXTRA, module="nncf", calibrated=True, kind="int8",
+                       packages=("nncf",),
+                       tested_by=f"{_TESTS}::test_int8_keeps_fidelity_and_reports_what_it_quantized",
                        summary="NNCF int8 PTQ for OpenVINO (transformer, SmoothQuant off: Swin default)")  # fmt: skip
 
 
@@ -319,7 +325,12 @@ def nncf_int8(job: MethodJob) -> Quantized:
     return quantize_nncf(job, smooth_quant=False)
 
 
-@register_method("nncf-int8-smoothquant", dataclasses.replace(NNCF_INT8, summary="NNCF int8 PTQ, SmoothQuant on"))
+SMOOTHQUANT = dataclasses.replace(
+    NNCF_INT8, summary="NNCF int8 PTQ, SmoothQuant on", tested_by=f"{_TESTS}::test_smoothquant_keeps_fidelity"
+)
+
+
+@register_method("nncf-int8-smoothquant", SMOOTHQUANT)
 def nncf_int8_smoothquant(job: MethodJob) -> Quantized:
     """NNCF's own default for transformers (SmoothQuant alpha 0.95 on MatMuls), kept for comparison."""
     return quantize_nncf(job, smooth_quant=True)
@@ -338,9 +349,38 @@ def check_precision(recipe: Recipe) -> None:
         )
 
 
+def count_openvino(recipe: Recipe, prepared: Prepared, model: nn.Module) -> QuantizedCount | None:
+    """The OpenVINO proof counter: linears (`aten.linear` calls of the exported program) whose FullyConnected node
+    the CPU plugin runs in i8/u8, read from the compiled model's runtime graph (`runtimePrecision`)."""
+    compiled = getattr(prepared.fn, "compiled", None)
+    if compiled is None:
+        return None
+    return QuantizedCount(len(int8_linears(compiled)), count_linears(model), method_kind(recipe.quantize.method),
+                          "FullyConnected nodes the CPU plugin runs in i8/u8")  # fmt: skip
+
+
+def int8_linears(compiled) -> set[str]:
+    """Export-node names (`linear_3`) of the linears a compiled model's FullyConnected nodes run in i8/u8: each
+    runtime node lists the converted ops it executes (`originalLayersNames`, `<node>/<aten op>/<op type>`)."""
+    out = set()
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if str(info["layerType"].astype(str)) != "FullyConnected":
+            continue
+        if str(info["runtimePrecision"].astype(str)).lower() not in ("i8", "u8"):
+            continue
+        names = str(info["originalLayersNames"].astype(str)).split(",")
+        out |= {name.split("/")[0] for name in names if "/aten.linear" in name}
+    return out
+
+
 OPENVINO = RuntimeSpec(
     devices=("cpu",), extra=EXTRA, modules=("openvino",), check=check_precision,
     summary="torch.export, then OpenVINO's CPU plugin (IR saved as .xml/.bin)",
+    title="OpenVINO", packages=("openvino",), count_quantized=count_openvino,
+    count_evidence="FullyConnected nodes OpenVINO's CPU plugin runs in i8/u8", size_meter="the IR's .bin file",
+    gap_role={"fp32": OTHER, "int8": OTHER}, selfcheck="recipe openvino-int8",
+    tested_by=f"{_TESTS}::test_fp32_matches_pytorch_at_two_batch_sizes_through_one_ir",
 )  # fmt: skip
 
 

@@ -11,6 +11,11 @@ What is counted, per form of the model:
 - PT2E graphs run eagerly: none (the quantize/dequantize pairs simulate int8 with fp32 kernels).
 - ONNX files: MatMulInteger / QLinearMatMul / QGemm / DynamicQuantizeMatMul nodes, and MatMul / Gemm nodes whose
   weight comes from a DequantizeLinear (QDQ, which ONNX Runtime fuses into int8 kernels).
+- OpenVINO (its counter lives in `swinprof.optimize.openvino`): the compiled model's FullyConnected nodes that the
+  CPU plugin runs in i8/u8.
+
+Each runtime declares its counter at registration (`RuntimeSpec.count_quantized`); the kind (int8 / fp8) is the
+method's (`MethodSpec.kind`), never guessed from names.
 """
 
 from __future__ import annotations
@@ -73,23 +78,16 @@ def count_in_inductor_code(codes: dict[tuple, list[str]]) -> int:
     return max((sum(len(INT8_CODE.findall(code)) for code in graphs) for graphs in codes.values()), default=0)
 
 
-def _subclass_kind(weight) -> str | None:
-    if type(weight) in (torch.Tensor, nn.Parameter):
-        return None
-    return "fp8" if "float8" in type(weight).__name__.lower() or "float8" in str(weight.dtype) else "int8"
+def _quantized_weight(weight) -> bool:
+    """A weight held as a tensor subclass (torchao's quantized tensors), not a plain tensor or parameter."""
+    return type(weight) not in (torch.Tensor, nn.Parameter)
 
 
-def count_torchao(module: nn.Module) -> tuple[int, str, str]:
-    """Linears holding torchao quantized weights: (count, kind, subclass names)."""
-    kinds, names = [], set()
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            kind = _subclass_kind(m.weight)
-            if kind:
-                kinds.append(kind)
-                names.add(type(m.weight).__name__)
-    kind = "fp8" if "fp8" in kinds else "int8"
-    return len(kinds), kind, ", ".join(sorted(names))
+def count_torchao(module: nn.Module) -> tuple[int, str]:
+    """Linears holding torchao quantized weights: (count, subclass names)."""
+    names = [type(m.weight).__name__ for m in module.modules() if isinstance(m, nn.Linear) and
+             _quantized_weight(m.weight)]  # fmt: skip
+    return len(names), ", ".join(sorted(set(names)))
 
 
 def count_onnx(path: str | Path) -> int:
@@ -113,26 +111,46 @@ def _unwrap(fn):
     return getattr(fn, "module", fn)
 
 
-def count_quantized(recipe, prepared, model: nn.Module) -> QuantizedCount | None:
-    """What runs quantized in `prepared` (after its first call); None for fp32 recipes or unknown runtimes."""
-    if recipe.quantize.method == "none":
-        return None
-    linears = count_linears(model)
-    runtime = recipe.target.runtime
-    if runtime == "onnxruntime" and "onnx" in prepared.artifacts:
-        return QuantizedCount(count_onnx(prepared.artifacts["onnx"]), linears, "int8", "quantized ONNX nodes")
-    if runtime != "pytorch":
-        return None
+def _kind(recipe) -> str:
+    from swinprof.optimize.methods import method_kind
+
+    return method_kind(recipe.quantize.method) or "int8"
+
+
+def count_pytorch(recipe, prepared, model: nn.Module) -> QuantizedCount | None:
+    """The PyTorch runtime's proof counter: a PT2E graph (an fx GraphModule) counts the oneDNN int8 GEMMs in the
+    code inductor generated (none when it runs eagerly: an fp32 simulation); an eager module counts its linears
+    holding torchao quantized weights."""
+    linears, kind = count_linears(model), _kind(recipe)
     work = _unwrap(prepared.fn)
-    if isinstance(work, torch.fx.GraphModule) and recipe.quantize.method.startswith("pt2e"):
+    if isinstance(work, torch.fx.GraphModule):
         if prepared.compiled is None:
-            return QuantizedCount(0, linears, "int8", "eager q/dq simulation (fp32 kernels)")
+            return QuantizedCount(0, linears, kind, "eager q/dq simulation (fp32 kernels)")
         n = count_in_inductor_code(prepared.compiled.codes)
-        return QuantizedCount(n, linears, "int8", "onednn.qlinear_pointwise calls in inductor's code")
+        return QuantizedCount(n, linears, kind, "onednn.qlinear_pointwise calls in inductor's code")
     if isinstance(work, nn.Module):
-        n, kind, names = count_torchao(work)
+        n, names = count_torchao(work)
         return QuantizedCount(n, linears, kind, f"torchao quantized weights ({names or 'none'})")
     return None
+
+
+def count_onnxruntime(recipe, prepared, model: nn.Module) -> QuantizedCount | None:
+    """The ONNX Runtime proof counter: quantized matmul nodes of the ONNX file the session runs."""
+    if "onnx" not in prepared.artifacts:
+        return None
+    return QuantizedCount(count_onnx(prepared.artifacts["onnx"]), count_linears(model), _kind(recipe),
+                          "quantized ONNX nodes")  # fmt: skip
+
+
+def count_quantized(recipe, prepared, model: nn.Module) -> QuantizedCount | None:
+    """What runs quantized in `prepared` (after its first call), by its runtime's proof counter (the registry's
+    `RuntimeSpec.count_quantized`); None for fp32 recipes or a runtime without one."""
+    from swinprof.optimize.methods import get_runtime
+
+    if recipe.quantize.method == "none":
+        return None
+    counter = get_runtime(recipe.target.runtime).spec.count_quantized
+    return counter(recipe, prepared, model) if counter is not None else None
 
 
 def _lacks_int8_dot() -> bool:
@@ -148,14 +166,14 @@ def execution_warnings(recipe, prepared, count: QuantizedCount | None) -> list[s
         why = count.evidence
         if recipe.compile.backend == "inductor" and not recipe.compile.freezing:
             why = FREEZING_OFF
-        elif prepared.compiled is None and recipe.quantize.method.startswith("pt2e"):
+        elif prepared.compiled is None and isinstance(_unwrap(prepared.fn), torch.fx.GraphModule):
             why = "PT2E without [compile] runs an fp32 simulation: set [compile] backend = 'inductor', freezing = true"
         out.append(f"{name}: quantizes {len(prepared.quantized_layers)} layers but 0 of {count.linears} linears "
                    f"run in {count.kind} ({why})")  # fmt: skip
     if count is not None and count.kind == "int8" and recipe.target.device == "cpu" and _lacks_int8_dot():
         out.append(f"{name}: this CPU has no {'/'.join(INT8_DOT_FLAGS)}: int8 GEMMs fall back to AVX2 "
                    "(vpmaddubsw, 7-bit activations) and are often no faster than fp32")  # fmt: skip
-    if "fp8" in recipe.quantize.method and recipe.target.device == "cuda" and torch.cuda.is_available():
+    if _kind(recipe) == "fp8" and recipe.target.device == "cuda" and torch.cuda.is_available():
         cc = torch.cuda.get_device_capability()
         if cc < FP8_CAPABILITY:
             out.append(f"{name}: fp8 needs compute capability >= 8.9 (Ada/Hopper); this GPU is {cc[0]}.{cc[1]}")

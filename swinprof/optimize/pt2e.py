@@ -120,7 +120,8 @@ def graph_module_bytes(gm: torch.fx.GraphModule) -> int:
 
 PT2E_X86 = MethodSpec(
     "pytorch", ("cpu",), extra="quant", module="torchao", calibrated=True,
-    summary="PT2E static int8, X86InductorQuantizer",
+    summary="PT2E static int8, X86InductorQuantizer", kind="int8", packages=("torchao",), switchable=True,
+    tested_by="tests/optimize/test_pt2e.py::test_pt2e_int8_eager_fidelity_and_skips",
     # Only inductor with freezing lowers the q/dq pairs to oneDNN int8 kernels; eager is a slow simulation.
     suggested={"compile": {"backend": "inductor", "mode": "default", "freezing": True}},
 )  # fmt: skip

@@ -17,7 +17,9 @@ from torch import nn
 from swinprof.errors import RecipeError, require_extra
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
 
-TORCHAO = MethodSpec("pytorch", ("cpu", "cuda"), extra="quant", module="torchao")
+_TESTS = "tests/optimize/test_torchao_quantize.py"
+TORCHAO = MethodSpec("pytorch", ("cpu", "cuda"), extra="quant", module="torchao", kind="int8", packages=("torchao",),
+                     switchable=True, tested_by=f"{_TESTS}::test_torchao_int8_fidelity")  # fmt: skip
 
 
 def _matches(fqn: str, patterns: Iterable[str]) -> bool:
@@ -76,7 +78,8 @@ def int8_dynamic(job: MethodJob) -> Quantized:
 
 
 FP8 = dataclasses.replace(
-    TORCHAO, devices=("cuda",), min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic",
+    TORCHAO, devices=("cuda",), min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic", kind="fp8",
+    tested_by=f"{_TESTS}::test_fp8_dynamic_on_gpu",
     suggested={"target": {"precision": "bf16"}},  # fp8 matmuls take bf16 activations
 )  # fmt: skip
 

@@ -19,7 +19,8 @@ from torch import nn
 
 from swinprof.measure.device import resolve_dtype
 from swinprof.optimize.compile import CompiledModel, compile_model
-from swinprof.optimize.methods import MethodJob, RuntimeSpec, apply_method, get_runtime, register_runtime
+from swinprof.optimize.methods import OWN, MethodJob, RuntimeSpec, apply_method, get_runtime, register_runtime
+from swinprof.optimize.proof import count_pytorch
 from swinprof.optimize.recipe import Recipe
 
 
@@ -59,8 +60,14 @@ class _CastInput:
 
 
 PYTORCH = RuntimeSpec(
-    devices=("cpu", "cuda"), summary="PyTorch eager, or torch.compile with [compile]", compiles=True, dispatcher=True
-)
+    devices=("cpu", "cuda"), summary="PyTorch eager, or torch.compile with [compile]", compiles=True, dispatcher=True,
+    title="PyTorch", packages=("torch",), count_quantized=count_pytorch,
+    count_evidence="oneDNN int8 GEMMs in inductor's generated code (PT2E), torchao quantized weight tensors; 0 for "
+    "PT2E run eagerly (an fp32 simulation)",
+    size_meter="torch.save(state_dict) bytes; PT2E: the tensors the int8 graph reads",
+    gap_role={"fp32": OWN, "int8": OWN}, selfcheck="recipe int8-dynamic",
+    tested_by="tests/optimize/test_compile_inductor.py::test_one_frozen_graph_with_prepacked_linears_matches_eager",
+)  # fmt: skip
 
 
 @register_runtime("pytorch", PYTORCH)

@@ -25,7 +25,7 @@ import torch
 from torch import fx, nn
 
 from swinprof.errors import RecipeError
-from swinprof.optimize.methods import MethodJob, apply_method
+from swinprof.optimize.methods import MethodJob, apply_method, methods
 from swinprof.optimize.pt2e import quantize_pt2e_x86, resolve_reduce_range
 from swinprof.optimize.recipe import Recipe
 
@@ -262,7 +262,8 @@ def register_switchboard(*method_names: str):
 
 
 def supported_methods() -> tuple[str, ...]:
-    return tuple(_BUILDERS)
+    """The methods whose registration says sensitivity can switch their layers (`MethodSpec.switchable`)."""
+    return tuple(name for name, m in methods().items() if m.spec.switchable)
 
 
 @register_switchboard("pt2e-int8-x86")
@@ -295,7 +296,7 @@ def torchao_switchboard(job: SwitchJob) -> Switchboard:
 
 def check_supported(recipe: Recipe) -> None:
     """RecipeError (before any work) unless a switchboard exists for the recipe's method."""
-    if recipe.quantize.method not in _BUILDERS:
+    if recipe.quantize.method not in supported_methods():
         raise RecipeError(
             f"sensitivity/budget search does not support method {recipe.quantize.method!r} (recipe "
             f"{recipe.name!r}); supported: {', '.join(supported_methods())}"

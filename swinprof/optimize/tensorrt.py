@@ -109,7 +109,8 @@ def compile_tensorrt(
 
 
 TRT_INT8 = MethodSpec("tensorrt", ("cuda",), extra="tensorrt", module="modelopt", calibrated=True,
-                      summary="TensorRT int8 (ModelOpt PTQ)")  # fmt: skip
+                      summary="TensorRT int8 (ModelOpt PTQ)", kind="int8", packages=("nvidia-modelopt",),
+                      tested_by="tests/optimize/test_tensorrt.py::test_engine_matches_fp32")  # fmt: skip
 
 
 @register_method("trt-int8", TRT_INT8)
@@ -128,6 +129,9 @@ def _check_batches(recipe: Recipe) -> None:
 TENSORRT = RuntimeSpec(
     devices=("cuda",), extra="tensorrt", modules=("torch_tensorrt",), validate=_check_batches,
     summary="torch-tensorrt dynamo engine (UNVERIFIED)",
+    title="TensorRT", packages=("torch-tensorrt",), size_meter="not measured", selfcheck="recipe tensorrt-fp16",
+    uncountable="the engine's layer precisions are not inspected (TensorRT never ran on this project's machines)",
+    tested_by="tests/optimize/test_tensorrt.py::test_engine_matches_fp32",
 )  # fmt: skip
 
 

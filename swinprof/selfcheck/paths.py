@@ -203,7 +203,7 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
 # The process-peak meter runs each recipe again in a fresh process, which for these means a second cold inductor
 # compile or ONNX export (tens of seconds on a 2-core CPU); with --quick the meter is exercised by the torchao
 # recipes instead.
-PREPARED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu", "onnx-ort-int8"})
+PREPARED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu", "onnx-ort-int8", "openvino-int8"})
 TRT = needs_module("torch_tensorrt", "torch_tensorrt not installed")
 RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a GPU machine too), limit
     ("int8-weight-only", DEVICES, (), False, 300.0),
@@ -214,6 +214,7 @@ RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a
     ("edge-orin-int8", ("cuda",), (TRT, needs_module("modelopt", "nvidia-modelopt not installed")), False, 300.0),
     ("compile-inductor", DEVICES, (), False, SLOW_CPU),
     ("int8-x86-cpu", DEVICES, (not_on("cuda", "x86 CPU recipe (PT2E + X86InductorQuantizer)"),), True, SLOW_CPU),
+    ("openvino-int8", ("cpu",), (needs_module("openvino"), needs_module("nncf")), True, 300.0),
     (
         "compile-inductor-max-autotune",
         DEVICES,

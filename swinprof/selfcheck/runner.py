@@ -147,9 +147,13 @@ def run_checks(
 
 
 def versions() -> dict[str, str]:
-    """Installed versions of the packages the paths depend on ("-" when not installed)."""
+    """Installed versions of the packages the paths depend on ("-" when not installed): VERSIONED, then those
+    every registered runtime and method declares (`swinprof.optimize.methods.registered_packages`)."""
+    from swinprof.optimize.methods import registered_packages
+
     out = {}
-    for name in VERSIONED:
+    names = dict.fromkeys([*VERSIONED, *(p.replace("-", "_") for p in registered_packages() if p != "swinprof")])
+    for name in names:
         try:
             out[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:

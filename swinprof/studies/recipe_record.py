@@ -21,12 +21,12 @@ from swinprof.measure.environment import busy_warning
 from swinprof.measure.isolated import ALLOCATOR_NOTE
 from swinprof.measure.memory import TENSOR_PEAK
 from swinprof.optimize.fresh import PROCESS_PEAK
+from swinprof.optimize.methods import registered_packages, runtimes
 from swinprof.optimize.recipe import to_dict, to_toml
 from swinprof.report.document import Report
 from swinprof.report.render import to_records
 from swinprof.studies.recipe_run import BASELINE, RunResult
 
-PACKAGES = ("swinprof", "torch", "torchao", "onnx", "onnxruntime", "onnxscript", "torch-tensorrt", "nvidia-modelopt")
 NOT_MEASURED = "not measured"
 
 # machine column -> label people read; the raw columns beside them stay in json/csv only.
@@ -56,9 +56,10 @@ HIDDEN = ("runtime", *RAW_COLUMNS)
 
 
 def versions() -> dict[str, str | None]:
-    """Installed versions of the packages a result depends on (None if not installed)."""
+    """Installed versions of the packages a result depends on (None if not installed): swinprof and what every
+    registered runtime and method declares (`RuntimeSpec.packages`, `MethodSpec.packages`)."""
     out = {}
-    for name in PACKAGES:
+    for name in registered_packages():
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -118,18 +119,32 @@ def comparison_notes(result: RunResult) -> list[str]:
         f"interleaved in one run{settle}; speedup vs fp32 = fp32 eager median / recipe median at the same batch "
         "size",
         f"tensor peak MiB: {TENSOR_PEAK} of one forward at the row's batch size, after a warm-up call (weights "
-        "and input excluded); blank for compiled, ONNX Runtime and TensorRT rows, whose kernels allocate "
-        "outside the PyTorch dispatcher the meter watches",
+        f"and input excluded); blank for compiled, {_titles(lambda s: not s.dispatcher)} rows, whose kernels "
+        "allocate outside the PyTorch dispatcher the meter watches",
         process,
-        "size MiB: torch.save(state_dict) bytes; PT2E: the tensors the int8 graph reads; ONNX Runtime: the "
-        ".onnx file; TensorRT: not measured",
+        "size MiB: " + "; ".join(_per_runtime(lambda s: s.size_meter)),
         "graphs / breaks / recompiles: graphs torch.compile built, graph breaks, graphs recompiled after their "
         "warm-up call (torch._dynamo counters over the whole run; one compile per input shape is by design)",
-        "linears quantized: nn.Linear layers that actually run quantized, counted after the first call: oneDNN "
-        "int8 GEMMs in inductor's generated code (PT2E), torchao quantized weight tensors, quantized ONNX nodes; "
-        "0 for PT2E run eagerly (an fp32 simulation)",
+        "linears quantized: nn.Linear layers that actually run quantized, counted after the first call: "
+        + "; ".join(_per_runtime(lambda s: s.count_evidence or (s.uncountable and f"not counted, {s.uncountable}"))),
         "prepare s: quantize / export / calibrate; first call s: the first call at that batch size (compiles)",
     ]
+
+
+def _titles(which) -> str:
+    """The report names of the registered runtimes whose spec passes `which`, as a phrase."""
+    names = [r.spec.title for r in runtimes().values() if which(r.spec)]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _per_runtime(describe) -> list[str]:
+    """`<title>: <what describe says>` for every registered runtime (the first one, PyTorch, without its title)."""
+    out = []
+    for i, runtime in enumerate(runtimes().values()):
+        text = describe(runtime.spec)
+        if text:
+            out.append(text if i == 0 else f"{runtime.spec.title}: {text}")
+    return out
 
 
 def _run_notes(result: RunResult) -> list[str]:

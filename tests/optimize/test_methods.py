@@ -10,13 +10,10 @@ import torch
 import swinprof.optimize.methods as registry
 from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeError
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, methods, register_method, runtimes
-from swinprof.optimize.presets import method_table
-from swinprof.optimize.recipe import check_requirements, parse_recipe
+from swinprof.optimize.presets import method_table, preset_paths
+from swinprof.optimize.recipe import check_requirements, load_recipe, parse_recipe
 from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
-
-BUILTIN = ["none", "int8-weight-only", "int8-dynamic", "fp8-dynamic", "pt2e-int8-x86", "ort-int8-dynamic",
-           "ort-int8-static", "trt-int8", "nncf-int8", "nncf-int8-smoothquant"]  # fmt: skip
 
 
 @pytest.fixture
@@ -27,8 +24,15 @@ def scratch_registry(monkeypatch):
 
 def test_builtin_methods_and_runtimes_are_registered():
     # `none` first; the rest in the order their modules were imported (a test may import one early)
-    assert next(iter(methods())) == "none" and sorted(methods()) == sorted(BUILTIN)
-    assert set(runtimes()) == {"pytorch", "onnxruntime", "tensorrt", "openvino"}
+    assert next(iter(methods())) == "none"
+    builtin = {*registry.BUILTIN_MODULES, registry.__name__}
+    for name, entry in [*methods().items(), *runtimes().items()]:
+        assert entry.handler.__module__ in builtin, f"{name}: registered outside the built-in modules"
+    for module in registry.BUILTIN_MODULES:  # each built-in module registers something
+        assert any(e.handler.__module__ == module for e in [*methods().values(), *runtimes().values()]), module
+    for name, path in preset_paths().items():  # every preset's method and runtime is registered
+        recipe = load_recipe(path)
+        assert recipe.quantize.method in methods() and recipe.target.runtime in runtimes(), name
     assert list(method_table()["method"]) == list(methods())
 
 

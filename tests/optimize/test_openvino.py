@@ -143,7 +143,8 @@ def test_bf16_is_refused_in_one_line_where_the_cpu_lacks_it(capsys, tmp_path):
     if "BF16" in offered:
         check_requirements(_recipe("openvino-bf16"))  # offered: the recipe may run
         pytest.skip("this CPU offers bf16 inference; the refusal needs one without AVX512_BF16/AMX")
-    with pytest.raises(DeviceUnavailableError, match=r"bf16 inference .* needs AVX512_BF16/AMX; this CPU offers FP32"):
+    refused = r"bf16 inference .* needs AVX512_BF16/AMX; this CPU offers .*FP32"  # the plugin's list, in its order
+    with pytest.raises(DeviceUnavailableError, match=refused):
         check_requirements(_recipe("openvino-bf16"))
     assert main(["run", "openvino-bf16", "--model", "swin_t", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
@@ -165,3 +166,27 @@ def test_an_unsupported_op_is_one_swinprof_error_line():
     assert isinstance(caught.value, SwinprofError)
     assert str(caught.value) == ("OpenVINO could not convert the model: No conversion rule found for operations: "
                                  "aten.special_bessel_j0.default")  # fmt: skip
+
+
+def test_the_proof_counts_the_linears_the_cpu_plugin_runs_in_int8(model, int8, fp32):
+    """The runtime's proof counter reads the compiled model: every linear but the skipped head runs in i8/u8."""
+    from swinprof.optimize.proof import count_linears, count_quantized
+    from swinprof.optimize.runner import Prepared
+
+    recipe = _recipe("openvino-int8")
+    prepared = Prepared(recipe.name, ovrt.compile_ov(int8.work.model), 0.0, None)
+    count = count_quantized(recipe, prepared, model)
+    assert (count.quantized, count.linears, count.kind) == (count_linears(model) - 1, count_linears(model), "int8")
+    fp32_count = ovrt.count_openvino(recipe, fp32, model)  # the same counter on the fp32 IR: nothing int8
+    assert fp32_count.quantized == 0
+
+
+@pytest.mark.slow  # a second NNCF quantization (~15 s on the shared 2-core machines)
+def test_smoothquant_keeps_fidelity(model, work, tmp_path):
+    recipe = _recipe("openvino-int8").replace("quantize", method="nncf-int8-smoothquant")
+    calibration = [inputs(8, seed=s, size=SIZE) for s in range(2)]
+    done = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, work, calibration, tmp_path))
+    x = inputs(8, seed=5, size=SIZE)
+    with torch.inference_mode():
+        assert compare_logits(model(x), ovrt.compile_ov(done.work.model)(x)).sqnr_db > 10.0
+    assert "SmoothQuant on" in " ".join(done.notes)

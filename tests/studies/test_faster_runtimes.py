@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import swinprof.optimize.methods as registry
+from swinprof.optimize.methods import OTHER, MethodSpec, Quantized, RuntimeSpec, methods, runtimes
 from swinprof.studies.faster_runtimes import runtime_gaps
 
 
@@ -43,3 +45,17 @@ def test_no_line_where_swinprof_is_as_fast_or_nothing_to_compare():
     assert runtime_gaps([r for r in ROWS if r["runtime"] != "openvino"], {}) == []
     bf16 = [_row("openvino-bf16", "none", "openvino", 1, 50.0), _row("fp32-eager", "none", "pytorch", 1, 140.8)]
     assert runtime_gaps(bf16, {"openvino-bf16": "bf16"}) == []  # bf16 is not compared with fp32
+
+
+def test_which_runtimes_are_compared_comes_from_their_registration(monkeypatch):
+    """A runtime registered as a deployment runtime (gap role OTHER) with an int8 method is compared with
+    swinprof's int8 paths without naming it anywhere else; its method's name says nothing about int8."""
+    monkeypatch.setattr(registry, "_RUNTIMES", dict(runtimes()))
+    monkeypatch.setattr(registry, "_METHODS", dict(methods()))
+    registry.register_runtime("edge-rt", RuntimeSpec(("cpu",), title="Edge", gap_role={"int8": OTHER}))(None)
+    registry.register_method("edge-q", MethodSpec("edge-rt", ("cpu",), kind="int8"))(lambda job: Quantized(job.work))
+    rows = [*ROWS[:6], _row("edge-q8", "edge-q", "edge-rt", 1, 26.0, 30.0)]
+    assert runtime_gaps(rows, {"openvino-fp32": "fp32", "openvino-int8": "fp32"})[-1] == (
+        "edge-q8 is 2.01x faster than the fastest swinprof int8 path (PyTorch, ONNX Runtime) here at batch 1 "
+        "(int8-x86-cpu: 52.3 ms vs 26.0 ms; SQNR 34.4 dB vs 30.0 dB)"
+    )
