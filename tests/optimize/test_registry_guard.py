@@ -90,13 +90,13 @@ def test_every_selfcheck_path_says_what_it_checks_and_its_time_limit():
         assert all(check.limit_s.get(d, 0) > 0 for d in check.devices), f"{check.name!r} lacks a time limit"
 
 
-THROWAWAY = '''
+THROWAWAY = """
 from swinprof.optimize.methods import RuntimeSpec, register_runtime
 
 @register_runtime("throwaway", RuntimeSpec(devices=("cpu",), title="Throwaway", size_meter="none"))
 def prepare_throwaway(recipe, model, calibration, workdir):
     raise NotImplementedError
-'''
+"""
 
 
 def test_a_new_runtime_is_told_exactly_what_it_lacks(tmp_path):
