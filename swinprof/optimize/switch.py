@@ -262,8 +262,10 @@ def register_switchboard(*method_names: str):
 
 
 def supported_methods() -> tuple[str, ...]:
-    """The methods whose registration says sensitivity can switch their layers (`MethodSpec.switchable`)."""
-    return tuple(name for name, m in methods().items() if m.spec.switchable)
+    """The methods whose registration says sensitivity can switch their layers (`MethodSpec.switchable`), in
+    the order their switchboard builders were registered below (the guard test holds the two together)."""
+    switchable = {name for name, m in methods().items() if m.spec.switchable}
+    return tuple(name for name in _BUILDERS if name in switchable)
 
 
 @register_switchboard("pt2e-int8-x86")
