@@ -169,7 +169,8 @@ def compare_attention(
 
     Per implementation: max abs error of the logits (and, with `backward`, of the input gradient) vs
     `reference`; median latency of one regular and one shifted block per stage; full-model median and p90
-    latency interleaved with the others; peak memory of one call (`bench.memory`); speedup vs reference.
+    latency interleaved with the others; tensor peak of one call (`swinprof.measure.memory.forward_tensor_peak`);
+    speedup vs reference.
     `model_overrides` replace config fields (`embed_dim=`, `depths=`, ...), e.g. for small test models.
     """
     dev, dt = resolve_device(device), resolve_dtype(dtype)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from swinprof.cli.main import _leaf_parsers, build_parser
 
 
@@ -31,3 +33,20 @@ def test_one_way_to_name_the_model_per_command():
     for leaf in _subcommands(build_parser()):
         dests = [a.dest for a in leaf._actions]
         assert not ({"model", "variant"} <= set(dests)), f"{leaf.prog} takes the model twice"
+
+
+def _names() -> list[str]:
+    """Every subcommand `cli/main.py` found (one module each), as typed on the command line."""
+    return [leaf.prog.removeprefix("swinprof ") for leaf in _subcommands(build_parser())]
+
+
+@pytest.mark.parametrize("command", _names())
+def test_every_subcommand_answers_help_with_its_usage_and_description(command, capsys):
+    from swinprof.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command.split(), "--help"])
+    out = capsys.readouterr().out
+    leaf = next(leaf for leaf in _subcommands(build_parser()) if leaf.prog == f"swinprof {command}")
+    assert exit_info.value.code == 0 and out.startswith(f"usage: swinprof {command}")
+    assert leaf.description.split(".")[0].split()[0] in out  # the description is printed, not only the usage

@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
-import itertools
-import time
+import pytest
 
+from swinprof.measure import timing
 from swinprof.measure.timing import measure_interleaved
 
 
-def test_settle_idles_before_each_timed_call_and_is_not_timed():
-    starts: list[tuple[str, float]] = []
+class FakeClock:
+    """A clock only the calls and the idle time move: samples are exact, whatever the machine's load."""
 
-    def call(name):
-        return lambda: starts.append((name, time.perf_counter()))
+    def __init__(self) -> None:
+        self.now, self.events = 0.0, []
 
-    timings = measure_interleaved({"a": call("a"), "b": call("b")}, warmup=1, iters=3, settle_ms=20.0)
-    timed = starts[2:]  # after one warm-up call each
-    assert [name for name, _ in timed] == ["a", "b"] * 3
-    gaps = [t1 - t0 for (_, t0), (_, t1) in itertools.pairwise(timed)]
-    assert min(gaps) >= 0.020
-    assert all(len(t.samples_ms) == 3 and max(t.samples_ms) < 20.0 for t in timings.values())
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.events.append(("idle", seconds))
+        self.now += seconds
+
+    def call(self, name: str, ms: float):
+        def run():
+            self.events.append(("call", name))
+            self.now += ms / 1e3
+
+        return run
 
 
-def test_no_settle_times_back_to_back():
-    starts: list[float] = []
-    measure_interleaved({"a": lambda: starts.append(time.perf_counter())}, warmup=0, iters=5)
-    assert max(t1 - t0 for t0, t1 in itertools.pairwise(starts)) < 0.020
+def _timed_with(monkeypatch, settle_ms: float) -> tuple[FakeClock, dict]:
+    clock = FakeClock()
+    monkeypatch.setattr(timing.time, "perf_counter", clock.perf_counter)
+    monkeypatch.setattr(timing.time, "sleep", clock.sleep)
+    fns = {"a": clock.call("a", 3.0), "b": clock.call("b", 5.0)}
+    return clock, measure_interleaved(fns, warmup=1, iters=3, settle_ms=settle_ms)
+
+
+def test_settle_idles_before_each_timed_call_and_is_not_timed(monkeypatch):
+    clock, timings = _timed_with(monkeypatch, settle_ms=20.0)
+    timed = clock.events[2:]  # after one warm-up call each
+    assert timed == [("idle", 0.020), ("call", "a"), ("idle", 0.020), ("call", "b")] * 3
+    assert timings["a"].samples_ms == pytest.approx([3.0] * 3)  # the idle is not in the sample
+    assert timings["b"].samples_ms == pytest.approx([5.0] * 3)
+
+
+def test_no_settle_times_back_to_back(monkeypatch):
+    clock, timings = _timed_with(monkeypatch, settle_ms=0.0)
+    assert clock.events == [("call", "a"), ("call", "b")] * 4
+    assert timings["b"].samples_ms == pytest.approx([5.0] * 3)

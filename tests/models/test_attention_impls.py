@@ -8,7 +8,7 @@ import torch
 
 from swinprof.errors import DeviceUnavailableError
 from swinprof.models import create_model
-from swinprof.models.attention import available_attention, unavailable_reason
+from swinprof.models.attention import available_attention, chunked_attention, unavailable_reason
 from swinprof.models.blocks import SwinBlock
 
 TOL = 1e-5
@@ -20,7 +20,8 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool((a - b).abs().max() <= TOL * max(1.0, b.abs().max().item()))
 
 
-GRAD_IMPLS = ["naive", "sdpa", "fused"]  # flex has no CPU backward: forward-only below
+# Every registered implementation but `reference` itself: a new one is checked without editing a list.
+OTHER_IMPLS = [impl for impl in available_attention() if impl != "reference"]
 
 # (map height, width, window, shift): square, non-square, padded (not window multiples), window 7.
 GEOMETRIES = {
@@ -42,16 +43,21 @@ def _block(version: int, window: int, shift: int, seed: int = 0) -> SwinBlock:
 
 
 def _attend(block: SwinBlock, impl: str, x: torch.Tensor, grad_out: torch.Tensor):
-    """Output and gradients (input, every parameter) of the block's windowed attention under `impl`."""
+    """Output and gradients (input, every parameter) of the block's windowed attention under `impl`; an
+    implementation that cannot run a backward here says why (DeviceUnavailableError) and the test is skipped
+    with that reason (flex on CPU: its forward is checked by `test_forward_matches_reference_v1_and_v2`)."""
     block.attn_impl = impl
     x = x.clone().requires_grad_(True)
-    out = block.window_attention(x)
+    try:
+        out = block.window_attention(x)
+    except DeviceUnavailableError as exc:
+        pytest.skip(f"{impl}: {exc}")
     params = [p for p in block.parameters() if p.requires_grad]
     grads = torch.autograd.grad((out * grad_out).sum(), [x, *params], allow_unused=True)
     return out.detach(), grads
 
 
-@pytest.mark.parametrize("impl", GRAD_IMPLS)
+@pytest.mark.parametrize("impl", OTHER_IMPLS)
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("geometry", list(GEOMETRIES))
 @pytest.mark.parametrize("shifted", [True, False], ids=["shifted", "regular"])
@@ -103,6 +109,13 @@ def _tiny(name: str, seed: int, **overrides) -> torch.nn.Module:
     return model.eval()
 
 
+def _eager_impls() -> list[str]:
+    """The implementations that run a training step (forward and backward) here without compiling: every
+    registered one but those that compile their kernel (chunks=False: flex, checked once in its slow test)."""
+    runs = [impl for impl in chunked_attention() if unavailable_reason(impl, "cpu", torch.float32) is None]
+    return [impl for impl in runs if impl != "reference"]
+
+
 @pytest.mark.parametrize("name", ["swin_t", "swinv2_t_w8"], ids=["v1", "v2"])
 def test_swapping_impl_on_loaded_weights_keeps_logits(name):
     model = _tiny(name, seed=0)
@@ -110,7 +123,7 @@ def test_swapping_impl_on_loaded_weights_keeps_logits(name):
     x = torch.randn(2, 3, 64, 96)
     with torch.inference_mode():
         ref = model(x)
-        for impl in GRAD_IMPLS:
+        for impl in _eager_impls():
             assert (model.set_attn_impl(impl)(x) - ref).abs().max() <= 1e-4, impl
 
 
@@ -128,31 +141,35 @@ def test_cached_masks_follow_new_weights():
 
 
 def test_training_step_gradients_match_through_the_model():
-    """Whole-model backward in train mode (stochastic depth off so runs are comparable): fused, sdpa = reference."""
+    """Whole-model backward in train mode (stochastic depth off so runs are comparable): each = reference."""
     model = _tiny("swinv2_t_w8", 0, drop_path_rate=0.0).train()
     x = torch.randn(2, 3, 64, 96)
     grads = {}
-    for impl in ("reference", "fused", "sdpa"):
+    for impl in ("reference", *_eager_impls()):
         model.zero_grad()
         model.set_attn_impl(impl)(x).square().sum().backward()
         grads[impl] = [p.grad.clone() for p in model.parameters()]
-    for impl in ("fused", "sdpa"):
+    for impl in _eager_impls():
         worst = max((a - b).abs().max().item() for a, b in zip(grads[impl], grads["reference"]))
         assert worst <= 1e-4, impl
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(unavailable_reason("flex", "cpu", torch.float32) is not None, reason="flex cannot run here")
-def test_flex_forward_matches_reference_v1_and_v2():
-    """One geometry (flex compiles per geometry; v1 and v2 share the compiled kernel)."""
+@pytest.mark.slow  # flex compiles per geometry
+@pytest.mark.parametrize("impl", OTHER_IMPLS)
+def test_forward_matches_reference_v1_and_v2(impl):
+    """One padded shifted geometry, forward only (no gradients): covers an implementation without a backward
+    here (flex on CPU) wherever it runs its forward."""
+    reason = unavailable_reason(impl, "cpu", torch.float32)
+    if reason:
+        pytest.skip(f"{impl}: {reason}")
     torch.manual_seed(2)
     x = torch.randn(2, 10, 14, 16)
     for version in (1, 2):
         block = _block(version, 4, 2)
         with torch.no_grad():
             ref = block.window_attention(x)
-            block.attn_impl = "flex"
-            assert (block.window_attention(x) - ref).abs().max() <= TOL, f"v{version}"
+            block.attn_impl = impl
+            assert (block.window_attention(x) - ref).abs().max() <= TOL, f"{impl} v{version}"
 
 
 def test_flex_refuses_cpu_backward_clearly():

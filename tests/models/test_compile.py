@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from swinprof.models.attention import chunked_attention
 from tests.conftest import tiny_model
 
-IMPLS = ["reference", "naive", "sdpa", "fused"]  # flex: tests/models/test_export.py and the slow test below
+# Every registered implementation that runs eagerly per chunk (flex compiles its own kernel per geometry:
+# tests/models/test_export.py and the slow test below).
+IMPLS = chunked_attention()
 SMALL = dict(img_size=64, depths=(2, 2), num_heads=(1, 2))
 
 

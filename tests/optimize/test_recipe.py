@@ -11,9 +11,9 @@ from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeErr
 from swinprof.optimize.presets import _describe, get_recipe, preset_paths, recipe_table, resolve_recipe_path
 from swinprof.optimize.recipe import DEFAULT_SKIP, check_requirements, load_recipe, parse_recipe, to_toml
 
-CPU_PRESETS = ["fp32-eager", "compile-inductor", "compile-inductor-max-autotune", "int8-weight-only",
-               "int8-dynamic", "int8-x86-cpu", "onnx-ort-int8"]  # fmt: skip
-GPU_PRESETS = ["fp8-dynamic", "tensorrt-fp16", "edge-orin-int8"]
+# Every preset in recipes/ (benchmark suites live in recipes/suites/): a new one is checked without editing a list.
+PRESETS = list(preset_paths())
+CPU_PRESETS = [name for name in PRESETS if get_recipe(name).target.device == "cpu"]
 
 
 def test_defaults_are_the_fp32_baseline():
@@ -59,8 +59,8 @@ def test_bad_values(data, message):
 
 def test_every_preset_file_is_valid_and_listed():
     paths = preset_paths()
-    for name in CPU_PRESETS + GPU_PRESETS:
-        assert name in paths, f"preset {name} missing from recipes/"
+    assert len(paths) >= 16 and {"fp32-eager", "int8-x86-cpu", "openvino-int8", "edge-orin-int8"} <= set(paths)
+    for name in paths:
         assert get_recipe(name).name == name
     table = recipe_table()
     assert set(table["name"]) == set(paths)  # every recipes/*.toml, benchmark suites included
@@ -76,7 +76,7 @@ def test_suite_files_are_listed_not_validated(tmp_path):
         load_recipe(suite)
 
 
-@pytest.mark.parametrize("name", CPU_PRESETS + GPU_PRESETS)
+@pytest.mark.parametrize("name", PRESETS)
 def test_toml_round_trip(name, tmp_path):
     recipe = get_recipe(name)
     path = tmp_path / f"{name}.toml"
@@ -86,7 +86,11 @@ def test_toml_round_trip(name, tmp_path):
 
 @pytest.mark.parametrize("name", CPU_PRESETS)
 def test_cpu_presets_pass_machine_checks(name):
-    check_requirements(get_recipe(name))
+    try:
+        check_requirements(get_recipe(name))
+    except DeviceUnavailableError as exc:  # a CPU feature this machine lacks (bf16): the refusal names it
+        assert "this CPU" in str(exc), exc
+        pytest.skip(str(exc))
 
 
 def test_unknown_preset_lists_presets():
