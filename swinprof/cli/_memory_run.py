@@ -7,7 +7,7 @@ import argparse
 import torch
 
 from swinprof.cli._render import emit, err_console
-from swinprof.optimize.memory import MemoryConfig, ModelSpec
+from swinprof.optimize.memory_options import MemoryConfig, ModelSpec
 from swinprof.studies.memory import budget_report, report_stem, steps_report, zero_report
 
 
@@ -25,7 +25,7 @@ def run_steps(args: argparse.Namespace, spec: ModelSpec, device: torch.device, c
 
 def run_budget(args: argparse.Namespace, spec: ModelSpec, device: torch.device, config: MemoryConfig) -> int:
     """The largest batch whose training-step tensor peak fits `--budget`."""
-    from swinprof.optimize.budget import largest_batch, parse_bytes
+    from swinprof.optimize.memory_budget import largest_batch, parse_bytes
 
     budget = parse_bytes(args.budget)
     with err_console.status(f"{spec.name} {spec.img_size}x{spec.img_size}: searching the batch for {args.budget}"):

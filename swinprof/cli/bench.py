@@ -12,8 +12,8 @@ from swinprof.cli import _validate as v
 from swinprof.cli._render import FORMATS, err_console, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
+from swinprof.track.bench_rounds import run_suite
 from swinprof.track.results import save_results
-from swinprof.track.runner import run_suite
 from swinprof.track.suite import load_suite
 
 

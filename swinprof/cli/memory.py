@@ -9,7 +9,7 @@ from swinprof.cli._render import FORMATS
 from swinprof.errors import MemoryOptionError
 from swinprof.measure.device import resolve_device
 from swinprof.models.config import get_variant
-from swinprof.optimize.memory import MODES, MemoryConfig, ModelSpec
+from swinprof.optimize.memory_options import MODES, MemoryConfig, ModelSpec
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     spec = ModelSpec(variant.name, res, overrides)
     if args.budget:
-        from swinprof.optimize.budget import parse_bytes
+        from swinprof.optimize.memory_budget import parse_bytes
 
         parse_bytes(args.budget)  # a bad size fails before the model is built
         return _memory_run.run_budget(args, spec, device, combined)

@@ -13,8 +13,8 @@ from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.errors import InvalidOptionError
 from swinprof.models.attention.registry import available_attention
-from swinprof.profile.runner import ProfileOptions
-from swinprof.profile.runner import Progress as ProgressHooks
+from swinprof.profile.collect import ProfileOptions
+from swinprof.profile.collect import Progress as ProgressHooks
 
 FORMATS = ["table", "markdown", "csv", "json", "html"]
 # Bounds that keep a typo from costing memory: a thread pool far past the cores (each thread has its own stack),
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             extra[trace_path.name] = trace_path
             report.settings["trace"] = str(Path(args.output) / trace_path.name)
         if args.plot and any(t.key.startswith("roofline") for t in report.tables):
-            from swinprof.profile.runner import roofline_chart
+            from swinprof.profile.collect import roofline_chart
 
             extra[f"{stem}_roofline.png"] = roofline_chart(report, "png")
         emit(report, args.format, args.output, stem, extra, quiet=args.quiet)

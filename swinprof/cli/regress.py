@@ -10,7 +10,7 @@ from swinprof.cli._render import FORMATS, show_report
 from swinprof.errors import SwinprofError
 from swinprof.files import atomic_write_many
 from swinprof.report.writer import report_markdown
-from swinprof.track.accuracy import parse_limit
+from swinprof.track.fidelity import parse_limit
 from swinprof.track.history import load_history
 from swinprof.track.plot import history_png
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return _list(args)
     device = resolve_device(args.device)  # CUDA on a machine without it: one line, exit 2
     from swinprof.measure.environment import load_average
-    from swinprof.selfcheck.runner import FAILED, build_report, run_checks
+    from swinprof.selfcheck.run_paths import FAILED, build_report, run_checks
 
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     cuda = device.type == "cuda"

@@ -54,8 +54,8 @@ def load_model(path: str | Path) -> nn.Module:
 def prepare_and_forward(recipe: dict, model_file: str, batch: int, calibration_file: str | None, seed: int) -> dict:
     """The child's job: prepare `recipe` (a resolved recipe as a dict) and run one forward at `batch`."""
     from swinprof.measure.device import synchronize
+    from swinprof.optimize.prepare import prepare
     from swinprof.optimize.recipe import parse_recipe
-    from swinprof.optimize.runner import prepare
 
     r = parse_recipe(recipe, source=f"recipe {recipe.get('meta', {}).get('name')!r} (fresh process)")
     device = torch.device(r.target.device)

@@ -17,7 +17,7 @@ import torch
 
 from swinprof.errors import MemoryOptionError
 from swinprof.models.swin import SwinTransformer
-from swinprof.optimize.memory import (
+from swinprof.optimize.memory_options import (
     MemoryConfig,
     make_batch,
     make_optimizer,

@@ -239,7 +239,8 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Optimizer:
 
 
 def isolated_step(model: dict, config: dict, mode: str, batch: int, device: str = "cpu", steps: int = 2) -> dict:
-    """The fresh-process job (`run_isolated("swinprof.optimize.memory:isolated_step", ...)`) behind a process peak.
+    """The fresh-process job (`run_isolated("swinprof.optimize.memory_options:isolated_step", ...)`) behind a
+    process peak.
 
     Builds `ModelSpec(**model)` with `MemoryConfig.from_json(config)` and runs exactly that configuration's step
     `steps` times on a seeded batch `(batch, 3, res, res)`: training steps (the first creates the AdamW state, so

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from swinprof.optimize.prepare import Prepared
     from swinprof.optimize.proof import QuantizedCount
     from swinprof.optimize.recipe import Recipe
-    from swinprof.optimize.runner import Prepared
 
 ANY_RUNTIME = "*"
 # Precision kinds a method's quantized layers run in (MethodSpec.kind); None: the method quantizes nothing.
@@ -45,8 +45,8 @@ KINDS = ("int8", "fp8")
 OWN, OTHER = "own", "other"
 # Imported on first use of the registry: each registers its runtime / methods beside their handlers.
 BUILTIN_MODULES = (
-    "swinprof.optimize.runner",
-    "swinprof.optimize.quantize",
+    "swinprof.optimize.pytorch",
+    "swinprof.optimize.torchao_methods",
     "swinprof.optimize.pt2e",
     "swinprof.optimize.onnx",
     "swinprof.optimize.tensorrt",
@@ -218,8 +218,12 @@ def methods() -> dict[str, Method]:
 
 
 def runtimes() -> dict[str, Runtime]:
+    """Every registered runtime by name: the built-in ones in BUILTIN_MODULES order (`pytorch` first, whichever
+    module a caller imported first), then any other in registration order."""
     _load_builtin()
-    return dict(_RUNTIMES)
+    rank = {module: i for i, module in enumerate(BUILTIN_MODULES)}
+    order = sorted(_RUNTIMES.values(), key=lambda r: rank.get(getattr(r.handler, "__module__", None), len(rank)))
+    return {r.name: r for r in order}
 
 
 def get_method(name: str) -> Method:

@@ -34,11 +34,11 @@ from swinprof.optimize.methods import (
 )
 from swinprof.optimize.proof import count_onnxruntime
 from swinprof.optimize.pt2e import resolve_reduce_range
-from swinprof.optimize.quantize import selected_modules
+from swinprof.optimize.selection import selected_modules
 
 if TYPE_CHECKING:
+    from swinprof.optimize.prepare import Prepared
     from swinprof.optimize.recipe import Recipe
-    from swinprof.optimize.runner import Prepared
 
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
 
@@ -243,7 +243,7 @@ ONNXRUNTIME = RuntimeSpec(
 @register_runtime("onnxruntime", ONNXRUNTIME)
 def prepare_onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path) -> Prepared:
     """Export fp32 ONNX, apply the method to the file, open a session; the ONNX file is kept as an artifact."""
-    from swinprof.optimize.runner import Prepared
+    from swinprof.optimize.prepare import Prepared
 
     e = recipe.export
     fp32 = export_onnx(model, workdir / f"{recipe.name}.fp32.onnx", model.config.img_size, e.opset, e.dynamic_batch,

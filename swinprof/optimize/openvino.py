@@ -45,11 +45,11 @@ from swinprof.optimize.methods import (
 )
 from swinprof.optimize.proof import QuantizedCount, count_linears
 from swinprof.optimize.pt2e import resolve_reduce_range
-from swinprof.optimize.quantize import _matches
+from swinprof.optimize.selection import matches
 
 if TYPE_CHECKING:
+    from swinprof.optimize.prepare import Prepared
     from swinprof.optimize.recipe import Recipe
-    from swinprof.optimize.runner import Prepared
 
 EXTRA = "openvino"
 _TESTS = "tests/optimize/test_openvino.py"
@@ -245,7 +245,7 @@ def quantized_ops(model) -> list[str]:
 def float_scope(work: OvWork, include: Sequence[str], skip: Sequence[str]) -> list[str]:
     """MatMul/Convolution ops traced inside a module that `include` leaves out or `skip` matches (a glob that
     matches a module covers everything below it, as for the PyTorch methods)."""
-    return [name for name, module in work.weighted_ops() if not _matches(module, include) or _matches(module, skip)]
+    return [name for name, module in work.weighted_ops() if not matches(module, include) or matches(module, skip)]
 
 
 def _calibration_samples(batches: Sequence[torch.Tensor]) -> list[np.ndarray]:
@@ -387,7 +387,7 @@ OPENVINO = RuntimeSpec(
 @register_runtime("openvino", OPENVINO)
 def prepare_openvino(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path) -> Prepared:
     """Export, convert, apply the method to the OpenVINO model, save the IR (artifacts) and compile it."""
-    from swinprof.optimize.runner import Prepared
+    from swinprof.optimize.prepare import Prepared
 
     work = convert(model, recipe.export.dynamic_batch)
     q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, work, calibration, workdir))

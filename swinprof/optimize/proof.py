@@ -107,7 +107,7 @@ def count_onnx(path: str | Path) -> int:
 
 def _unwrap(fn):
     """The module behind a prepared callable (cast wrapper, CompiledModel)."""
-    fn = getattr(fn, "fn", fn)  # runner._CastInput
+    fn = getattr(fn, "fn", fn)  # pytorch._CastInput
     return getattr(fn, "module", fn)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from swinprof.errors import require_extra
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
-from swinprof.optimize.quantize import selected_modules
+from swinprof.optimize.selection import selected_modules
 
 # A batch dimension this wide covers every benchmark batch size; export needs a finite bound.
 MAX_EXPORT_BATCH = 1024

@@ -28,11 +28,11 @@ from swinprof.optimize.methods import (
     register_method,
     register_runtime,
 )
-from swinprof.optimize.quantize import selected_modules
+from swinprof.optimize.selection import selected_modules
 
 if TYPE_CHECKING:
+    from swinprof.optimize.prepare import Prepared
     from swinprof.optimize.recipe import Recipe
-    from swinprof.optimize.runner import Prepared
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -138,7 +138,7 @@ TENSORRT = RuntimeSpec(
 @register_runtime("tensorrt", TENSORRT)
 def prepare_tensorrt(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir) -> Prepared:
     """Apply the method to the module (ModelOpt int8 calibration or nothing), then build the engine."""
-    from swinprof.optimize.runner import Prepared
+    from swinprof.optimize.prepare import Prepared
 
     t = recipe.tensorrt
     q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, model, calibration, workdir))

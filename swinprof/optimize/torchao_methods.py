@@ -1,44 +1,24 @@
 """torchao tensor-subclass quantization (`quantize_`): int8 weight-only, int8 dynamic, fp8 dynamic.
 
 Each method is a torchao config and its registered handler, side by side. Which `nn.Linear` layers are quantized
-is decided by module-name globs (`include`, `skip`); a glob that matches a module also covers everything below
-it, so `patch_embed` keeps `patch_embed.proj` in floating point.
+is decided by module-name globs (`include`, `skip`, `swinprof.optimize.selection`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import fnmatch
 from collections.abc import Iterable
 
 from torch import nn
 
 from swinprof.errors import RecipeError, require_extra
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
+from swinprof.optimize.selection import selected_modules
 
-_TESTS = "tests/optimize/test_torchao_quantize.py"
+_TESTS = "tests/optimize/test_torchao_methods.py"
 TORCHAO = MethodSpec("pytorch", ("cpu", "cuda"), extra="quant", module="torchao", kind="int8", packages=("torchao",),
                      switchable=True, tested_by=f"{_TESTS}::test_torchao_int8_fidelity")  # fmt: skip
-
-
-def _matches(fqn: str, patterns: Iterable[str]) -> bool:
-    """True if `fqn` or one of its ancestors (`a`, `a.b` for `a.b.c`) matches one of the globs."""
-    parts = fqn.split(".")
-    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatchcase(p, pat) for pat in patterns for p in prefixes)
-
-
-def selected_modules(
-    model: nn.Module, include: Iterable[str], skip: Iterable[str], types: tuple[type, ...] = (nn.Linear,)
-) -> list[str]:
-    """Names of the modules of `types` that `include` selects and `skip` does not, in model order."""
-    include, skip = tuple(include), tuple(skip)
-    return [
-        name
-        for name, mod in model.named_modules()
-        if isinstance(mod, types) and _matches(name, include) and not _matches(name, skip)
-    ]
 
 
 def _torchao():

@@ -23,7 +23,7 @@ from swinprof.errors import DeviceUnavailableError, MemoryOptionError
 from swinprof.measure.memory import storage_bytes
 from swinprof.measure.timing import measure_interleaved
 from swinprof.models.swin import SwinTransformer
-from swinprof.optimize.memory import (
+from swinprof.optimize.memory_options import (
     MIB,
     make_batch,
     measure_step_memory,

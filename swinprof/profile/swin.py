@@ -15,10 +15,10 @@ from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
 from swinprof.models.preprocess import build_transform
+from swinprof.profile.collect import Counted, ProfileOptions, Progress, count_side, profile_model, profile_roofline
 from swinprof.profile.grouping import swin_stages
 from swinprof.profile.info import model_info, preprocessing_table
 from swinprof.profile.macs import count_costs
-from swinprof.profile.runner import Counted, ProfileOptions, Progress, count_side, profile_model, profile_roofline
 from swinprof.profile.windows import window_gemm_notes
 from swinprof.report.document import Report
 

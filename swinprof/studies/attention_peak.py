@@ -17,7 +17,7 @@ import torch
 from swinprof.errors import MemoryOptionError
 from swinprof.measure.memory import TensorPeak, score_classifier
 from swinprof.models.swin import SwinTransformer
-from swinprof.optimize.memory import MIB
+from swinprof.optimize.memory_options import MIB
 
 
 def _probe(block, x: torch.Tensor, grad: torch.Tensor | None, chunks: int) -> tuple[int, int]:

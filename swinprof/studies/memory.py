@@ -27,8 +27,8 @@ from swinprof.measure.environment import busy_warning, environment, load_average
 from swinprof.measure.isolated import ALLOCATOR_ENV, ALLOCATOR_NOTE, run_isolated
 from swinprof.measure.memory import TENSOR_PEAK, process_peak_meter
 from swinprof.measure.timing import measure_interleaved
-from swinprof.optimize.budget import BudgetResult
-from swinprof.optimize.memory import (
+from swinprof.optimize.memory_budget import BudgetResult
+from swinprof.optimize.memory_options import (
     MIB,
     MemoryConfig,
     ModelSpec,
@@ -44,7 +44,7 @@ from swinprof.report.document import Report
 
 HIDDEN = ("tensor_peak_bytes", "process_peak_bytes", "process_floor_bytes")
 SAVING = 0.05  # a meter "shows a saving" when it drops by more than this fraction of the baseline
-STEP_JOB = "swinprof.optimize.memory:isolated_step"
+STEP_JOB = "swinprof.optimize.memory_options:isolated_step"
 
 Progress = Callable[[str], None]
 

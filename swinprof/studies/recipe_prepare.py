@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from swinprof.evaluate.imagefolder import ImageSet
+from swinprof.optimize.prepare import Prepared, prepare
 from swinprof.optimize.recipe import Recipe, parse_recipe, to_dict
-from swinprof.optimize.runner import Prepared, prepare
 from swinprof.studies.calibration import calibration_batches
 
 BASELINE = "fp32-eager"

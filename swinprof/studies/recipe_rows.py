@@ -9,9 +9,9 @@ from swinprof.evaluate.fidelity import Fidelity
 from swinprof.evaluate.imagefolder import Accuracy
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak
+from swinprof.optimize.prepare import Prepared
 from swinprof.optimize.proof import QuantizedCount
 from swinprof.optimize.recipe import Recipe
-from swinprof.optimize.runner import Prepared
 from swinprof.studies.recipe_prepare import BASELINE
 from swinprof.studies.recipe_timing import TimedRun
 

@@ -24,9 +24,9 @@ from swinprof.evaluate.fidelity import Fidelity, batched_logits, compare_logits
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
+from swinprof.optimize.prepare import Prepared, state_dict_bytes
 from swinprof.optimize.proof import QuantizedCount, count_quantized, execution_warnings
 from swinprof.optimize.recipe import Recipe, check_requirements, to_dict
-from swinprof.optimize.runner import Prepared, state_dict_bytes
 from swinprof.studies.faster_runtimes import runtime_gaps
 from swinprof.studies.recipe_prepare import BASELINE, PreparedRecipe, baseline_recipe, prepare_recipes
 from swinprof.studies.recipe_rows import Measured, comparison_rows

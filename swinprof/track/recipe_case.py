@@ -36,8 +36,8 @@ def build_recipe_case(case, device: torch.device, seed: int = 0) -> tuple[Callab
     `{"sqnr_db", "top1_agreement", "samples"}` against the fp32 model."""
     from swinprof.evaluate.fidelity import batched_logits, compare_logits
     from swinprof.models import create_model
+    from swinprof.optimize.prepare import prepare
     from swinprof.optimize.presets import get_recipe
-    from swinprof.optimize.runner import prepare
 
     torch.manual_seed(seed)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in case.config.items()}

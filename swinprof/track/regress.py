@@ -117,7 +117,7 @@ def compare_results(
     by the calibration workload per round, per run, or not at all. Cases that carry `fidelity` also regress
     when their SQNR falls by more than `sqnr_db` dB or their top-1 agreement by more than `top1_points` points.
     """
-    from swinprof.track.accuracy import compare_fidelity
+    from swinprof.track.fidelity import compare_fidelity
 
     metric = metric or default_metric(base, new)
     if metric not in METRICS:

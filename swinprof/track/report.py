@@ -96,7 +96,7 @@ def regression_report(
     )
     report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict"))
     if cmp.accuracy:
-        from swinprof.track.accuracy import accuracy_frame
+        from swinprof.track.fidelity import accuracy_frame
 
         report.add("accuracy", "Fidelity vs fp32 per case", accuracy_frame(cmp.accuracy),
                    "drop = baseline - current (SQNR in dB, top-1 agreement in percentage points); a drop past the "

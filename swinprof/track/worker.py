@@ -21,7 +21,7 @@ def measure_in_worker(
 
 def measure_job(suite: dict, samples: int, warmup: int, slowdown: float, seed: int) -> dict:
     """The worker's side: measure a suite given as a dict; JSON-able samples and environment."""
-    from swinprof.track.runner import measure_in_process
+    from swinprof.track.bench_rounds import measure_in_process
 
     wall, cpu, env = measure_in_process(suite_from_dict(suite), samples, warmup, slowdown, seed)
     return {"wall": wall, "cpu": cpu, "environment": env}

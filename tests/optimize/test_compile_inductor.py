@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from swinprof.optimize.prepare import prepare
 from swinprof.optimize.presets import get_recipe
-from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 

@@ -10,9 +10,9 @@ import torch
 import swinprof.optimize.methods as registry
 from swinprof.errors import DeviceUnavailableError, MissingExtraError, RecipeError
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, methods, register_method, runtimes
+from swinprof.optimize.prepare import prepare
 from swinprof.optimize.presets import method_table, preset_paths
 from swinprof.optimize.recipe import check_requirements, load_recipe, parse_recipe
-from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 

@@ -19,8 +19,8 @@ from swinprof.cli.main import main
 from swinprof.errors import DeviceUnavailableError, SwinprofError
 from swinprof.evaluate.fidelity import compare_logits
 from swinprof.optimize.methods import MethodJob, apply_method
+from swinprof.optimize.prepare import prepare
 from swinprof.optimize.recipe import check_requirements, load_recipe
-from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 ov = pytest.importorskip("openvino", reason="needs the [openvino] extra")
@@ -170,8 +170,8 @@ def test_an_unsupported_op_is_one_swinprof_error_line():
 
 def test_the_proof_counts_the_linears_the_cpu_plugin_runs_in_int8(model, int8, fp32):
     """The runtime's proof counter reads the compiled model: every linear but the skipped head runs in i8/u8."""
+    from swinprof.optimize.prepare import Prepared
     from swinprof.optimize.proof import count_linears, count_quantized
-    from swinprof.optimize.runner import Prepared
 
     recipe = _recipe("openvino-int8")
     prepared = Prepared(recipe.name, ovrt.compile_ov(int8.work.model), 0.0, None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from swinprof.optimize.prepare import prepare
 from swinprof.optimize.proof import count_linears, count_quantized, execution_warnings
 from swinprof.optimize.recipe import parse_recipe
-from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from swinprof.optimize.presets import get_recipe
-from swinprof.optimize.quantize import selected_modules
+from swinprof.optimize.selection import selected_modules
 from tests.optimize.tiny import tiny_model
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from swinprof.evaluate.fidelity import sqnr_db
+from swinprof.optimize.prepare import prepare
 from swinprof.optimize.presets import get_recipe
-from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 # fp16 engines follow fp32 to rounding; the int8 engine (ModelOpt PTQ, random weights) loosely.

@@ -9,8 +9,8 @@ from torch import nn
 from swinprof.errors import RecipeError
 from swinprof.evaluate.fidelity import sqnr_db
 from swinprof.optimize.methods import MethodJob, apply_method
-from swinprof.optimize.quantize import selected_modules
 from swinprof.optimize.recipe import DEFAULT_SKIP
+from swinprof.optimize.selection import selected_modules
 from tests.optimize.tiny import inputs, tiny_model
 
 

@@ -26,7 +26,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     from torch.nn.parallel import DistributedDataParallel
 
     from swinprof.models import create_model
-    from swinprof.optimize.memory import make_batch, train_step
+    from swinprof.optimize.memory_options import make_batch, train_step
     from swinprof.optimize.zero import build_optimizers, params_in_sync, zero_rows
 
     torch.set_num_threads(1)
@@ -86,7 +86,7 @@ def _check_report(rows: list[dict]) -> None:
     import pandas as pd
 
     from swinprof.measure.memory import TENSOR_PEAK
-    from swinprof.optimize.memory import MemoryConfig, ModelSpec
+    from swinprof.optimize.memory_options import MemoryConfig, ModelSpec
     from swinprof.studies.memory import zero_report
 
     spec = ModelSpec("swinv2_t_w8", 64, TINY)

@@ -3,8 +3,8 @@ import json
 import torch
 from torch import nn
 
+from swinprof.profile.collect import ProfileOptions, profile_model
 from swinprof.profile.grouping import Stage
-from swinprof.profile.runner import ProfileOptions, profile_model
 from swinprof.report.document import Report
 from swinprof.report.writer import report_json
 

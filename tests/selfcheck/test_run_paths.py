@@ -10,7 +10,7 @@ import pytest
 
 from swinprof.cli.main import main
 from swinprof.selfcheck.registry import Result, register, unregister
-from swinprof.selfcheck.runner import execution_order, run_checks
+from swinprof.selfcheck.run_paths import execution_order, run_checks
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from swinprof.cli.main import main
 from swinprof.report.writer import report_json
-from swinprof.selfcheck.runner import Outcome, build_report
+from swinprof.selfcheck.run_paths import Outcome, build_report
 from swinprof.selfcheck.summary import summary_report
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from swinprof.evaluate.fidelity import Fidelity
 from swinprof.measure.timing import Timing
+from swinprof.optimize.prepare import Prepared
 from swinprof.optimize.presets import get_recipe
-from swinprof.optimize.runner import Prepared
 from swinprof.studies.recipe_rows import LOW_SQNR_DB, Measured, comparison_rows
 from swinprof.studies.recipe_run import BASELINE
 from swinprof.studies.recipe_timing import TimedRun

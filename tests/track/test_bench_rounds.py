@@ -4,8 +4,8 @@ import time
 import pytest
 import torch
 
+from swinprof.track.bench_rounds import run_suite, with_planted_slowdown
 from swinprof.track.results import load_results, save_results
-from swinprof.track.runner import run_suite, with_planted_slowdown
 from swinprof.track.suite import parse_suite
 
 TINY = {

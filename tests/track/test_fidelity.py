@@ -6,7 +6,7 @@ import pytest
 
 from swinprof.cli.main import main
 from swinprof.errors import SwinprofError
-from swinprof.track.accuracy import parse_limit
+from swinprof.track.fidelity import parse_limit
 from swinprof.track.results import save_results
 
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from swinprof.errors import SuiteError
+from swinprof.track.bench_rounds import run_suite
 from swinprof.track.regress import compare_results
-from swinprof.track.runner import run_suite
 from swinprof.track.suite import parse_suite
 
 SUITE = {
