@@ -16,6 +16,10 @@ from swinprof.track.results import save_results
 from swinprof.track.runner import run_suite
 from swinprof.track.suite import load_suite
 
+# A planted slowdown busy-waits (FACTOR - 1) x each case's time: 10x already makes any regression obvious, while a
+# huge finite factor (1e308) would busy-wait for ever.
+MAX_PLANTED_SLOWDOWN = 10.0
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -36,11 +40,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--planted-slowdown",
-        type=v.finite_float(1.0),
+        type=v.finite_float(1.0, MAX_PLANTED_SLOWDOWN),
         default=1.0,
         metavar="FACTOR",
-        help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15) with a busy-wait, to check the regression "
-        "detector; recorded in the results",
+        help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15; at most "
+        f"{MAX_PLANTED_SLOWDOWN:g}) with a busy-wait, to check the regression detector; recorded in the results",
     )
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout (default table)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")

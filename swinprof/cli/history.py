@@ -16,7 +16,10 @@ from swinprof.track.results import load_results
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes")
+    p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes",
+                       description="Keep the results of `swinprof bench` runs in a history store (JSON lines, "
+                       f"default {DEFAULT_STORE}) and show latency over commits with its step changes. "
+                       "Example: swinprof history add out/bench.json; swinprof history show")  # fmt: skip
     hs = p.add_subparsers(dest="history_command", metavar="ACTION")
     hs.required = True
     add = hs.add_parser("add", help="append a results file to the history store",
