@@ -25,6 +25,25 @@ def format_cell(value) -> str:
     return str(value)
 
 
+def format_column(values) -> list[str]:
+    """One column's cells with one format (the terminal's tables): float columns share their decimals, enough
+    for three significant digits of the smallest magnitude (2 to 4); a column with values under 0.001 (errors)
+    is all in scientific notation. Other columns as `format_cell`."""
+    values = list(values)
+    floats = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    if not floats or any(not isinstance(v, float) and v is not None for v in values):
+        return [format_cell(v) for v in values]
+    smallest = min((abs(v) for v in floats if v != 0), default=1.0)
+    if smallest < 1e-3 or max(abs(v) for v in floats) >= 1e9:
+        return ["" if _blank(v) else "0" if v == 0 else f"{v:.3e}" for v in values]
+    decimals = min(4, max(2, 2 - math.floor(math.log10(smallest))))
+    return ["" if _blank(v) else f"{v:,.{decimals}f}" for v in values]
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
 def to_markdown(df: pd.DataFrame, title: str | None = None) -> str:
     """A GitHub-flavoured markdown table (pipes in cells escaped)."""
     cols = [str(c) for c in df.columns]

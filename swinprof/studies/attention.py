@@ -25,6 +25,9 @@ from swinprof.models import create_model
 from swinprof.models.attention import available_attention, get_attention, unavailable_reason
 from swinprof.report.document import Report
 
+# What the comparison exists for, always on screen; the per-block times fold first on a narrow terminal.
+HEADLINE = ("impl", "model ms (median)", "speedup vs reference", "tensor peak (MiB)")
+
 
 @dataclass
 class AttentionComparison:
@@ -54,7 +57,8 @@ def attention_report(comparisons: list[AttentionComparison]) -> Report:
     for c in comparisons:
         key, heading = ("impls", "Per implementation") if len(comparisons) == 1 else \
             (f"impls_b{c.settings['batch']}", f"Per implementation, batch {c.settings['batch']}")  # fmt: skip
-        report.add(key, heading, c.table, c.notes, hidden=("tensor_peak_bytes",))
+        report.add(key, heading, c.table, c.notes, hidden=("tensor_peak_bytes",), essential=HEADLINE,
+                   secondary=("status", "max abs err (logits)", "max abs err (input grad)"))  # fmt: skip
     report.warnings += busy_warning(comparisons[-1].environment, unaffected="errors and tensor peaks")
     return report
 
@@ -146,7 +150,7 @@ def _block_latency(model, x, runnable, backward, warmup, iters, device, report) 
 
         timings = measure_interleaved({n: call(n) for n in runnable}, warmup, iters, device, grad=backward)
         for name, t in timings.items():
-            result[name][f"{key} ms"] = t.median
+            result[name][f"{key} block ms"] = t.median
     return result
 
 

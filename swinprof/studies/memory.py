@@ -310,7 +310,10 @@ def steps_report(
                      process_peak_allocator=allocator)  # fmt: skip
     notes = meter_notes(frame, mode, device) + meter_agreement(frame) + step_notes(mode, iters, warmup, dropped)
     what = "Training step" if mode == "train" else "Forward"
-    report.add("steps", f"{what} per configuration", frame, notes, hidden=HIDDEN)
+    report.add("steps", f"{what} per configuration", frame, notes, hidden=HIDDEN, essential=(
+        "config", "tensor peak (MiB)", "tensor peak vs baseline", "step median (ms)", "forward median (ms)",
+        "time vs baseline"), secondary=("process peak (MiB)", "process peak vs baseline", "activations (MiB)",
+        "activations vs baseline"))  # fmt: skip
     report.warnings += busy_warning(report.environment, load_before, unaffected="the memory meters")
     seq = next((c for c in rows if c.seq_chunks > 1), None)
     if seq is not None:

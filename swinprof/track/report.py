@@ -94,7 +94,8 @@ def regression_report(
         f"({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), with its Hodges-Lehmann 95% interval; "
         "p is the two-sided Mann-Whitney U test."
     )
-    report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict"))
+    report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict", "why"),
+               secondary=(f"current {cmp.metric} ms", f"baseline {cmp.metric} ms", "95% CI", "p"))  # fmt: skip
     if cmp.accuracy:
         from swinprof.track.accuracy import accuracy_frame
 
