@@ -82,7 +82,7 @@ def test_headline_columns_stay_and_the_footer_names_what_folded(width):
     assert set(HEADLINE) <= set(shown)
     folded = [c for c in WIDE_FRAME.columns if c not in shown]
     assert folded, "the table is wider than the terminal: something folds"
-    footer = " ".join(" ".join(lines[lines.index(next(x for x in lines if x.startswith("(folded"))):]).split())
+    footer = " ".join(" ".join(lines[lines.index(next(x for x in lines if x.startswith("(folded"))) :]).split())
     assert all(c in footer for c in folded) and MORE_COLUMNS_HINT in footer
     # the unlisted per-block columns fold before the declared secondary ones
     if "status" not in shown:
