@@ -8,8 +8,9 @@ import statistics
 import pandas as pd
 from rich.progress import Progress
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, err_console, show_report
+from swinprof.cli._render import err_console, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
 from swinprof.track.results import save_results
@@ -30,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Example: swinprof bench recipes/suites/ci-bench-tiny.toml -o out/bench.json",
     )
     p.add_argument("suite", help="suite file, e.g. recipes/suites/ci-bench.toml")
-    p.add_argument("-o", "--output", required=True, type=v.output_file, help="results JSON to write (atomically)")
+    o.add_output(p, "the results JSON here, atomically", kind=v.output_file, required=True)
     p.add_argument("--samples", type=v.int_at_least(2), default=None, help="interleaved rounds (default: the suite's)")
     p.add_argument("--warmup", type=v.non_negative_int, default=None,
                    help="untimed calls per case first (default: the suite's)")  # fmt: skip
@@ -46,7 +47,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15; at most "
         f"{MAX_PLANTED_SLOWDOWN:g}) with a busy-wait, to check the regression detector; recorded in the results",
     )
-    p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout (default table)")
+    o.add_format(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, console, show_report
+from swinprof.cli._render import console, emit
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
@@ -38,7 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                       help="write a latency-over-commits plot (one suite: use --suite)")  # fmt: skip
     show.add_argument("--threshold", default="5%", help="smallest step change to list (default 5%%)")
     show.add_argument("--last", type=v.positive_int, default=20, help="rows of the run table to print (default 20)")
-    show.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
+    o.add_format(show)
+    o.add_output(show)
     return p
 
 
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_history(entries, suites[0], args.plot, threshold)
         report.notes.append(f"plot: {args.plot}")
-    show_report(report, args.format)
+    emit(report, args.format, args.output, "history")
     return 0
 
 
