@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
                             "to split over them: use fewer processes or more --samples")  # fmt: skip
     _check_memory(suite)
     # auto_refresh=False: no refresh thread burning CPU inside the timed rounds; we refresh between rounds.
-    with Progress(console=err_console, transient=True, disable=args.quiet, auto_refresh=False) as progress:
+    with Progress(
+        console=err_console, transient=True, disable=args.quiet or not err_console.is_terminal, auto_refresh=False
+    ) as progress:
         task = progress.add_task(f"{suite.name}: {len(suite.cases)} cases", total=samples)
         results = run_suite(
             suite,

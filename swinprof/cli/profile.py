@@ -82,7 +82,9 @@ class _RichProgress(ProgressHooks):
 
 
 def _progress(quiet: bool):
-    if quiet:
+    # Not on a terminal (a log, a pipe), a transient bar is no use and leaves an empty line on stderr, which would
+    # then open an error message.
+    if quiet or not err_console.is_terminal:
         return contextlib.nullcontext(ProgressHooks())
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -103,7 +103,7 @@ def profile_model(
     _add_layers(report, layers, opts.depth)
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings),
-               essential=("stage", "MACs %", "tensor peak (MB)", "median (ms)", "GFLOP/s", "time %"))  # fmt: skip
+               essential=("stage", "MACs %", "tensor peak (MiB)", "median (ms)", "GFLOP/s", "time %"))  # fmt: skip
     if timings is not None:
         report.charts.append(Chart("stages", "Per-stage share of MACs vs share of latency", lambda: _chart(st)))
     ops_title = (
@@ -133,7 +133,7 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
     """
     suffix, named = (f"_{label}", f" [{label}]") if label else ("", "")
     stage_ms = {name: t.median for name, t in timings.timings.items()}
-    stages = stage_roofline(trace, stage_ms, compute, bandwidth)
+    stages = stage_roofline(trace, stage_ms, compute, bandwidth, timings.total.median)  # the stage table's total
     ops = op_roofline(trace, profiled.attributed, compute, bandwidth)
     layout_ms, layout_frac = layout_share(profiled.attributed)
     notes = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 
@@ -25,11 +26,14 @@ def format_cell(value) -> str:
     return str(value)
 
 
-def format_column(values) -> list[str]:
+def format_column(values, header: str = "") -> list[str]:
     """One column's cells with one format (the terminal's tables): float columns share their decimals, enough
     for three significant digits of the smallest magnitude (2 to 4); a column with values under 0.001 (errors)
-    is all in scientific notation. Other columns as `format_cell`."""
+    is all in scientific notation. Sizes (a header naming MiB or MB) always take 2 decimals, so one size prints
+    the same in every command's table. Other columns as `format_cell`."""
     values = list(values)
+    if re.search(r"\bMi?B\b", header) and all(isinstance(v, float) or v is None for v in values):
+        return ["" if _blank(v) else format_cell(v) for v in values]
     floats = [v for v in values if isinstance(v, float) and math.isfinite(v)]
     if not floats or any(not isinstance(v, float) and v is not None for v in values):
         return [format_cell(v) for v in values]

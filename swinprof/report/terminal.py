@@ -44,7 +44,7 @@ class ColumnWidths:
 
 
 def _cells(df: pd.DataFrame, col) -> list[str]:
-    return format_column(df[col].tolist())
+    return format_column(df[col].tolist(), str(col))
 
 
 def _words(texts: Sequence[str]) -> int:

@@ -63,9 +63,11 @@ def attention_report(comparisons: list[AttentionComparison]) -> Report:
     return report
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """`Type: first line of the message`, shortened at a word boundary (never cut mid-word)."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+    line = f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _step(model, x: torch.Tensor, impl: str, backward: bool) -> Callable[[], torch.Tensor]:
@@ -203,8 +205,8 @@ def compare_attention(
                 peaks[name] = forward_tensor_peak(fns[name], dev, grad=backward)
         except Exception as exc:  # e.g. compiled FlexAttention cannot run under a dispatch mode
             peaks[name] = None
-            why = _first_line(exc).split(".")[0]
-            unmeasured.append(f"peak memory of {name} not measured (it cannot run under the counting mode): {why}")
+            unmeasured.append(f"peak memory of {name} not measured: it cannot run under the tensor-peak meter's "
+                              f"dispatch mode ({type(exc).__name__})")  # fmt: skip
     ref_out, ref_grad = outputs["reference"]
     ref_ms = timings["reference"].median
     rows = []
