@@ -33,7 +33,7 @@ def format_column(values, header: str = "") -> list[str]:
     the same in every command's table. Other columns as `format_cell`."""
     values = list(values)
     if re.search(r"\bMi?B\b", header) and all(isinstance(v, float) or v is None for v in values):
-        return ["" if _blank(v) else format_cell(v) for v in values]
+        return ["" if _blank(v) else f"{v:,.2f}" for v in values]
     floats = [v for v in values if isinstance(v, float) and math.isfinite(v)]
     if not floats or any(not isinstance(v, float) and v is not None for v in values):
         return [format_cell(v) for v in values]

@@ -146,17 +146,20 @@ def folded_columns(console: Console, df: pd.DataFrame, essential: Sequence[str] 
 
 
 def _column_parts(df: pd.DataFrame, width: int) -> list[list[str]] | None:
-    """Every column in order, packed into tables that each fit `width` wrapped and repeat the row label (the
-    first column); None when the label and one more column do not fit."""
-    label, parts = df.columns[0], [[df.columns[0]]]
-    for col in df.columns[1:]:
-        if _fits_wrapped(df[[*parts[-1], col]], width):
-            parts[-1].append(col)
-        elif _fits_wrapped(df[[label, col]], width):
-            parts.append([label, col])
-        else:
-            return None
-    return parts
+    """Every column in order, packed into tables that each fit `width` and repeat the row label (the first
+    column): unwrapped when every column fits beside the label, else wrapped; None when even wrapped the label
+    and one more column do not fit."""
+    label = df.columns[0]
+    for measure in (natural_width, least_width):
+        if all(measure(df[[label, col]]) <= width for col in df.columns[1:]):
+            parts = [[label]]
+            for col in df.columns[1:]:
+                if measure(df[[*parts[-1], col]]) <= width:
+                    parts[-1].append(col)
+                else:
+                    parts.append([label, col])
+            return parts
+    return None
 
 
 def _wide(console: Console, df: pd.DataFrame, title: str) -> Iterator[object]:
