@@ -17,9 +17,9 @@ from swinprof.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-# Default test run: the quick ones (about a minute together on 2 quiet cores); everything else is slow.
+# Default test run: the quick ones (listing commands and the tiny attention comparison, well under a minute together
+# on 2 quiet cores); everything else, the profile of full swin_t included, is marked slow.
 QUICK = {"models", "recipes", "selfcheck", "attention"}
-QUICK_PROFILE = ["--res", "64"]  # the tour's profile; `profile swin_s --res 224` (the main job) is slow
 
 
 def readme_commands(text: str) -> list[list[str]]:
@@ -39,8 +39,7 @@ def _cases() -> list:
         pending.append(argv)
         if argv[0] == "bench":  # its results file is regress's input: they run as one case
             continue
-        quick = argv[0] in QUICK or (argv[0] == "profile" and argv[2:4] == QUICK_PROFILE)
-        marks = () if quick else (pytest.mark.slow,)
+        marks = () if argv[0] in QUICK else (pytest.mark.slow,)
         cases.append(pytest.param(pending, id=" + ".join(a[0] for a in pending), marks=marks))
         pending = []
     assert not pending, "a bench line with no regress after it"
