@@ -142,7 +142,8 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
         f"{layout_frac:.0%} of the profiled forward: the work a fused window implementation removes or merges",
     ]
     report.add(f"roofline_stages{suffix}", f"Roofline per stage{named} (median stage time)", stages,
-               [*notes, "ms: median of the interleaved stage timings"],
+               [*notes, "ms: median of the interleaved stage timings; total: the stage table's total (median of "
+                "per-run sums), one meter for the whole model"],
                essential=("stage", "intensity", "ms", "roofline_pct", "bound"))  # fmt: skip
     report.add(f"roofline_ops{suffix}", f"Roofline per aten op{named} (one profiled forward)", ops,
                [f"ms: {profiled.time_source} of one profiled forward, each op charged with the kernels it ran "
