@@ -61,7 +61,8 @@ def test_ctrl_c_leaves_no_report(monkeypatch, tmp_path, capsys):
 def test_run_writes_nothing_without_dash_o(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     argv = ["run", "fp32-eager", "--model", "swin_t", "--res", "32", "--batch-sizes", "1", "--warmup", "0",
-            "--iters", "1", "--fidelity-samples", "2", "--eval-batch", "2", "--no-process-memory"]  # fmt: skip
+            "--iters", "1", "--fidelity-samples", "2", "--eval-batch", "2", "--no-process-memory",
+            "--model-config", "depths=1,1,1,1", "--model-config", "embed_dim=48"]  # fmt: skip
     assert main(argv) == 0
     assert "speedup" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []  # no out/<model>-<recipes>-<time> folder: commands write only where asked
