@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import tempfile
 from pathlib import Path
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.files import check_output_dir
@@ -30,15 +30,14 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
     p.add_argument("--class-map", type=v.existing_file,
                    help="folder name -> class index file (JSON or text) for non-synset folders")  # fmt: skip
     p.add_argument("--limit", type=v.positive_int, help="use at most N images (classes interleaved)")
-    p.add_argument("--device", choices=["cpu", "cuda"], help="override the recipe's [target].device")
+    o.add_device(p, None, "the recipe's [target].device")
     p.add_argument("--batch-sizes", type=v.batch_sizes, help="benchmark batch sizes, e.g. 1,8")
     p.add_argument("--warmup", type=v.non_negative_int, help="untimed warmup calls per model")
     p.add_argument("--iters", type=v.positive_int, help="timed calls per model and batch size")
     p.add_argument("--eval-batch", type=v.positive_int, dest="eval_batch_size",
                    help="batch size for fidelity/accuracy")  # fmt: skip
     p.add_argument("--fidelity-samples", type=v.positive_int, help="inputs compared against fp32")
-    p.add_argument("--seed", type=v.non_negative_int, default=0,
-                   help="seed of the random inputs and weights (default 0)")  # fmt: skip
+    o.add_seed(p)
     p.add_argument("--bench-lock", metavar="FILE", type=v.output_file,
                    help="flock FILE while timing (compiles run outside the lock)")  # fmt: skip
     p.add_argument(
@@ -47,11 +46,9 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
         action="store_false",
         help="skip the process peak (one fresh process per recipe and batch size: prepare + forward)",
     )
-    p.add_argument("-o", "--output", type=v.output_dir,
-                   help="output folder (default out/<model>-<recipes>-<UTC time>)")  # fmt: skip
+    o.add_output(p, "the report, run record, resolved recipes and artifacts into this folder")
     p.add_argument("--title", help="report title")
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table",
-                   help="what to print on stdout (default table)")  # fmt: skip
+    o.add_format(p)
 
 
 def _check_memory(resolved: tuple[Recipe, ...], overrides: dict) -> None:
@@ -77,14 +74,15 @@ def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
     resolved recipes and the artifacts as one unit. Exit code."""
     plan = plan_run(recipes, options(args))
     resolved = plan.recipes
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = Path(args.output or f"out/{resolved[0].model.name}-{'+'.join(r.name for r in resolved)}-{stamp}")
-    check_output_dir(output)  # fail before the work, not after it; publishing creates the folder
+    output = Path(args.output) if args.output else None  # commands write only where asked (-o)
+    if output is not None:
+        check_output_dir(output)  # fail before the work, not after it; publishing creates the folder
     overrides = v.model_overrides(resolved[0].model.name, resolved[0].model.img_size, args.model_config)
     plan = dataclasses.replace(plan, options=dataclasses.replace(plan.options, model_config=overrides))
     _check_memory(resolved, overrides)
     with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
         result = run_plan(plan, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
         env = environment(resolved[0].target.device)
-        emit(run_report(result, env, args.title), args.format, output, "report", extra=run_files(result, env))
+        extra = run_files(result, env) if output is not None else None
+        emit(run_report(result, env, args.title), args.format, output, "report", extra=extra)
     return 0

@@ -92,7 +92,7 @@ def add_model_config(p: argparse.ArgumentParser) -> None:
     """`--model-config KEY=VALUE` (repeatable): what `model_overrides` turns into `create_model` overrides."""
     p.add_argument("--model-config", metavar="KEY=VALUE", type=model_config, action="append", default=[],
                    help="override a field of the variant's config (repeatable), e.g. --model-config depths=1,1,2,1 "
-                   "--model-config embed_dim=32 (random weights: a checkpoint must match the config)")  # fmt: skip
+                   "--model-config embed_dim=48 (random weights: a checkpoint must match the config)")  # fmt: skip
 
 
 def model_overrides(name: str, img_size: int | None, pairs: list[tuple[str, object]]) -> dict:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.cli._render import emit, err_console
 from swinprof.models import get_variant
 from swinprof.studies.attention import attention_report, compare_attention
 
@@ -21,9 +22,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("variant", type=v.variant, help="model variant, e.g. swin_t (see `swinprof models`)")
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
     v.add_model_config(p)
-    p.add_argument("--batch", type=v.batch_sizes, default=(8,),
-                   help="images per forward; several comma-separated (1,8): one table each (default 8)")  # fmt: skip
-    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda")
+    o.add_batch(p, 8, "; several comma-separated (1,8): one table each", several=True)
+    o.add_device(p)
     p.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"], help="model dtype (default fp32)")
     p.add_argument("--backward", action="store_true", help="time forward + backward instead of forward")
     p.add_argument("--impl", type=v.attention_names, default=None,
@@ -33,9 +33,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--iters", type=v.positive_int, default=10, help="interleaved rounds for the full-model timing")
     p.add_argument("--block-iters", type=v.positive_int, default=None,
                    help="rounds per block timing (default: --iters)")  # fmt: skip
-    p.add_argument("--output", type=v.output_dir, default=None,
-                   help="also write the report (md, csv, json, html) into this folder")  # fmt: skip
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    o.add_output(p)
+    o.add_format(p)
     return p
 
 

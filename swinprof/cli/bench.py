@@ -8,13 +8,18 @@ import statistics
 import pandas as pd
 from rich.progress import Progress
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, err_console, show_report
+from swinprof.cli._render import err_console, show_report
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
 from swinprof.track.bench_rounds import run_suite
 from swinprof.track.results import save_results
 from swinprof.track.suite import load_suite
+
+# A planted slowdown busy-waits (FACTOR - 1) x each case's time: 10x already makes any regression obvious, while a
+# huge finite factor (1e308) would busy-wait for ever.
+MAX_PLANTED_SLOWDOWN = 10.0
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -26,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Example: swinprof bench recipes/suites/ci-bench-tiny.toml -o out/bench.json",
     )
     p.add_argument("suite", help="suite file, e.g. recipes/suites/ci-bench.toml")
-    p.add_argument("-o", "--output", required=True, type=v.output_file, help="results JSON to write (atomically)")
+    o.add_output(p, "the results JSON here, atomically", kind=v.output_file, required=True)
     p.add_argument("--samples", type=v.int_at_least(2), default=None, help="interleaved rounds (default: the suite's)")
     p.add_argument("--warmup", type=v.non_negative_int, default=None,
                    help="untimed calls per case first (default: the suite's)")  # fmt: skip
@@ -36,13 +41,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--planted-slowdown",
-        type=v.finite_float(1.0),
+        type=v.finite_float(1.0, MAX_PLANTED_SLOWDOWN),
         default=1.0,
         metavar="FACTOR",
-        help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15) with a busy-wait, to check the regression "
-        "detector; recorded in the results",
+        help="TESTING ONLY: slow every case by FACTOR (e.g. 1.15; at most "
+        f"{MAX_PLANTED_SLOWDOWN:g}) with a busy-wait, to check the regression detector; recorded in the results",
     )
-    p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout (default table)")
+    o.add_format(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
 
@@ -55,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
                             "to split over them: use fewer processes or more --samples")  # fmt: skip
     _check_memory(suite)
     # auto_refresh=False: no refresh thread burning CPU inside the timed rounds; we refresh between rounds.
-    with Progress(console=err_console, transient=True, disable=args.quiet, auto_refresh=False) as progress:
+    with Progress(
+        console=err_console, transient=True, disable=args.quiet or not err_console.is_terminal, auto_refresh=False
+    ) as progress:
         task = progress.add_task(f"{suite.name}: {len(suite.cases)} cases", total=samples)
         results = run_suite(
             suite,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
 from swinprof.report.document import Report
@@ -36,7 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime parity check")
     p.add_argument("--report-format", dest="report_format", choices=FORMATS, default="table",
                    help="how to print the export report (default table)")  # fmt: skip
-    p.add_argument("-o", "--output", required=True, type=v.output_file, help="ONNX file to write")
+    o.add_output(p, "the ONNX file here", kind=v.output_file, required=True)
     return p
 
 

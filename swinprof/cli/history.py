@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, console, show_report
+from swinprof.cli._render import console, emit
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
 from swinprof.report.document import Report
@@ -16,7 +17,10 @@ from swinprof.track.results import load_results
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes")
+    p = sub.add_parser("history", help="results history: add a run, show latency over commits and step changes",
+                       description="Keep the results of `swinprof bench` runs in a history store (JSON lines, "
+                       f"default {DEFAULT_STORE}) and show latency over commits with its step changes. "
+                       "Example: swinprof history add out/bench.json; swinprof history show")  # fmt: skip
     hs = p.add_subparsers(dest="history_command", metavar="ACTION")
     hs.required = True
     add = hs.add_parser("add", help="append a results file to the history store",
@@ -35,7 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                       help="write a latency-over-commits plot (one suite: use --suite)")  # fmt: skip
     show.add_argument("--threshold", default="5%", help="smallest step change to list (default 5%%)")
     show.add_argument("--last", type=v.positive_int, default=20, help="rows of the run table to print (default 20)")
-    show.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
+    o.add_format(show)
+    o.add_output(show)
     return p
 
 
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_history(entries, suites[0], args.plot, threshold)
         report.notes.append(f"plot: {args.plot}")
-    show_report(report, args.format)
+    emit(report, args.format, args.output, "history")
     return 0
 
 

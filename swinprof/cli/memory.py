@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS
 from swinprof.errors import MemoryOptionError
 from swinprof.measure.device import resolve_device
 from swinprof.models.config import get_variant
@@ -26,7 +26,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("model", type=v.variant, help="variant name, e.g. swinv2_t_w8 (see `swinprof models`)")
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
     v.add_model_config(p)
-    p.add_argument("--batch", type=v.positive_int, default=8, help="batch size (default 8)")
+    o.add_batch(p, 8)
     p.add_argument("--window", type=v.positive_int, default=None, help="window size override (e.g. 16)")
     p.add_argument(
         "--checkpoint",
@@ -49,16 +49,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--budget", metavar="SIZE", help="find the largest batch whose training-step tensor peak fits, e.g. 8GiB"
     )
-    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda (default cpu)")
+    o.add_device(p)
     p.add_argument("--iters", type=v.positive_int, default=3, help="timed steps per configuration (default 3)")
     p.add_argument("--warmup", type=v.non_negative_int, default=1, help="untimed steps per configuration (default 1)")
-    p.add_argument(
-        "--output",
-        type=v.output_dir,
-        metavar="DIR",
-        help="write the report (md, json, html, csv) as memory_<model>_<res>_b<batch>_<device>",
-    )
-    p.add_argument("--format", choices=FORMATS, default="table", help="terminal output format (default table)")
+    o.add_output(p, "the report (md, csv, json, html) into this folder as memory_<model>_<res>_b<batch>_<device>",
+                 metavar="DIR")  # fmt: skip
+    o.add_format(p)
     return p
 
 

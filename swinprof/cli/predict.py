@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, show_report
+from swinprof.cli._render import emit
 from swinprof.evaluate.predict import predict_images
 from swinprof.measure.device import resolve_device
 from swinprof.measure.environment import environment
@@ -28,10 +29,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="checkpoint: official/timm/torchvision .pth or .safetensors")  # fmt: skip
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
     p.add_argument("--topk", type=v.positive_int, default=5, help="classes to show per image (default 5)")
-    p.add_argument("--batch", type=v.positive_int, default=16,
-                   help="images classified at a time (default 16): memory stays bounded by it")  # fmt: skip
-    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    o.add_batch(p, 16, ": memory stays bounded by it")
+    o.add_device(p)
+    o.add_format(p)
+    o.add_output(p)
     return p
 
 
@@ -50,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if table["probability"].isna().any():
         report.warnings.append("some probabilities are NaN: the model's logits are not finite for those images")
     report.add("predictions", f"top-{args.topk} classes per image (softmax probabilities)", table)
-    show_report(report, args.format)
+    emit(report, args.format, args.output, "predictions")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.errors import InvalidOptionError
@@ -38,9 +39,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (multiple of 32; default: the "
                    "variant's)")  # fmt: skip
-    p.add_argument("--batch", type=v.positive_int, default=1, help="batch size (default 1)")
+    o.add_batch(p, 1)
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="model dtype (default fp32)")
-    p.add_argument("--device", type=v.device_name, default="cpu", help="cpu or cuda[:N] (default cpu)")
+    o.add_device(p)
     p.add_argument("--threads", type=v.int_at_least(1, MAX_THREADS), default=None,
                    help="torch intra-op threads (default: torch's)")  # fmt: skip
     p.add_argument("--attn", type=v.attention_names, default=["reference"],
@@ -52,9 +53,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--iters", type=v.positive_int, default=10, help="timed calls per stage (default 10)")
     p.add_argument("--depth", type=v.int_at_least(0, MAX_DEPTH), default=3, help="layer-summary depth (default 3)")
-    p.add_argument("--format", choices=FORMATS, default="table", help="terminal output format (default table)")
-    p.add_argument("--output", type=v.output_dir, default=None,
-                   help="also write md/csv/json/html reports into this directory")  # fmt: skip
+    o.add_format(p)
+    o.add_output(p)
     p.add_argument("--trace", action="store_true", help="write a Chrome/Perfetto trace (into --output, else .)")
     p.add_argument("--weights", type=v.existing_file, default=None, help="checkpoint file (.pth or .safetensors)")
     p.add_argument("--by-shape", action="store_true", help="add an aten op table grouped by input shapes")
@@ -82,7 +82,9 @@ class _RichProgress(ProgressHooks):
 
 
 def _progress(quiet: bool):
-    if quiet:
+    # Not on a terminal (a log, a pipe), a transient bar is no use and leaves an empty line on stderr, which would
+    # then open an error message.
+    if quiet or not err_console.is_terminal:
         return contextlib.nullcontext(ProgressHooks())
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

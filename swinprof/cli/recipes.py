@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli._render import emit
 from swinprof.optimize.presets import method_table, recipe_dirs, recipe_table
 from swinprof.report.document import Report
@@ -16,8 +17,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="List every preset recipe and benchmark suite with what it does, and the quantization "
         "methods a recipe can name. Example: swinprof recipes --format markdown",
     )
-    p.add_argument("--format", choices=["table", "markdown", "csv", "json", "html"], default="table",
-                   help="output format (default table)")  # fmt: skip
+    o.add_format(p)
+    o.add_output(p)
     return p
 
 
@@ -27,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     report.add("presets", f"Preset recipes ({where})", recipe_table(), "run one with `swinprof run NAME`")
     report.add("methods", "Quantization methods ([quantize] method)", method_table(),
                "extra: pip install 'swinprof[extra]'; calibrated methods read [quantize.calibration]")  # fmt: skip
-    emit(report, args.format)
+    emit(report, args.format, args.output, "recipes")
     return 0

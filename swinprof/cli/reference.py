@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit
+from swinprof.cli._render import emit
 from swinprof.studies.reference import compare_with_reference
 
 
@@ -19,14 +20,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=v.variant, help="variant name, e.g. swin_s")
     p.add_argument("--res", type=v.resolution, default=None, help="input resolution (default: the variant's)")
-    p.add_argument("--batch", type=v.positive_int, default=1, help="images per forward (default 1)")
+    o.add_batch(p, 1)
     p.add_argument("--warmup", type=v.non_negative_int, default=3, help="untimed calls per model first (default 3)")
     p.add_argument("--iters", type=v.positive_int, default=20, help="interleaved timed rounds (default 20)")
     p.add_argument("--attn", type=v.attention_names, default=["reference"],
                    help="comma-separated attention implementations of ours to time")  # fmt: skip
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
-    p.add_argument("--output", type=v.output_dir, default=None,
-                   help="also write the report (md, csv, json, html) into this folder")  # fmt: skip
+    o.add_format(p)
+    o.add_output(p)
     return p
 
 

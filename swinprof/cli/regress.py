@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, show_report
+from swinprof.cli._render import emit
 from swinprof.errors import SwinprofError
 from swinprof.files import atomic_write_many
 from swinprof.report.writer import report_markdown
@@ -59,7 +60,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--history", metavar="STORE", help="history store for sparklines and step changes in the report")
     p.add_argument("--plot", metavar="PNG", type=v.output_file,
                    help="draw the history of this suite here (needs --history)")  # fmt: skip
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    o.add_format(p)
+    o.add_output(p)
     return p
 
 
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         files[args.markdown] = report_markdown(report).encode()
     atomic_write_many(files)  # the markdown and the plot appear together or not at all
-    show_report(report, args.format)
+    emit(report, args.format, args.output, "regression")
     if cmp.has_regression and not args.report_only:
         return EXIT_REGRESSION
     return 0

@@ -6,8 +6,9 @@ import argparse
 import os
 import time
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.cli._render import emit, err_console
 from swinprof.measure.device import resolve_device
 from swinprof.measure.environment import environment
 
@@ -31,7 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to check (default cpu)")
     p.add_argument("--quick", action="store_true", help="small sizes only, fewest iterations (no headline numbers)")
-    p.add_argument("-o", "--output", metavar="DIR", type=v.output_dir, help="write selfcheck-<device>.md/.json here")
+    o.add_output(p, "selfcheck-<device>.md/.json (+ .html, .csv) into this folder", metavar="DIR")
     p.add_argument("--only", metavar="NAMES", help="comma-separated paths or name prefixes, e.g. attention,recipe")
     budget_help = "overall time budget in seconds (default on CUDA: {full:.0f}, with --quick {quick:.0f}; none on CPU)"
     p.add_argument("--budget", type=v.finite_float(0, open_low=True), metavar="S",
@@ -42,7 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the paths with their devices and exit")
     p.add_argument("--summary", action="store_true", help="print the 'Verified on' table from committed reports")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where --summary looks (default reports)")
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    o.add_format(p)
     return p
 
 

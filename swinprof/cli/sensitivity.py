@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.cli._render import emit, err_console
 from swinprof.studies.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
 
 RANDOM_WEIGHTS_NOTE = (
@@ -42,12 +43,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--recipe-layers", action="store_true",
                    help="rank only the layers the recipe quantizes (default: every Linear/Conv2d its include "
                    "selects, also those its skip keeps in fp32, e.g. patch embedding and head)")  # fmt: skip
-    p.add_argument(
-        "--seed", type=v.non_negative_int, default=0, help="seed of the weights and random inputs (default 0)"
-    )
-    p.add_argument("-o", "--output", type=v.output_dir, help="write the report files into this folder")
+    o.add_seed(p)
+    o.add_output(p)
     p.add_argument("--title", help="report title")
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    o.add_format(p)
     return p
 
 

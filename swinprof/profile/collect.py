@@ -103,7 +103,7 @@ def profile_model(
     _add_layers(report, layers, opts.depth)
     st = stage_table(trace, timings, peak)
     report.add("stages", _stage_title(st, timings, example_input), st, _peak_note(peak, timings),
-               essential=("stage", "MACs %", "tensor peak (MB)", "median (ms)", "GFLOP/s", "time %"))  # fmt: skip
+               essential=("stage", "MACs %", "tensor peak (MiB)", "median (ms)", "GFLOP/s", "time %"))  # fmt: skip
     if timings is not None:
         report.charts.append(Chart("stages", "Per-stage share of MACs vs share of latency", lambda: _chart(st)))
     ops_title = (
@@ -133,7 +133,7 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
     """
     suffix, named = (f"_{label}", f" [{label}]") if label else ("", "")
     stage_ms = {name: t.median for name, t in timings.timings.items()}
-    stages = stage_roofline(trace, stage_ms, compute, bandwidth)
+    stages = stage_roofline(trace, stage_ms, compute, bandwidth, timings.total.median)  # the stage table's total
     ops = op_roofline(trace, profiled.attributed, compute, bandwidth)
     layout_ms, layout_frac = layout_share(profiled.attributed)
     notes = [
@@ -142,7 +142,8 @@ def add_roofline(report: Report, trace: CostTrace, timings, profiled, compute, b
         f"{layout_frac:.0%} of the profiled forward: the work a fused window implementation removes or merges",
     ]
     report.add(f"roofline_stages{suffix}", f"Roofline per stage{named} (median stage time)", stages,
-               [*notes, "ms: median of the interleaved stage timings"],
+               [*notes, "ms: median of the interleaved stage timings; total: the stage table's total (median of "
+                "per-run sums), one meter for the whole model"],
                essential=("stage", "intensity", "ms", "roofline_pct", "bound"))  # fmt: skip
     report.add(f"roofline_ops{suffix}", f"Roofline per aten op{named} (one profiled forward)", ops,
                [f"ms: {profiled.time_source} of one profiled forward, each op charged with the kernels it ran "

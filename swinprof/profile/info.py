@@ -13,7 +13,8 @@ from swinprof.profile.macs import CostTrace
 
 @dataclass
 class ModelInfo:
-    """One row of the model-info table. MACs/FLOPs are for ONE image (FLOPs = 2 x MACs); sizes in MB (1e6)."""
+    """One row of the model-info table. MACs/FLOPs are for ONE image (FLOPs = 2 x MACs); input and params sizes
+    in MB (1e6, as torchinfo prints them); the tensor peak in MiB (2**20, as every command prints it)."""
 
     name: str
     pretrain: str | None
@@ -38,7 +39,7 @@ class ModelInfo:
             "gflops": "GFLOPs (1 img)",
             "input_mb": "input (MB)",
             "params_mb": "params size (MB)",
-            "activations_mb": "fwd tensor peak (MB, batch)",
+            "activations_mb": "fwd tensor peak (MiB, batch)",
         }
         return pd.DataFrame([{labels.get(k, k): v for k, v in row.items()}])
 
@@ -68,7 +69,7 @@ def model_info(
     macs = trace.total_macs / batch
     return ModelInfo(
         name, pretrain, resolution, window, acc1, acc5, count, macs / 1e9, 2 * macs / 1e9,
-        trace.input_bytes / 1e6, nbytes / 1e6, trace.tensor_peak_bytes / 1e6, trace.tensor_peak_bytes,
+        trace.input_bytes / 1e6, nbytes / 1e6, trace.tensor_peak_bytes / 2**20, trace.tensor_peak_bytes,
     )  # fmt: skip
 
 

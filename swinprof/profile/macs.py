@@ -171,6 +171,20 @@ def _module_hooks(model: nn.Module, mode: _CostMode, calls: dict[str, int]) -> l
     return handles
 
 
+def _functional_calls(model: nn.Module, calls: dict[str, int]) -> dict[str, int]:
+    """Calls of the modules that ran without being entered: the root (the stages are one forward of it) and
+    modules a parent uses functionally (an attention implementation is a function given `block.attn`), seen by
+    their descendants having run. Such a module counts its parent's calls; containers (ModuleList, ModuleDict)
+    are iterated, never called, and keep 0."""
+    out = dict(calls)
+    for name, module in model.named_modules():  # parents come before their children
+        if out.get(name, 0) or isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+            continue
+        if any(calls.get(f"{name}.{c}" if name else c, 0) for c, _ in module.named_modules() if c):
+            out[name] = out.get(name.rpartition(".")[0], 0) if name else 1
+    return out
+
+
 def stage_params(stage: Stage, called: set[nn.Module]) -> int:
     """Parameters of the stage's listed modules (or, for a bare callable, of the modules it ran)."""
     modules = stage.modules or tuple(called)
@@ -216,4 +230,4 @@ def count_costs(model: nn.Module, example_input: torch.Tensor, stages: Sequence[
             h.remove()
     records = pd.DataFrame(mode.rows, columns=RECORD_COLUMNS)
     peak = max((s.tensor_peak_bytes for s in results), default=0)
-    return CostTrace(records, results, calls, _tensor_bytes(example_input), peak)
+    return CostTrace(records, results, _functional_calls(model, calls), _tensor_bytes(example_input), peak)

@@ -20,7 +20,7 @@ from swinprof.measure.timing import Timing, measure_interleaved
 from swinprof.profile.grouping import StageSpec, as_stages, run_stages
 from swinprof.profile.macs import CostTrace
 
-MB = 1e6
+MIB = 2**20  # the tensor peak in MiB, as attention, memory and run print it
 
 
 @dataclass
@@ -93,14 +93,14 @@ def _row(name: str, shape: tuple, params: int, macs: int, total_macs: int, mem_b
         "MACs": int(macs),
         "GMACs": macs / 1e9,
         "MACs %": _share(macs, total_macs),
-        "tensor peak (MB)": mem_bytes / MB,
+        "tensor peak (MiB)": mem_bytes / MIB,
     }
 
 
 def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: Ceiling | None = None) -> pd.DataFrame:
     """One row per stage plus a `total` row. MACs are for the whole batch; latency in ms.
 
-    Columns: stage, output shape, params, MACs, GMACs, MACs %, tensor peak (MB), median/p90 (ms), GFLOP/s
+    Columns: stage, output shape, params, MACs, GMACs, MACs %, tensor peak (MiB), median/p90 (ms), GFLOP/s
     (achieved: 2 x MACs / median), % of peak (the GEMM probe), time % (of the sum of stage medians).
     The total row's latency is the median of per-round sums. `df.attrs["memory_method"]` names the
     memory measurement.
@@ -116,7 +116,7 @@ def stage_table(trace: CostTrace, timings: StageTimings | None = None, peak: Cei
         row.update(_latency(t, s.macs, peak), **{"time %": _share(t.median, sum_ms) if t else NAN})
         rows.append(row)
     if rows:
-        peak_mem = max(r["tensor peak (MB)"] for r in rows) * MB
+        peak_mem = max(r["tensor peak (MiB)"] for r in rows) * MIB
         params = sum(s.params for s in trace.stages)
         total = _row("total", trace.stages[-1].output_shape, params, total_macs, total_macs, peak_mem)
         total.update(

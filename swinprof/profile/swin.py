@@ -10,7 +10,7 @@ import torch
 from swinprof.errors import DataPathError, DeviceUnavailableError, InvalidOptionError
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import busy_warning, environment, load_average
-from swinprof.measure.inputs import seeded_images
+from swinprof.measure.inputs import DEFAULT_SEED, seeded_images
 from swinprof.models import create_model, get_variant
 from swinprof.models.attention.registry import unavailable_reason
 from swinprof.models.config import validate_resolution
@@ -67,10 +67,15 @@ def profile_swin(
     meta_x = torch.empty(batch, 3, res, res, device="meta", dtype=dt)
     counted: Counted = count_side(meta, meta_x, swin_stages(meta), opts.depth)
     progress.phase("building the model")
+    torch.manual_seed(DEFAULT_SEED)  # random init reproducible (and named in the header)
     model = create_model(variant.name, img_size=res, attn_impl=attn, weights=weights).to(dev, dt).eval()
     x = seeded_images(batch, res, device=dev, dtype=dt)
 
-    report = Report(f"swinprof profile {variant.name}: {variant.display_name} at {res}x{res}")
+    weights_text = f"weights {weights}" if weights else f"random init weights (seed {DEFAULT_SEED})"
+    report = Report(
+        f"swinprof profile {variant.name}: {variant.display_name} at {res}x{res}, batch {batch}, {dtype} on "
+        f"{dev.type}; {weights_text}; attention {' vs '.join(attns)}"
+    )  # the header: what ran, on which weights, with which attention implementation
     transform = build_transform(variant, res)
     report.add("preprocessing", "Pre-processing (evaluation transform)", preprocessing_table(transform))
     native = res == variant.config.img_size
@@ -78,10 +83,15 @@ def profile_swin(
         model, counted.trace, batch, variant.display_name, f"{res}x{res}", variant.pretrain,
         variant.config.window_size, variant.top1 if native else None, variant.top5 if native else None,
     )  # fmt: skip
-    info_note = None if native else "acc@1/acc@5 are blank: the paper's numbers are for the variant's own resolution"
+    info_note = (
+        f"acc@1/acc@5: the paper's {variant.pretrain} figures for the official weights, not measured here"
+        if native
+        else "acc@1/acc@5 are blank: the paper's figures are for the variant's own resolution"
+    )
     report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note,
                hidden=("tensor_peak_bytes",),
-               essential=("name", "resolution", "acc@1", "params", "GMACs (1 img)", "GFLOPs (1 img)"))  # fmt: skip
+               essential=("name", "resolution", "acc@1", "params", "GMACs (1 img)",
+                          "fwd tensor peak (MiB, batch)"))  # fmt: skip
     label = attns[0] if len(attns) > 1 else ""
     profile_model(report, model, x, swin_stages(model), opts, counted, progress, label)
     if any(t.key.startswith("roofline_stages") for t in report.tables):
@@ -100,8 +110,8 @@ def profile_swin(
         report.warnings += busy_warning(report.environment, load_before, unaffected="counts, bytes and memory")
     report.settings.update({
         "variant": variant.name, "official name": variant.official_name, "resolution": res, "batch": batch,
-        "dtype": dtype, "device": dev.type, "attn_impl": ",".join(attns), "weights": weights or "random init (seeded)",
-        "wall_s": round(wall, 3),
+        "dtype": dtype, "device": dev.type, "attn_impl": ",".join(attns),
+        "weights": weights or f"random init (seed {DEFAULT_SEED})", "wall_s": round(wall, 3),
     })  # fmt: skip
     return report
 

@@ -67,7 +67,7 @@ def _roofline_panel(ax, frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gf
     for (label, (stages, ops)), marker in zip(frames.items(), _MARKERS):
         for df, kind, color in ((stages, "stage", "#4c72b0"), (ops, "op", "#dd8452")):
             rows = [r for r in df.itertuples() if r.gflop > 0 and math.isfinite(r.intensity) and r.achieved_gflops > 0]
-            rows = [r for r in rows if getattr(r, "stage", getattr(r, "op", "")) != "total"]
+            rows = [r for r in rows if not str(getattr(r, "stage", getattr(r, "op", ""))).startswith("total")]
             ax.scatter([r.intensity for r in rows], [r.achieved_gflops for r in rows], marker=marker, color=color,
                        s=22, label=f"{label}: {kind}s")  # fmt: skip
             for r in rows:
@@ -86,7 +86,7 @@ def _bandwidth_panel(ax, frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], g
     """Achieved GB/s of the ops with no counted FLOPs (layout and elementwise), against the bandwidth ceiling."""
     bars = []
     for label, (_, ops) in frames.items():
-        rows = ops[(ops["gflop"] == 0) & (ops["bytes"] > 0) & ~ops["op"].isin(["total"])]
+        rows = ops[(ops["gflop"] == 0) & (ops["bytes"] > 0) & ~ops["op"].str.startswith("total")]
         rows = rows[~rows["op"].str.startswith("other ops")].nlargest(_TOP_MEMORY_OPS, "ms")
         prefix = f"{label}: " if len(frames) > 1 else ""
         bars += [(prefix + r.op.removeprefix("aten."), r.achieved_gbps) for r in rows.itertuples()]

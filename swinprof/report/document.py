@@ -19,7 +19,10 @@ class Table:
     """One table with a stable `key` (file names, json keys), a title and footer notes (meters, units, method).
 
     `hidden`: columns kept in json/csv but left out of terminal, markdown and html (raw bytes beside MiB, ...).
-    `essential`: the columns a narrow terminal keeps (all when empty).
+    `essential`: the headline columns, what the command exists for (speedup, ms, peak MiB, verdict): a narrow
+    terminal always shows them (the first column when empty).
+    `secondary`: the other columns by importance, most important first; a narrow terminal folds unlisted columns
+    first, then these from the last.
     """
 
     key: str
@@ -28,6 +31,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     hidden: tuple[str, ...] = ()
     essential: tuple[str, ...] = ()
+    secondary: tuple[str, ...] = ()
 
     def shown(self) -> pd.DataFrame | None:
         """The frame as people read it: hidden columns dropped."""
@@ -66,12 +70,13 @@ class Report:
         notes: list[str] | str | None = None,
         hidden: tuple[str, ...] = (),
         essential: tuple[str, ...] = (),
+        secondary: tuple[str, ...] = (),
     ) -> Table:
         """Append a table; `notes` may be one line or several."""
         if any(t.key == key for t in self.tables):
             raise ValueError(f"report {self.title!r} already has a table {key!r}")
         lines = [notes] if isinstance(notes, str) else list(notes or [])
-        table = Table(key, title, frame, lines, hidden, essential)
+        table = Table(key, title, frame, lines, hidden, essential, secondary)
         self.tables.append(table)
         return table
 

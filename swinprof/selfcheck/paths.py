@@ -56,10 +56,10 @@ def profile(ctx: Context) -> Result:
     info = find_table(run.docs, "model_info", "model info").rows[0]
     total = find_row(find_table(run.docs, "stages"), "stage", "total")
     gmacs, ms = number(info, "GMACs (1 img)", "GMACs"), number(total, "median (ms)")
-    peak = number(total, "tensor peak (MB)", "CUDA peak (MB)", "peak (MB)")
+    peak = number(total, "tensor peak (MiB)", "CUDA peak (MB)", "peak (MB)")
     count = len(tables(run.docs))
     figure = (f"{fmt(gmacs, '.3f', 'GMACs (1 img)')} GMACs, forward {fmt(ms, '.1f', 'median (ms)')} ms, "
-              f"peak {fmt(peak, '.2f', 'tensor peak (MB)')} MB, {count} tables")  # fmt: skip
+              f"peak {fmt(peak, '.2f', 'tensor peak (MiB)')} MiB, {count} tables")  # fmt: skip
     return Result(figure, {"gmacs": gmacs, "median_ms": ms, "peak_mb": peak, "tables": count})
 
 

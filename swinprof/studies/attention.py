@@ -25,6 +25,9 @@ from swinprof.models import create_model
 from swinprof.models.attention import available_attention, get_attention, unavailable_reason
 from swinprof.report.document import Report
 
+# What the comparison exists for, always on screen; the per-block times fold first on a narrow terminal.
+HEADLINE = ("impl", "model ms (median)", "speedup vs reference", "tensor peak (MiB)")
+
 
 @dataclass
 class AttentionComparison:
@@ -54,14 +57,17 @@ def attention_report(comparisons: list[AttentionComparison]) -> Report:
     for c in comparisons:
         key, heading = ("impls", "Per implementation") if len(comparisons) == 1 else \
             (f"impls_b{c.settings['batch']}", f"Per implementation, batch {c.settings['batch']}")  # fmt: skip
-        report.add(key, heading, c.table, c.notes, hidden=("tensor_peak_bytes",))
+        report.add(key, heading, c.table, c.notes, hidden=("tensor_peak_bytes",), essential=HEADLINE,
+                   secondary=("status", "max abs err (logits)", "max abs err (input grad)"))  # fmt: skip
     report.warnings += busy_warning(comparisons[-1].environment, unaffected="errors and tensor peaks")
     return report
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """`Type: first line of the message`, shortened at a word boundary (never cut mid-word)."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+    line = f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _step(model, x: torch.Tensor, impl: str, backward: bool) -> Callable[[], torch.Tensor]:
@@ -146,7 +152,7 @@ def _block_latency(model, x, runnable, backward, warmup, iters, device, report) 
 
         timings = measure_interleaved({n: call(n) for n in runnable}, warmup, iters, device, grad=backward)
         for name, t in timings.items():
-            result[name][f"{key} ms"] = t.median
+            result[name][f"{key} block ms"] = t.median
     return result
 
 
@@ -200,8 +206,8 @@ def compare_attention(
                 peaks[name] = forward_tensor_peak(fns[name], dev, grad=backward)
         except Exception as exc:  # e.g. compiled FlexAttention cannot run under a dispatch mode
             peaks[name] = None
-            why = _first_line(exc).split(".")[0]
-            unmeasured.append(f"peak memory of {name} not measured (it cannot run under the counting mode): {why}")
+            unmeasured.append(f"peak memory of {name} not measured: it cannot run under the tensor-peak meter's "
+                              f"dispatch mode ({type(exc).__name__})")  # fmt: skip
     ref_out, ref_grad = outputs["reference"]
     ref_ms = timings["reference"].median
     rows = []

@@ -5,7 +5,7 @@ Per row (a `MemoryConfig`), in `train` mode (one training step) or `infer` mode 
 
 - **tensor peak** and its breakdown, measured in this process on one shared model (train: and one shared,
   warm AdamW, so parameters and optimizer state are identical and rows differ in activations and transients);
-- **process peak**, measured in a fresh process per row (`run_isolated` of `optimize.memory.isolated_step`)
+- **process peak**, measured in a fresh process per row (`run_isolated` of `optimize.memory_options.isolated_step`)
   under the pinned allocator `ALLOCATOR_ENV`: peak RSS on CPU, `max_memory_reserved` on CUDA. A process peak
   per row is impossible in the shared process: it only ever grows, and it holds what earlier rows left;
 - **step time**, medians of steps interleaved across the rows in this process (ratios from one run).
@@ -310,7 +310,10 @@ def steps_report(
                      process_peak_allocator=allocator)  # fmt: skip
     notes = meter_notes(frame, mode, device) + meter_agreement(frame) + step_notes(mode, iters, warmup, dropped)
     what = "Training step" if mode == "train" else "Forward"
-    report.add("steps", f"{what} per configuration", frame, notes, hidden=HIDDEN)
+    report.add("steps", f"{what} per configuration", frame, notes, hidden=HIDDEN, essential=(
+        "config", "tensor peak (MiB)", "tensor peak vs baseline", "step median (ms)", "forward median (ms)",
+        "time vs baseline"), secondary=("process peak (MiB)", "process peak vs baseline", "activations (MiB)",
+        "activations vs baseline"))  # fmt: skip
     report.warnings += busy_warning(report.environment, load_before, unaffected="the memory meters")
     seq = next((c for c in rows if c.seq_chunks > 1), None)
     if seq is not None:

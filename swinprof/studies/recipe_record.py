@@ -184,7 +184,8 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
     installed = {f"{k} version": v for k, v in versions().items() if v and k != "torch"}
     report = Report(title, environment={**env, **installed}, settings=run_settings(result))
     report.add("comparison", "Recipes vs fp32 eager", comparison_frame(result), comparison_notes(result),
-               hidden=HIDDEN)  # fmt: skip
+               hidden=HIDDEN, essential=("recipe", "batch", "median ms", "speedup vs fp32", "tensor peak MiB"),
+               secondary=("flag", "linears quantized", "process peak MiB", "img/s", "method"))  # fmt: skip
     fidelity_note = f"agreement with fp32 eager logits on {i.fidelity_inputs}; SQNR = 10 log10(signal / noise)"
     if result.accuracy is not None:
         fidelity_note += f"; accuracy on {i.images} labeled images ({i.data_layout})"

@@ -1,6 +1,6 @@
 """The results history: one JSON line per benchmark run, under `reports/`, rewritten atomically on every append.
 
-Appending reads the whole file, adds a line and renames a complete temp file over it (`report.files`), under
+Appending reads the whole file, adds a line and renames a complete temp file over it (`swinprof.files`), under
 an exclusive lock on a sidecar `.lock` file so two concurrent appenders cannot drop each other's line. A writer
 killed at any moment leaves either the old file or the new one, never a torn line. Entries keep summaries
 (medians, quantiles, calibration), not raw samples, so the file stays small over thousands of commits.

@@ -23,6 +23,23 @@ class CaseComparison:
     decision: Decision
 
 
+def cpu_difference(base_env: dict, new_env: dict) -> tuple[str, str] | None:
+    """(short, full) reason why two results files may not come from the same CPU, or None when they match: the
+    model name, and the instruction-set features (a file that lacks them cannot show a match: one CPU name covers
+    AVX2-only and AVX-512 VNNI machines). Latency ratios across different CPUs measure the machines, not the
+    code, so a verdict across them is informational."""
+    base_cpu, new_cpu = base_env.get("cpu") or "unknown", new_env.get("cpu") or "unknown"
+    if base_cpu != new_cpu or "unknown" in (base_cpu, new_cpu):
+        return "CPUs differ", f"the CPUs differ (baseline: {base_cpu}; current: {new_cpu})"
+    base_f, new_f = base_env.get("cpu_features") or "", new_env.get("cpu_features") or ""
+    if not base_f or not new_f:
+        missing = "baseline" if not base_f else "current"
+        return "CPU match not shown", f"the {missing} file does not record its CPU features (both: {new_cpu})"
+    if base_f != new_f:
+        return "CPUs differ", f"the CPUs differ in features (baseline: {base_f}; current: {new_f})"
+    return None
+
+
 @dataclass
 class Comparison:
     """A whole regress run: one decision per case, the environment diff and anything the reader must know."""
@@ -37,7 +54,7 @@ class Comparison:
     base_env: dict
     new_env: dict
     warnings: list[str] = field(default_factory=list)
-    accuracy: list = field(default_factory=list)  # track.accuracy.AccuracyChange per case with fidelity
+    accuracy: list = field(default_factory=list)  # track.fidelity.AccuracyChange per case with fidelity
 
     @property
     def accuracy_regressions(self) -> list:

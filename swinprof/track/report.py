@@ -9,7 +9,7 @@ import pandas as pd
 from swinprof.report.document import Report
 from swinprof.report.render import format_cell
 from swinprof.track.history import Step, latest_change, metric_prefix, step_changes, value_of
-from swinprof.track.regress import Comparison
+from swinprof.track.regress import Comparison, cpu_difference
 from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -79,11 +79,16 @@ def regression_report(
 ) -> Report:
     """The regress result as a Report (terminal, job summary / PR comment markdown, json, html)."""
     verdict = cmp.verdict
-    report = Report(f"swinprof latency report: {cmp.suite_name}: {verdict.upper()}")
-    report.settings["verdict"] = f"{verdict.upper()}: {summary_line(cmp)}"
-    if report_only and verdict == REGRESSION:
-        report.settings["mode"] = "report-only: this job does not fail on it"
+    cpus = cpu_difference(cmp.base_env, cmp.new_env)
+    qualifiers = [q for q in ("report-only" if report_only else "", f"informational: {cpus[0]}" if cpus else "") if q]
+    headline = verdict.upper() + (f" ({'; '.join(qualifiers)})" if qualifiers else "")
+    report = Report(f"swinprof latency report: {cmp.suite_name}: {headline}")  # the CI log's verdict line
+    report.settings["verdict"] = f"{headline}: {summary_line(cmp)}"
+    if report_only:
+        report.settings["mode"] = "report-only: this job does not fail on a regression"
     report.warnings.extend(cmp.warnings)
+    if cpus:
+        report.warnings.append(f"{cpus[1]}: the verdict is informational (compare against a baseline from this CPU)")
     frame = comparison_frame(cmp)
     if history:
         # the sparkline shows what was decided on: calibration-normalised unless normalisation was turned off
@@ -94,7 +99,8 @@ def regression_report(
         f"({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), with its Hodges-Lehmann 95% interval; "
         "p is the two-sided Mann-Whitney U test."
     )
-    report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict"))
+    report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict", "why"),
+               secondary=(f"current {cmp.metric} ms", f"baseline {cmp.metric} ms", "95% CI", "p"))  # fmt: skip
     if cmp.accuracy:
         from swinprof.track.fidelity import accuracy_frame
 
@@ -105,7 +111,8 @@ def regression_report(
                                for c in cmp.accuracy_regressions)  # fmt: skip
     runs = [f"baseline: {_run_label(cmp.base_env)}", f"current: {_run_label(cmp.new_env)}"]
     if cmp.env_diff:
-        report.add("environment_diff", "Environment differences", environment_frame(cmp), runs)
+        report.add("environment_diff", "Environment differences", environment_frame(cmp), runs,
+                   essential=("", "baseline", "current"))  # fmt: skip
     else:
         report.add("environment_diff", "Environment", None,
                    [*runs, "Same environment (torch, CPU/GPU, threads, git state) apart from the time."])  # fmt: skip

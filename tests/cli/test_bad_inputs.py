@@ -79,6 +79,7 @@ CASES = {
     "slowdown-inf": ("bench {bad}/tiny-suite.toml -o {out}/r.json --planted-slowdown inf", "finite number"),
     "slowdown-nan": ("bench {bad}/tiny-suite.toml -o {out}/r.json --planted-slowdown nan", "finite number"),
     "slowdown-below-1": ("bench {bad}/tiny-suite.toml -o {out}/r.json --planted-slowdown 0.5", "finite number"),
+    "slowdown-huge": ("bench {bad}/tiny-suite.toml -o {out}/r.json --planted-slowdown 1e308", "finite number"),
     "processes-over-samples": ("bench {bad}/tiny-suite.toml -o {out}/r.json --samples 2 --processes 3", "processes"),
     "opset-999": ("export onnx swin_t --opset 999 -o {out}/m.onnx", "choose 18 to"),
     "alpha-nan": ("regress {bad}/good.json {bad}/good.json --alpha nan", "--alpha: must be a finite number"),
@@ -369,10 +370,45 @@ def test_regress_writes_markdown_and_plot_together_or_neither(bad, tmp_path, mon
 # ---------------------------------------------------------------------------------------------- processes
 
 
-def _spawn(*args: str, cwd: Path) -> subprocess.Popen:
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C back to its default, whatever the test run inherited (a shell's
+    background job starts with SIGINT ignored, and an ignored SIGINT survives exec; Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _popen(argv: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "swinprof", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
+
+
+@pytest.fixture
+def spawn():
+    """`spawn(*swinprof_args, cwd=...)`: a `python -m swinprof` child, killed at the end whatever the outcome."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, cwd: Path) -> subprocess.Popen:
+        started.append(_popen([sys.executable, "-m", "swinprof", *args], cwd))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
+def test_children_start_with_default_sigint_even_when_the_parent_ignores_it(tmp_path):
+    """A parent that ignores SIGINT (a shell's background job) must not hand that on to the tests' children."""
+    show = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = _popen([sys.executable, "-c", show], tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out, err = proc.communicate(timeout=60)
+    assert out.strip() == "True", err
 
 
 def _one_line(stderr: str) -> None:
@@ -389,8 +425,8 @@ def _importing_torch(pid: int) -> bool:
         return False
 
 
-def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path):
-    proc = _spawn("models", cwd=tmp_path)
+def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, spawn):
+    proc = spawn("models", cwd=tmp_path)
     # A fixed 0.4 s sleep once landed before the guard on a slow start (exit -2 in a CI run): wait for the imports.
     deadline = time.monotonic() + 30
     while not _importing_torch(proc.pid) and time.monotonic() < deadline:
@@ -401,8 +437,8 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path):
     _one_line(err)
 
 
-def test_ctrl_c_during_a_run_leaves_no_output(tmp_path):
-    proc = _spawn("profile", "swin_t", "--res", "64", "--iters", "100000", "--output", "out/rep", "--quiet",
+def test_ctrl_c_during_a_run_leaves_no_output(tmp_path, spawn):
+    proc = spawn("profile", "swin_t", "--res", "64", "--iters", "100000", "--output", "out/rep", "--quiet",
                   cwd=tmp_path)  # fmt: skip
     time.sleep(4)  # wherever the interrupt lands (imports, counting, timing), the outcome must be the same
     proc.send_signal(signal.SIGINT)
@@ -427,8 +463,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_sigkill_of_bench_leaves_no_worker(bad, tmp_path):
-    proc = _spawn("bench", str(bad / "tiny-suite.toml"), "-o", "r.json", "--processes", "2", "--quiet",
+def test_sigkill_of_bench_leaves_no_worker(bad, tmp_path, spawn):
+    proc = spawn("bench", str(bad / "tiny-suite.toml"), "-o", "r.json", "--processes", "2", "--quiet",
                   cwd=tmp_path)  # fmt: skip
     deadline, workers = time.monotonic() + 60, []
     while not workers and time.monotonic() < deadline:

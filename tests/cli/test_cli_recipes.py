@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import swinprof.studies.recipe_timing as recipe_timing
 from swinprof.cli.main import main
@@ -29,7 +30,11 @@ def test_recipes_lists_every_file_and_every_registered_method(capsys):
         (["run", "nope"], "no recipe file or preset named 'nope'"),
         (["run", "fp8-dynamic", "--model", "swin_t"], "fp8-dynamic"),
         (["run", "int8-x86-cpu", "--model", "swin_q"], "swin_q"),
-        (["quantize", "swin_t", "--method", "pt2e-int8-x86", "--device", "cuda"], "cpu only"),
+        # --device is checked against this machine first (as every command does), then against the method
+        (
+            ["quantize", "swin_t", "--method", "pt2e-int8-x86", "--device", "cuda"],
+            "cpu only" if torch.cuda.is_available() else "no CUDA GPU is available",
+        ),
         (["run", "int8-dynamic", "--data", "/does/not/exist"], "does not exist"),
     ],
 )
@@ -51,6 +56,16 @@ def test_ctrl_c_leaves_no_report(monkeypatch, tmp_path, capsys):
     assert main(argv) == 130
     assert not out.exists()
     assert "no partial report" in capsys.readouterr().err
+
+
+def test_run_writes_nothing_without_dash_o(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "fp32-eager", "--model", "swin_t", "--res", "32", "--batch-sizes", "1", "--warmup", "0",
+            "--iters", "1", "--fidelity-samples", "2", "--eval-batch", "2", "--no-process-memory",
+            "--model-config", "depths=1,1,1,1", "--model-config", "embed_dim=48"]  # fmt: skip
+    assert main(argv) == 0
+    assert "speedup" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # no out/<model>-<recipes>-<time> folder: commands write only where asked
 
 
 def test_run_publishes_one_report_with_its_record(tmp_path, capsys):

@@ -29,6 +29,14 @@ def test_every_subcommand_has_a_description_with_an_example_and_every_option_has
     assert problems == []
 
 
+def test_every_command_group_has_a_description_with_an_example():
+    """`swinprof history --help` (a group of actions) describes itself too, not only its leaves."""
+    subs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    groups = [p for p in subs.choices.values() if any(isinstance(a, argparse._SubParsersAction) for a in p._actions)]
+    assert groups, "no command with actions left to check"
+    assert [p.prog for p in groups if "Example" not in (p.description or "")] == []
+
+
 def test_one_way_to_name_the_model_per_command():
     for leaf in _subcommands(build_parser()):
         dests = [a.dest for a in leaf._actions]

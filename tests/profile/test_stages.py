@@ -37,7 +37,7 @@ def test_timed_stage_table(tmp_path):
     assert heavy["GFLOP/s"].tolist() == pytest.approx(expected.tolist())
     assert heavy["% of peak"].tolist() == pytest.approx((100 * heavy["GFLOP/s"] / peak.gflops).tolist())
     assert df.attrs["memory_method"] == TENSOR_PEAK
-    assert (body["tensor peak (MB)"] > 0).all()
+    assert (body["tensor peak (MiB)"] > 0).all()
 
 
 def test_untimed_table_has_blank_latency(tiny):

@@ -101,3 +101,19 @@ def test_planted_slowdown_is_recorded_and_flagged(tmp_path, capsys):
     assert load_results(out).planted_slowdown == 1.15
     assert main(["regress", str(out), str(out)]) == 0
     assert "PLANTED slowdown x1.15" in capsys.readouterr().out
+
+
+def test_the_verdict_line_says_report_only_and_whether_the_cpus_match(files, capsys):
+    avx2 = {"cpu_features": "avx2 fma"}
+    base, same_cpu = files("b.json", 1, env=avx2), files("c.json", 2, scale=1.2, env=avx2)
+    other_cpu = files("d.json", 3, scale=1.2, env={"cpu": "Intel Xeon", "cpu_features": "avx512f avx512_vnni"})
+    unknown = files("e.json", 4, scale=1.2)  # same CPU name, no features recorded
+    assert main(["regress", base, same_cpu, "--report-only"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("ci-bench-tiny: REGRESSION (report-only)")
+    assert main(["regress", base, unknown, "--report-only"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("(report-only; informational: CPU match not shown)")
+    assert main(["regress", base, other_cpu, "--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("REGRESSION (report-only; informational: CPUs differ)")
+    assert "the CPUs differ (baseline: " in out and "Intel Xeon" in out and "verdict is informational" in out
+    assert main(["regress", base, other_cpu]) == 1  # without --report-only a regression still fails the job
