@@ -143,13 +143,20 @@ def activation_amax(
     )
     sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     found: dict[str, list[float]] = {t: [] for t in tensors}
-    for batch in batches:
+    for batch in _fitted(model, batches):
         outs = sess.run(list(tensors), {INPUT_NAME: batch.detach().cpu().numpy().astype(np.float32)})
         for t, value in zip(tensors, outs, strict=True):
             a = np.abs(value).ravel()
             found[t].append(float(a.max() if calibrator == "max" else np.percentile(a, percentile)))
     reduce = max if calibrator == "max" else lambda v: float(np.mean(v))
     return {t: reduce(v) for t, v in found.items()}
+
+
+def _fitted(model, batches: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """The batches as the graph takes them: split into the graph's own batch size when its batch is static."""
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    static = dim.dim_value if dim.HasField("dim_value") else 0
+    return [part for b in batches for part in (b.split(static) if static else [b])]
 
 
 def _scale(amax: np.ndarray) -> np.ndarray:
