@@ -16,7 +16,7 @@ from swinprof.optimize.runner import prepare
 from tests.optimize.tiny import inputs, tiny_model
 
 BUILTIN = ["none", "int8-weight-only", "int8-dynamic", "fp8-dynamic", "pt2e-int8-x86", "ort-int8-dynamic",
-           "ort-int8-static", "trt-int8", "nncf-int8", "nncf-int8-smoothquant"]  # fmt: skip
+           "ort-int8-static", "trt-int8", "nncf-int8", "nncf-int8-smoothquant", "trt-qdq-int8"]  # fmt: skip
 
 
 @pytest.fixture
