@@ -20,7 +20,6 @@ Graph layout (dynamo exporter, opset 18): input `images (B, 3, H, W)` float32, o
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import torch
 
 from swinprof.errors import InvalidOptionError, SwinprofError, require_extra
 from swinprof.optimize.onnx import INPUT_NAME, _module_scopes
+from swinprof.optimize.quantize import _matches  # the recipes' glob rule: a module or any ancestor matches
 
 GEMM_OPS = ("MatMul", "Gemm", "Conv")
 CALIBRATORS = ("max", "percentile")
@@ -73,13 +73,6 @@ def node_module(node, modules: set[str] | None = None) -> str:
     if modules is not None and f"{module}.attn" in modules and node.op_type == "MatMul":
         return f"{module}.attn"
     return module
-
-
-def _matches(name: str, patterns: Iterable[str]) -> bool:
-    """True if `name` or one of its ancestors matches a glob (as the recipes' `[quantize] skip`)."""
-    parts = name.split(".")
-    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatchcase(p, pat) for pat in patterns for p in prefixes)
 
 
 def gemm_sites(graph, modules: set[str] | None = None) -> list[GemmSite]:
