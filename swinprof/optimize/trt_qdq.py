@@ -37,9 +37,10 @@ def trt_qdq_int8(job: MethodJob) -> Quantized:
     placement = check_onnx(dst)
     share = placement.int8_macs_share
     notes = [
-        f"{job.name}: explicit Q/DQ for TensorRT ({result.calibration}); {len(result.quantized)} GEMMs int8 "
+        f"explicit Q/DQ for TensorRT ({result.calibration}); {len(result.quantized)} GEMMs int8 "
         f"(Linear + attention MatMuls), {len(result.skipped)} left in float; int8 share of GEMM MACs "
         f"{'n/a' if share is None else f'{share:.1%}'}; [quantize] reduce_range does not apply (TensorRT int8)",
-        f"{job.name}: {CPU_LATENCY_NOTE}",
+        CPU_LATENCY_NOTE,
     ]  # fmt: skip
-    return Quantized(dst, [s.node for s in result.quantized], notes)
+    layers = [s.module for s in result.quantized if s.kind != "attention"]  # Linear/Conv layers, as other methods
+    return Quantized(dst, layers, notes)

@@ -29,9 +29,11 @@ def test_the_method_writes_a_checked_file_that_the_proof_counter_counts(tmp_path
     done = apply_method("trt-qdq-int8", job)
     assert done.work == tmp_path / "q.onnx"
     placement = check_onnx(done.work)
-    assert sorted(done.layers) == sorted(g.node for g in placement.gemms if g.precision == "int8")
-    linears = sum(isinstance(m, nn.Linear) for m in model.modules())
-    assert count_onnx(done.work) == linears - 1  # every Linear but the skipped head; attention MatMuls not counted
+    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    assert sorted(done.layers) == sorted(set(linears) - {"head"})  # the Linear layers, as other methods report
+    attention = [g for g in placement.gemms if g.precision == "int8" and g.module not in linears]
+    assert attention and all(g.op_type == "MatMul" for g in attention)  # QK^T and AV, int8 too
+    assert count_onnx(done.work) == len(linears) - 1  # every Linear but the skipped head; attention MatMuls not counted
     assert any("not TensorRT's on the device" in n for n in done.notes)
     assert any("8 calibration images" in n for n in done.notes)
     x = inputs(2, seed=11, size=64)
