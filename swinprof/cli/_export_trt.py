@@ -52,12 +52,13 @@ def build(args: argparse.Namespace, model, fp32: Path, dst: Path) -> Report:
     report = placement_report(check_onnx(dst), args.output)
     report.title = f"swinprof export {args.format}: {args.variant} at {img}x{img}"
     fidelity = artifact_fidelity(model, dst, seed=args.seed)
+    arithmetic = "int8 Q/DQ" if args.format == "onnx-int8" else "fp16"
     frame = pd.DataFrame([{"file": Path(args.output).name, "SQNR dB": fidelity.sqnr_db,
                            "top-1 agreement": fidelity.top1_agreement, "max abs err": fidelity.max_abs_err,
                            "samples": fidelity.samples}])  # fmt: skip
     report.add("fidelity", "Fidelity of the file in ONNX Runtime (CPU) vs fp32 PyTorch", frame,
-               "seeded random inputs; ONNX Runtime executes the file's Q/DQ arithmetic, TensorRT's kernels may "
-               "round differently (not measured here)")  # fmt: skip
+               f"seeded random inputs; ONNX Runtime executes the file's {arithmetic} arithmetic, TensorRT's "
+               "kernels may round differently (not measured here)")  # fmt: skip
     report.settings.update({
         "file": str(args.output), "size MiB": round(dst.stat().st_size / 2**20, 1), "opset": args.opset,
         "batch": "dynamic" if args.dynamic_batch else "static", "weights": args.weights or "random init",

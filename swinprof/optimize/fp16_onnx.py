@@ -27,6 +27,28 @@ def _cast(onnx, src: str, dst: str, to: int):
     return onnx.helper.make_node("Cast", [src], [dst], name=f"{dst}_Cast", to=to)
 
 
+def _own_fp32_parameters(onnx, graph) -> set[str]:
+    """The initializers LayerNorm/Softmax read (kept float32), each their own: the exporter deduplicates equal
+    constants, so a LayerNorm bias of zeros can be the very initializer a Linear's zero bias reads, and that one
+    must become float16. A shared one gets a float32 copy for the fp32 ops."""
+    inits = {i.name: i for i in graph.initializer}
+    fp32_nodes = [n for n in graph.node if n.op_type in FP32_OPS]
+    other_uses = {t for n in graph.node if n.op_type not in FP32_OPS for t in n.input}
+    kept = set()
+    for node in fp32_nodes:
+        for i, t in enumerate(node.input):
+            if i == 0 or t not in inits:
+                continue
+            if t in other_uses:
+                copy = f"{t}_fp32"
+                if copy not in inits:
+                    inits[copy] = onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(inits[t]), copy)
+                    graph.initializer.append(inits[copy])
+                node.input[i] = t = copy
+            kept.add(t)
+    return kept
+
+
 def _retype_constants(onnx, graph, fp32_inits: set[str]) -> None:
     """float32 initializers (except `fp32_inits`), Constant values and Cast targets -> float16."""
     f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
@@ -51,7 +73,7 @@ def to_fp16(model):
     graph = model.graph
     f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
     del graph.value_info[:]  # recomputed by shape inference; the fp32 annotations would now be wrong
-    fp32_inits = {t for n in graph.node if n.op_type in FP32_OPS for t in n.input[1:]}
+    fp32_inits = _own_fp32_parameters(onnx, graph)
     _retype_constants(onnx, graph, fp32_inits)
     nodes = []
     for value in graph.input:  # images (float32) -> Cast -> every consumer
