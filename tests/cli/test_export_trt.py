@@ -62,3 +62,14 @@ def test_export_onnx_int8_full_swin_t(tmp_path):
     int8 = [g for g in placement.gemms if g.precision == "int8"]
     assert len(int8) == 12 * 6 + 3  # 12 blocks x (qkv, proj, fc1, fc2, QK^T, AV) + 3 patch-merging reductions
     assert placement.int8_macs_share > 0.99
+
+
+@pytest.mark.slow
+def test_export_onnx_fp16_on_a_tiny_swin_t(tmp_path, capsys):
+    """The fp16 file through the CLI (random init: the exporter shares zero biases with LayerNorm parameters)."""
+    out = tmp_path / "tiny.fp16.onnx"
+    assert main(["export", "onnx-fp16", "swin_t", *TINY_ARGS, "--report-format", "json", "-o", str(out)]) == 0
+    assert all(g.precision == "float" for g in check_onnx(out).gemms)
+    report = json.loads(capsys.readouterr().out)
+    (fidelity,) = next(t["rows"] for t in report["tables"] if t["key"] == "fidelity")
+    assert fidelity["SQNR dB"] > 40 and report["settings"]["calibration"].startswith("none")
