@@ -225,7 +225,8 @@ class _Inserter:
     def finish(self) -> None:
         """Reorder: every inserted node right after its input's producer (graph inputs and weights first), and
         drop float weights no node reads any more."""
-        placed = [n for t, nodes in self.new_nodes.items() if not self._produced(t) for n in nodes]
+        produced = {out for node in self.graph.node for out in node.output}
+        placed = [n for t, nodes in self.new_nodes.items() if t not in produced for n in nodes]
         for node in self.graph.node:
             placed.append(node)
             for out in node.output:
@@ -236,9 +237,6 @@ class _Inserter:
         keep = [i for i in self.graph.initializer if i.name in used]
         del self.graph.initializer[:]
         self.graph.initializer.extend(keep)
-
-    def _produced(self, tensor: str) -> bool:
-        return any(tensor in n.output for n in self.graph.node)
 
 
 def insert_qdq(model, sites: Sequence[GemmSite], amax: dict[str, float]):
