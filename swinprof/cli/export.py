@@ -1,4 +1,5 @@
-"""`swinprof export onnx MODEL`: write an ONNX file (for ONNX Runtime or trtexec) and check it with ONNX Runtime."""
+"""`swinprof export onnx|onnx-int8|onnx-fp16 MODEL`: write an ONNX file (for ONNX Runtime or trtexec) and check it with
+ONNX Runtime; the TensorRT formats (explicit Q/DQ int8, strongly typed fp16) live in `_export_trt`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from swinprof.cli import _export_trt
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
@@ -21,10 +23,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "export",
         help="export a model (ONNX) for other runtimes",
         description="Export a variant to ONNX (dynamo exporter by default, optionally with a symbolic batch) and "
-        "check it against PyTorch in ONNX Runtime. Example: swinprof export onnx swin_s --dynamic-batch "
-        "-o swin_s.onnx",
+        "check it against PyTorch in ONNX Runtime; onnx-int8 (explicit Q/DQ, calibrated) and onnx-fp16 are for "
+        "TensorRT strongly typed builds (trtexec --stronglyTyped). Example: swinprof export onnx swin_s "
+        "--dynamic-batch -o swin_s.onnx",
     )
-    p.add_argument("format", choices=["onnx"], help="export format")
+    p.add_argument("format", choices=["onnx", *_export_trt.TRT_FORMATS], help="export format")
     p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_s")
     p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution (default: the variant's)")
     p.add_argument("--weights", type=v.existing_file, help="checkpoint to load before export (default random init)")
@@ -38,6 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--report-format", dest="report_format", choices=FORMATS, default="table",
                    help="how to print the export report (default table)")  # fmt: skip
     o.add_output(p, "the ONNX file here", kind=v.output_file, required=True)
+    _export_trt.add_options(p)
     return p
 
 
@@ -73,8 +77,12 @@ def run(args: argparse.Namespace) -> int:
         path = export_onnx(
             model, Path(tmp) / out.name, model.config.img_size, args.opset, args.dynamic_batch, args.exporter
         )
-        parity = None if args.no_check else check_parity(model, path, (1, 2) if args.dynamic_batch else (1,))
-        report = export_report(args, model, path, parity)
+        if args.format in _export_trt.TRT_FORMATS:
+            fp32, path = path, Path(tmp) / f"{args.format}.{out.name}"
+            report = _export_trt.build(args, model, fp32, path)
+        else:
+            parity = None if args.no_check else check_parity(model, path, (1, 2) if args.dynamic_batch else (1,))
+            report = export_report(args, model, path, parity)
         report.environment = environment("cpu")
         publish({out.name: path}, out.parent)  # the file appears whole or not at all
     emit(report, args.report_format)

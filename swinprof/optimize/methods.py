@@ -51,6 +51,7 @@ BUILTIN_MODULES = (
     "swinprof.optimize.onnx",
     "swinprof.optimize.tensorrt",
     "swinprof.optimize.openvino",
+    "swinprof.optimize.trt_qdq",
 )
 
 

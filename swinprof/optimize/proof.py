@@ -91,17 +91,21 @@ def count_torchao(module: nn.Module) -> tuple[int, str]:
 
 
 def count_onnx(path: str | Path) -> int:
-    """Quantized matmul nodes in an ONNX file (integer ops, or QDQ-fed MatMul/Gemm weights)."""
+    """Quantized Linear layers in an ONNX file: integer matmul ops, or MatMul/Gemm whose weight initializer comes
+    through a DequantizeLinear (QDQ). Activation x activation MatMuls (attention QK^T, AV; the `trt-qdq-int8` file
+    quantizes them too) are not Linear layers and are not counted, so the count compares with `nn.Linear`s."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    producer = {out: node.op_type for node in graph.node for out in node.output}
+    producer = {out: node for node in graph.node for out in node.output}
+    weights = {init.name for init in graph.initializer}
     count = 0
     for node in graph.node:
         if node.op_type in ONNX_INT8_OPS:
             count += 1
         elif node.op_type in ("MatMul", "Gemm") and len(node.input) > 1:
-            count += producer.get(node.input[1]) == "DequantizeLinear"
+            dq = producer.get(node.input[1])  # a weight (initializer) through a DequantizeLinear: a Linear layer
+            count += dq is not None and dq.op_type == "DequantizeLinear" and dq.input[0] in weights
     return count
 
 

@@ -1,11 +1,16 @@
-"""TensorRT through torch-tensorrt's dynamo frontend (fp16 engines; int8 via NVIDIA ModelOpt PTQ).
+"""TensorRT through torch-tensorrt's dynamo frontend, strongly typed (TensorRT 10.12+ and 11; torch-tensorrt 2.x).
 
-UNVERIFIED in this project: torch-tensorrt and TensorRT could not be installed on the machines available (see
-README). Written against the documented API: `torch.export.export` -> `torch_tensorrt.dynamo.compile(exported,
-inputs=[torch_tensorrt.Input(min_shape, opt_shape, max_shape)], enabled_precisions=..., workspace_size=...,
-min_block_size=...)`; int8 follows torch-tensorrt's "Quantization (INT8 / FP8 / FP4)" guide: `mtq.quantize(model,
-mtq.INT8_DEFAULT_CFG, forward_loop)` inserts calibrated QDQ nodes, then the model is exported under ModelOpt's
-`export_torch_mode()` and compiled with `torch.int8` enabled. For `trtexec`, `swinprof export onnx` writes the graph.
+UNVERIFIED in this project: torch-tensorrt and TensorRT could not be installed on the machines available (TensorRT's
+libraries are over 1 GB; see docs/deploy-jetson.md). Written against torch-tensorrt's documented API:
+`torch.export.export` -> `torch_tensorrt.dynamo.compile(exported, inputs=[torch_tensorrt.Input(min_shape,
+opt_shape, max_shape)], use_explicit_typing=True, ...)`. TensorRT 11 builds strongly typed networks only (its
+FP16/INT8 builder flags and INT8 calibrators are gone) and torch-tensorrt deprecated `enabled_precisions` to match:
+- fp16: rule-based autocast (`enable_autocast=True, low_precision_type=torch.float16`) inserts the casts, with
+  LayerNorm and Softmax excluded (`nodes_to_exclude`, regexes on the exported node names) so they stay fp32;
+- int8: from the Q/DQ nodes in the module itself: NVIDIA ModelOpt (`mtq.quantize(model, mtq.INT8_DEFAULT_CFG,
+  forward_loop)`) inserts calibrated int8 fake-quant, exported under ModelOpt's `export_torch_mode()`; no precision
+  flag, no calibrator.
+For `trtexec` on a Jetson (no Python on the device), `swinprof export onnx-int8` / `onnx-fp16` write the graph.
 The `tensorrt` runtime and its `trt-int8` method are registered here beside their handlers.
 """
 
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
     from swinprof.optimize.recipe import Recipe
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Kept in fp32 by autocast: the reductions TensorRT's guidance keeps out of fp16 (exported aten node names).
+FP32_NODES = frozenset({r"^layer_norm(_\d+)?$", r"^softmax(_\d+)?$", r"^_softmax(_\d+)?$"})
 
 
 def _require_cuda() -> None:
@@ -91,31 +98,38 @@ def compile_tensorrt(
         max_shape=(max_batch, c, img_size, img_size),
         dtype=torch.float32,
     )
-    precisions = {torch.float32, PRECISIONS[precision]}
     if int8:
-        precisions.add(torch.int8)
         export_mode = require_extra("modelopt.torch.quantization.utils", "tensorrt", "TensorRT int8").export_torch_mode
     else:
         from contextlib import nullcontext as export_mode
     with torch.no_grad(), export_mode():
         exported = torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}}, strict=False)
-        return trt.dynamo.compile(
-            exported,
-            inputs=[spec],
-            enabled_precisions=precisions,
-            workspace_size=int(workspace_gb * (1 << 30)),
-            min_block_size=min_block_size,
-        )
+        workspace = int(workspace_gb * (1 << 30))
+        settings = typing_settings(precision)
+        return trt.dynamo.compile(exported, inputs=[spec], workspace_size=workspace, min_block_size=min_block_size,
+                                  **settings)  # fmt: skip
+
+
+def typing_settings(precision: str) -> dict:
+    """torch_tensorrt.dynamo.compile keywords for a strongly typed build in `precision` (fp32: the model's own
+    types; fp16/bf16: rule-based autocast with LayerNorm/Softmax kept fp32). int8 needs no keyword: it comes
+    from the module's Q/DQ nodes."""
+    settings: dict = {"use_explicit_typing": True}
+    if precision != "fp32":
+        low = PRECISIONS[precision]
+        settings.update(enable_autocast=True, low_precision_type=low, nodes_to_exclude=set(FP32_NODES))
+    return settings
 
 
 TRT_INT8 = MethodSpec("tensorrt", ("cuda",), extra="tensorrt", module="modelopt", calibrated=True,
-                      summary="TensorRT int8 (ModelOpt PTQ)", kind="int8", packages=("nvidia-modelopt",),
+                      summary="TensorRT int8 from ModelOpt Q/DQ (strongly typed)", kind="int8",
+                      packages=("nvidia-modelopt",),
                       tested_by="tests/optimize/test_tensorrt.py::test_engine_matches_fp32")  # fmt: skip
 
 
 @register_method("trt-int8", TRT_INT8)
 def trt_int8(job: MethodJob) -> Quantized:
-    """ModelOpt int8 QDQ, calibrated; the runtime then builds the engine with int8 enabled."""
+    """ModelOpt int8 Q/DQ, calibrated; the runtime builds a strongly typed engine, int8 where the Q/DQ nodes say."""
     calibrated = calibrate_int8_modelopt(job.model, job.calibration, job.include, job.skip)
     layers = selected_modules(job.model, job.include, job.skip, (nn.Linear, nn.Conv2d))
     return Quantized(calibrated, layers, precision="int8")

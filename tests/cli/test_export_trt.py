@@ -1,0 +1,75 @@
+"""`swinprof export onnx-int8`: the file onnx.checker accepts, the placement check passes, the report says where
+the calibration came from and prints the trtexec line; calibration from a data folder; the trtexec command."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+from PIL import Image
+
+from swinprof.cli.main import main
+from swinprof.optimize.qdq_check import check_onnx
+from swinprof.studies.trt_artifact import calibration_batches, trtexec_command
+
+TINY_ARGS = ["--res", "64", "--model-config", "depths=2,1,1,1", "--model-config", "embed_dim=16",
+             "--model-config", "num_heads=1,2,2,4", "--model-config", "window_size=4",
+             "--model-config", "num_classes=10"]  # fmt: skip
+
+
+def test_export_onnx_int8_on_a_tiny_swin_t(tmp_path, capsys):
+    out = tmp_path / "tiny.int8.onnx"
+    assert main(["export", "onnx-int8", "swin_t", *TINY_ARGS, "--report-format", "json", "-o", str(out)]) == 0
+    onnx.checker.check_model(onnx.load(str(out)))
+    placement = check_onnx(out)
+    assert {g.module for g in placement.gemms if g.precision == "float"} == {"patch_embed.proj", "head"}
+    report = json.loads(capsys.readouterr().out)
+    text = json.dumps(report)
+    assert "seeded random inputs" in text and "trtexec --onnx=tiny.int8.onnx" in text
+    assert report["settings"]["calibration"].startswith("32 seeded random inputs")  # the default count
+    (fidelity,) = next(t["rows"] for t in report["tables"] if t["key"] == "fidelity")
+    assert fidelity["SQNR dB"] > 25 and fidelity["top-1 agreement"] >= 0.9
+
+
+def test_calibration_from_a_data_folder_uses_the_variant_preprocessing(tmp_path):
+    for i in range(3):
+        (tmp_path / "cls").mkdir(exist_ok=True)
+        Image.new("RGB", (80, 70), (i * 60, 20, 200)).save(tmp_path / "cls" / f"{i}.png")
+    batches, source = calibration_batches("swin_t", 64, 3, str(tmp_path), count=3, batch_size=2)
+    assert [tuple(b.shape) for b in batches] == [(2, 3, 64, 64), (1, 3, 64, 64)]
+    assert f"3 images from {tmp_path}" in source
+    _, seeded = calibration_batches("swin_t", 64, 3, None, count=3, batch_size=2)
+    assert "seeded random inputs" in seeded
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_trtexec_command(dynamic):
+    line = trtexec_command("m.onnx", 3, 224, batch=8, dynamic_batch=dynamic, max_batch=32)
+    for flag in ("--onnx=m.onnx", "--stronglyTyped", "--exportTimes=times.json", "--exportProfile=profile.json",
+                 "--separateProfileRun"):  # fmt: skip
+        assert flag in line
+    assert ("--shapes=images:8x3x224x224" in line) == dynamic  # trtexec refuses shapes for a static model
+    assert ("--maxShapes=images:32x3x224x224" in line) == dynamic
+
+
+@pytest.mark.slow
+def test_export_onnx_int8_full_swin_t(tmp_path):
+    """The acceptance case: full swin_t, dynamic batch (about 2 min on the shared 2-core machine: marked slow)."""
+    out = tmp_path / "swin_t.int8.onnx"
+    assert main(["export", "onnx-int8", "swin_t", "--dynamic-batch", "--report-format", "csv", "-o", str(out)]) == 0
+    placement = check_onnx(out)
+    int8 = [g for g in placement.gemms if g.precision == "int8"]
+    assert len(int8) == 12 * 6 + 3  # 12 blocks x (qkv, proj, fc1, fc2, QK^T, AV) + 3 patch-merging reductions
+    assert placement.int8_macs_share > 0.99
+
+
+@pytest.mark.slow
+def test_export_onnx_fp16_on_a_tiny_swin_t(tmp_path, capsys):
+    """The fp16 file through the CLI (random init: the exporter shares zero biases with LayerNorm parameters)."""
+    out = tmp_path / "tiny.fp16.onnx"
+    assert main(["export", "onnx-fp16", "swin_t", *TINY_ARGS, "--report-format", "json", "-o", str(out)]) == 0
+    assert all(g.precision == "float" for g in check_onnx(out).gemms)
+    report = json.loads(capsys.readouterr().out)
+    (fidelity,) = next(t["rows"] for t in report["tables"] if t["key"] == "fidelity")
+    assert fidelity["SQNR dB"] > 40 and report["settings"]["calibration"].startswith("none")
