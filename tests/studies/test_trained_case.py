@@ -54,3 +54,12 @@ def test_accuracy_regression_fails_on_a_planted_drop_and_passes_a_a(tiny_trained
     planted = compare_results(_results(right, 0), _results(dropped, 1), acc_points=1.0, alpha=0.05)
     assert [d.verdict for d in planted.top1] == [REGRESSION] and planted.has_regression
     assert planted.top1[0].drop > 3 and planted.top1[0].p_value < 0.01
+
+
+def test_train_digits_refuses_bad_options_before_any_work(tmp_path, capsys):
+    from swinprof.cli.main import main
+
+    assert main(["train-digits", "-o", str(tmp_path / "d"), "--epochs", "0"]) == 2
+    assert main(["train-digits", "-o", str(tmp_path / "d"), "--plant-outliers", "1"]) == 2
+    assert "--plant-outliers" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
