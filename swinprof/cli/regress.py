@@ -54,6 +54,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
     p.add_argument("--top1-threshold", default="1pt",
                    help="largest top-1 agreement drop, in percentage points (default 1pt)")  # fmt: skip
+    p.add_argument("--acc-threshold", default="1pt",
+                   help="largest top-1 accuracy drop of a case with accuracy that is not a regression; a larger "
+                   "one must also be significant at --alpha (default 1pt)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
     p.add_argument("--markdown", metavar="FILE", type=v.output_file,
                    help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")  # fmt: skip
@@ -73,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and args.markdown and os.path.abspath(args.plot) == os.path.abspath(args.markdown):
         raise SwinprofError("--plot and --markdown name the same file: give them different names")
     base, new = load_results(args.baseline), load_results(args.current)
+    acc_points = parse_limit(args.acc_threshold, "points")
     cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric, sqnr_db,
-                          top1_points)  # fmt: skip
+                          top1_points, acc_points)  # fmt: skip
     history = load_history(args.history) if args.history else None
     files = {}
     if args.plot:

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -169,6 +169,9 @@ class Accuracy:
     samples: int
     acc1: float  # percent
     acc5: float  # percent
+    # per image, in ImageSet order: the top-1 class and the label (paired tests: `evaluate.recipe_accuracy`)
+    predictions: tuple[int, ...] = field(default=(), repr=False)
+    labels: tuple[int, ...] = field(default=(), repr=False)
 
 
 def accuracy_of(
@@ -182,6 +185,8 @@ def accuracy_of(
     if not images.labeled:
         raise DataPathError(f"{str(images.root)!r} has no class folders: accuracy needs an ImageFolder layout")
     hits = {name: [0, 0] for name in models}
+    top1: dict[str, list[int]] = {name: [] for name in models}
+    labels: list[int] = []
     seen = 0
     with torch.inference_mode():
         for x, y in iter_batches(images, transform, batch_size):
@@ -190,7 +195,10 @@ def accuracy_of(
                 top = logits.topk(min(5, logits.shape[1]), dim=1).indices
                 hits[name][0] += (top[:, 0] == y).sum().item()
                 hits[name][1] += (top == y[:, None]).any(dim=1).sum().item()
+                top1[name] += top[:, 0].tolist()
+            labels += y.tolist()
             seen += len(y)
             if on_batch is not None:
                 on_batch(len(y))
-    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen) for name, (h1, h5) in hits.items()}
+    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen, tuple(top1[name]), tuple(labels))
+            for name, (h1, h5) in hits.items()}  # fmt: skip

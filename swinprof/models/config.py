@@ -229,6 +229,19 @@ _VARIANT_LIST = [
 ]
 # fmt: on
 
+# Small networks swinprof trains itself (`swinprof train-digits`) on scikit-learn's bundled 8x8 handwritten digits,
+# upsampled to 32x32 (the smallest input the model takes): patch 4 makes one token per original digit pixel, an 8x8
+# map that stage 1 attends in shifted 4x4 windows, then patch merging to 4x4 for stage 2. The images are written
+# at 32x32, so the eval pipeline is Resize(32) (a no-op), CenterCrop(32), ToTensor, ImageNet Normalize: crop_pct 1.
+# No paper numbers: their accuracy is what `swinprof train-digits` measures (docs/trained-network.md).
+_DIGITS = dict(img_size=32, patch_size=4, num_classes=10, embed_dim=32, depths=(2, 2), num_heads=(2, 4),
+               window_size=4, drop_path_rate=0.05, pretrained_window_sizes=(0, 0))  # fmt: skip
+DIGITS_PRETRAIN = "trained by swinprof on sklearn digits"
+_VARIANT_LIST += [
+    Variant("swin_digits", SwinConfig(version=1, **_DIGITS), 0.14, 0.00357, pretrain=DIGITS_PRETRAIN, crop_pct=1.0),
+    Variant("swinv2_digits", SwinConfig(version=2, **_DIGITS), 0.15, 0.00407, pretrain=DIGITS_PRETRAIN, crop_pct=1.0),
+]
+
 VARIANTS: dict[str, Variant] = {v.name: v for v in _VARIANT_LIST}
 _ALIASES: dict[str, str] = {alias: v.name for v in _VARIANT_LIST for alias in v.aliases}
 

@@ -190,6 +190,12 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
     if result.accuracy is not None:
         fidelity_note += f"; accuracy on {i.images} labeled images ({i.data_layout})"
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
+    if result.accuracy is not None and all(a.predictions for a in result.accuracy.values()):
+        from swinprof.evaluate import recipe_accuracy as ra
+
+        report.add("accuracy", "Accuracy vs fp32 on the same images (paired)",
+                   ra.recipe_accuracy_frame(result.accuracy, BASELINE), ra.NOTE)  # fmt: skip
+        report.warnings.extend(ra.agreement_warnings(result.accuracy, BASELINE))
     if result.budgets:
         from swinprof.studies.sensitivity import budget_frame
 

@@ -55,10 +55,15 @@ class Comparison:
     new_env: dict
     warnings: list[str] = field(default_factory=list)
     accuracy: list = field(default_factory=list)  # track.fidelity.AccuracyChange per case with fidelity
+    top1: list = field(default_factory=list)  # track.accuracy_drop.AccuracyDrop per case with top-1 accuracy
 
     @property
     def accuracy_regressions(self) -> list:
         return [c for c in self.accuracy if c.regression]
+
+    @property
+    def top1_regressions(self) -> list:
+        return [d for d in self.top1 if d.verdict == REGRESSION]
 
     def count(self, verdict: str) -> int:
         return sum(c.decision.verdict == verdict for c in self.cases)
@@ -67,16 +72,16 @@ class Comparison:
     def verdict(self) -> str:
         """The worst case decides: any regression (latency or fidelity), else any uncertain, else any
         improvement, else unchanged."""
-        if self.accuracy_regressions:
+        if self.accuracy_regressions or self.top1_regressions:
             return REGRESSION
         for v in (REGRESSION, UNCERTAIN, IMPROVEMENT):
-            if self.count(v):
+            if self.count(v) or any(d.verdict == v for d in self.top1):
                 return v
         return UNCHANGED
 
     @property
     def has_regression(self) -> bool:
-        return self.count(REGRESSION) > 0 or bool(self.accuracy_regressions)
+        return self.count(REGRESSION) > 0 or bool(self.accuracy_regressions) or bool(self.top1_regressions)
 
 
 def check_same_suite(base: Results, new: Results) -> None:
@@ -127,13 +132,17 @@ def compare_results(
     metric: str | None = None,
     sqnr_db: float = 1.0,
     top1_points: float = 1.0,
+    acc_points: float = 1.0,
 ) -> Comparison:
     """Decide every case of `new` against `base` (see stats.compare_samples for the rule).
 
     `metric`: `wall` (latency) or `cpu` (process CPU time); default: the suite's. `normalisation`: divide
     by the calibration workload per round, per run, or not at all. Cases that carry `fidelity` also regress
-    when their SQNR falls by more than `sqnr_db` dB or their top-1 agreement by more than `top1_points` points.
+    when their SQNR falls by more than `sqnr_db` dB or their top-1 agreement by more than `top1_points` points;
+    cases that carry `accuracy` regress when top-1 falls by more than `acc_points` points AND significantly
+    (`track.accuracy_drop`, at the level `alpha`).
     """
+    from swinprof.track.accuracy_drop import compare_accuracy
     from swinprof.track.fidelity import compare_fidelity
 
     metric = metric or default_metric(base, new)
@@ -174,5 +183,5 @@ def compare_results(
     return Comparison(
         base.suite_name, threshold, alpha, normalisation, metric, cases,
         environment_diff(base.environment, new.environment), base.environment, new.environment, warnings,
-        compare_fidelity(base, new, sqnr_db, top1_points),
+        compare_fidelity(base, new, sqnr_db, top1_points), compare_accuracy(base, new, acc_points, alpha),
     )  # fmt: skip

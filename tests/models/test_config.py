@@ -43,6 +43,8 @@ def test_design_table_rows_are_all_registered():
         "swinv2_t_w16": (256, 16, 96, (2, 2, 6, 2)),
         "swinv2_s_w16": (256, 16, 96, (2, 2, 18, 2)),
         "swinv2_b_w16": (256, 16, 128, (2, 2, 18, 2)),
+        "swin_digits": (32, 4, 32, (2, 2)),  # trained by swinprof (docs/trained-network.md), not in the papers
+        "swinv2_digits": (32, 4, 32, (2, 2)),
     }
     assert set(VARIANTS) == set(expected)
     for name, (res, window, embed, depths) in expected.items():

@@ -173,6 +173,11 @@ def test_accuracy_on_a_synthetic_imagefolder(tmp_path):
     assert row.d_acc1 == pytest.approx(row.acc1 - result.accuracy[BASELINE].acc1)
     assert result.inputs.fidelity_samples == 6 and "images from" in result.inputs.fidelity_inputs
     assert "Δacc@1" in fidelity_frame(result).columns
+    base = result.accuracy[BASELINE]  # per-image top-1 kept for the paired table
+    assert len(base.predictions) == len(base.labels) == 6
+    assert 100 * sum(p == y for p, y in zip(base.predictions, base.labels)) / 6 == pytest.approx(base.acc1)
+    paired = run_report(result, {}).table("accuracy").frame.set_index("recipe")
+    assert paired.loc["int8-dynamic", "images"] == 6 and "McNemar p" in paired.columns
 
 
 def test_calibrating_on_data_without_data_fails_before_work():

@@ -1,0 +1,65 @@
+"""The tiny trained case in CI: it learned, two trainings agree, and top-1 regressions are caught with statistics."""
+
+from __future__ import annotations
+
+import torch
+
+from swinprof.evaluate.significance import Rate
+from swinprof.models import create_model
+from swinprof.studies.train import TrainSettings, predictions, train
+from swinprof.track.regress import compare_results
+from swinprof.track.results import CaseResult, Results
+from swinprof.track.stats import REGRESSION, UNCHANGED
+from tests.studies.conftest import TINY_DIGITS
+
+
+def _results(correct: torch.Tensor, seed: int) -> Results:
+    """A one-case results file carrying top-1 correctness (latency samples are placeholders, identical)."""
+    samples = [1.0 + 0.01 * ((i * 7 + seed) % 5) for i in range(12)]
+    acc = {"images": len(correct), "top1": int(correct.sum()), "correct": correct.int().tolist(), "data": "digits test"}
+    case = CaseResult("digits", {"model": "swin_digits", "config": {}, "accuracy": acc}, samples, [])
+    suite = {"name": "digits", "device": "cpu", "metric": "wall", "cases": []}
+    return Results(suite, {"torch": torch.__version__}, {"workload": "w", "samples_ms": samples}, [case])
+
+
+def test_two_trainings_from_scratch_give_the_same_weights(tiny_trained):
+    x, y = tiny_trained.x[:64], tiny_trained.y[:64]
+    settings = TrainSettings(epochs=1, batch_size=16, seed=3)
+    build = lambda: create_model("swin_digits", **TINY_DIGITS)  # noqa: E731
+    first, second = train(build, x, y, settings).model.state_dict(), train(build, x, y, settings).model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)  # same seed, machine and threads: bitwise
+    other = train(build, x, y, TrainSettings(epochs=1, batch_size=16, seed=4)).model.state_dict()
+    assert not torch.equal(first["head.weight"], other["head.weight"])
+
+
+def test_the_tiny_network_learned(tiny_trained):
+    top1 = predictions(tiny_trained.model, tiny_trained.x)[:, 0]
+    rate = Rate(int((top1 == tiny_trained.y).sum()), len(tiny_trained.y))
+    assert rate.n == 539
+    assert rate.interval[0] > 20  # chance is 10%: the whole 95% interval sits above it after 4 short epochs
+
+
+def test_accuracy_regression_fails_on_a_planted_drop_and_passes_a_a(tiny_trained):
+    model, x, y = tiny_trained.model, tiny_trained.x, tiny_trained.y
+    right = predictions(model, x)[:, 0] == y
+    again = predictions(model, x)[:, 0] == y  # A/A: the same model evaluated twice
+    broken = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():  # planted drop: classes 1, 3 and 7 can no longer win (~30% of the right answers lost)
+        model.head.weight[[1, 3, 7]] = 0.0
+        model.head.bias[[1, 3, 7]] = -100.0
+        dropped = predictions(model, x)[:, 0] == y
+    model.load_state_dict(broken)
+    aa = compare_results(_results(right, 0), _results(again, 1), acc_points=1.0, alpha=0.05)
+    assert [d.verdict for d in aa.top1] == [UNCHANGED] and not aa.has_regression
+    planted = compare_results(_results(right, 0), _results(dropped, 1), acc_points=1.0, alpha=0.05)
+    assert [d.verdict for d in planted.top1] == [REGRESSION] and planted.has_regression
+    assert planted.top1[0].drop > 3 and planted.top1[0].p_value < 0.01
+
+
+def test_train_digits_refuses_bad_options_before_any_work(tmp_path, capsys):
+    from swinprof.cli.main import main
+
+    assert main(["train-digits", "-o", str(tmp_path / "d"), "--epochs", "0"]) == 2
+    assert main(["train-digits", "-o", str(tmp_path / "d"), "--plant-outliers", "1"]) == 2
+    assert "--plant-outliers" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
