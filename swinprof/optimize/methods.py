@@ -48,7 +48,9 @@ BUILTIN_MODULES = (
 class MethodSpec:
     """What a quantization method needs: its runtime (`*`: any), devices, pip extra and the module that extra
     provides, whether it calibrates on data, and the minimum CUDA compute capability. `suggested`: recipe tables
-    the method is meant to run with, which `swinprof quantize` starts from (e.g. PT2E int8 is fast compiled)."""
+    the method is meant to run with, which `swinprof quantize` starts from (e.g. PT2E int8 is fast compiled).
+    `weight_bits` / `activation_bits`: the width of the operands its quantized GEMMs read (None: the target's
+    floating-point precision), which the crossover study's roofline context turns into bytes."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -58,6 +60,8 @@ class MethodSpec:
     min_cuda_capability: tuple[int, int] | None = None
     summary: str = ""
     suggested: dict = field(default_factory=dict, hash=False)
+    weight_bits: int | None = None
+    activation_bits: int | None = None
 
 
 @dataclass(frozen=True)

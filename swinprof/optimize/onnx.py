@@ -180,7 +180,7 @@ def _quantized_path(job: MethodJob) -> Path:
     return (job.workdir or Path(job.work).parent) / f"{job.name}.onnx"
 
 
-ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime")
+ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime", weight_bits=8, activation_bits=8)
 
 
 @register_method("ort-int8-dynamic", dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"))

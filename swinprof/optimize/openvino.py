@@ -311,7 +311,8 @@ def quantize_nncf(job: MethodJob, smooth_quant: bool = False) -> Quantized:
 
 
 NNCF_INT8 = MethodSpec("openvino", ("cpu",), extra=EXTRA, module="nncf", calibrated=True,
-                       summary="NNCF int8 PTQ for OpenVINO (transformer, SmoothQuant off: Swin default)")  # fmt: skip
+                       summary="NNCF int8 PTQ for OpenVINO (transformer, SmoothQuant off: Swin default)",
+                       weight_bits=8, activation_bits=8)  # fmt: skip
 
 
 @register_method("nncf-int8", NNCF_INT8)

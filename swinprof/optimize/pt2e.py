@@ -123,6 +123,7 @@ PT2E_X86 = MethodSpec(
     summary="PT2E static int8, X86InductorQuantizer",
     # Only inductor with freezing lowers the q/dq pairs to oneDNN int8 kernels; eager is a slow simulation.
     suggested={"compile": {"backend": "inductor", "mode": "default", "freezing": True}},
+    weight_bits=8, activation_bits=8,
 )  # fmt: skip
 
 

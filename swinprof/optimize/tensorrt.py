@@ -109,7 +109,7 @@ def compile_tensorrt(
 
 
 TRT_INT8 = MethodSpec("tensorrt", ("cuda",), extra="tensorrt", module="modelopt", calibrated=True,
-                      summary="TensorRT int8 (ModelOpt PTQ)")  # fmt: skip
+                      summary="TensorRT int8 (ModelOpt PTQ)", weight_bits=8, activation_bits=8)  # fmt: skip
 
 
 @register_method("trt-int8", TRT_INT8)
