@@ -162,7 +162,7 @@ def _prepare_models(recipes: list[Recipe], base: Recipe, model, workdir: Path, s
         if r.target.device == "cpu" and is_baseline(r):
             fns[r.name], seconds[r.name] = model, 0.0
             continue
-        say(f"preparing {i}/{len(recipes) + 1} {r.name}: {r.method.summary or r.quantize.method}")
+        say(f"preparing {i}/{len(recipes) + 1} {r.name}: {r.meta.description or r.method.summary}")
         p = prepare(r, model, _calibration(r, shape, device, seed), workdir)
         fns[r.name], seconds[r.name] = p.fn, p.prepare_s
         if p.compiled is not None:
