@@ -6,6 +6,7 @@ import pandas as pd
 
 from swinprof.measure.environment import busy_warning
 from swinprof.measure.peaks import Ceiling
+from swinprof.measure.timing import Timing
 from swinprof.report.document import Chart, Report
 from swinprof.studies.crossover import (
     CONFIDENCE,
@@ -49,13 +50,12 @@ def _point_rows(result: CrossoverResult, sp: dict, compute: Ceiling, bandwidth: 
         eight_bit = max(act, weight) <= 1
         ridge = compute.value * (rate if eight_bit else 1.0) / bandwidth.value
         for b in result.measured:
-            s = result.samples[(name, b)]
-            t = pd.Series(s)
+            t = Timing(result.samples[(name, b)])
             point = sp.get(name, {}).get(b)
             flops, nbytes = gemm_cost(result.gemms, b, act, weight, out)
             rows.append({
-                "recipe": name, "batch": b, "median ms": t.median(), "p90 ms": t.quantile(0.9),
-                "img/s": 1e3 * b / t.median(),
+                "recipe": name, "batch": b, "median ms": t.median, "p90 ms": t.p90,
+                "img/s": 1e3 * b / t.median,
                 "speedup": point.value if point else 1.0, "speedup low": point.low if point else None,
                 "speedup high": point.high if point else None, "wins": point.wins if point else None,
                 "first call s": result.first_call_s[(name, b)], "GEMM GFLOP": flops / 1e9,
