@@ -162,7 +162,11 @@ class CompiledModel:
 
 
 def compile_model(
-    module: nn.Module, backend: str, mode: str = "default", freezing: bool = False, fullgraph: bool = False,
+    module: nn.Module,
+    backend: str,
+    mode: str = "default",
+    freezing: bool = False,
+    fullgraph: bool = False,
     dynamic_batch: bool = False,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """`module` itself for backend "none", else a CompiledModel."""
