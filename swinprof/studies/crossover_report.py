@@ -39,7 +39,7 @@ def speedups(result: CrossoverResult) -> dict[str, dict[int, Speedup]]:
     out: dict[str, dict[int, Speedup]] = {}
     for name in result.models[1:]:
         out[name] = {b: speedup_interval(result.samples[(result.baseline, b)], result.samples[(name, b)])
-                     for b in result.measured}  # fmt: skip
+                     for b in result.measured if (name, b) in result.samples}  # fmt: skip
     return out
 
 
@@ -49,7 +49,7 @@ def _point_rows(result: CrossoverResult, sp: dict, compute: Ceiling, bandwidth: 
         act, weight, out = operand_bytes(result.recipes[name])
         eight_bit = max(act, weight) <= 1
         ridge = compute.value * (rate if eight_bit else 1.0) / bandwidth.value
-        for b in result.measured:
+        for b in (b for b in result.measured if (name, b) in result.samples):
             t = Timing(result.samples[(name, b)])
             point = sp.get(name, {}).get(b)
             flops, nbytes = gemm_cost(result.gemms, b, act, weight, out)
@@ -65,16 +65,18 @@ def _point_rows(result: CrossoverResult, sp: dict, compute: Ceiling, bandwidth: 
     return rows
 
 
-def _summary_rows(sp: dict[str, dict[int, Speedup]], stop: str | None) -> list[dict]:
+def _summary_rows(sp: dict[str, dict[int, Speedup]], stop: str | None, failed: dict[str, str]) -> list[dict]:
     rows = []
     for name, by_batch in sp.items():
         if not by_batch:
+            rows.append({"recipe": name, "kind": "failed", "summary": f"{name} {failed.get(name, 'was not measured')}"})
             continue
         c = crossover(by_batch)
         last = max(by_batch)
+        line = summary_line(name, by_batch, stop) + (f"; {failed[name]}" if name in failed else "")
         rows.append({"recipe": name, "crossover batch": c.batch, "kind": c.kind,
                      "at crossover": by_batch[c.batch].text() if c.batch else "-",
-                     f"at b{last}": by_batch[last].text(), "summary": summary_line(name, by_batch, stop)})  # fmt: skip
+                     f"at b{last}": by_batch[last].text(), "summary": line})  # fmt: skip
     return rows
 
 
@@ -117,7 +119,8 @@ def crossover_report(result: CrossoverResult, env: dict, load_before: float | No
                 list(result.planned.batches), "batches_measured": result.measured, "stop": result.stop or "-",
                 "warmup": result.warmup, "iters": result.iters, "settle_ms": result.settle_ms}  # fmt: skip
     report = Report(title, environment=env, settings=settings)
-    report.add("summary", "Where each recipe starts to win", pd.DataFrame(_summary_rows(sp, result.stop)),
+    summary = pd.DataFrame(_summary_rows(sp, result.stop, result.failed))
+    report.add("summary", "Where each recipe starts to win", summary,
                essential=("recipe", "crossover batch", "summary"))  # fmt: skip
     points = pd.DataFrame(_point_rows(result, sp, compute, bandwidth, rate))
     report.add("points", "Every point: latency, throughput, speedup, roofline context", points,
@@ -125,11 +128,12 @@ def crossover_report(result: CrossoverResult, env: dict, load_before: float | No
     prep = pd.DataFrame([{"recipe": n, "prepare s": s} for n, s in result.prepare_s.items()])
     report.add("prepare", "Preparation (once per recipe)", prep)
     report.notes += _notes(result, env, compute, bandwidth, rate)
+    report.warnings += [f"{n} {why}; the rest of the ladder ran without it" for n, why in result.failed.items()]
     report.warnings += result.compile_problems + busy_warning(env, load_before)
     if result.stop:
         report.warnings.append(f"the ladder was cut: {result.stop}")
     lines = {n: pd.DataFrame([{"batch": b, "speedup": s.value, "low": s.low, "high": s.high}
-                              for b, s in by.items()]) for n, by in sp.items()}  # fmt: skip
+                              for b, s in by.items()]) for n, by in sp.items() if by}  # fmt: skip
     if result.measured:
         from swinprof.report.chart import speedup_vs_batch_svg
 

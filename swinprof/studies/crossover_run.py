@@ -65,6 +65,7 @@ class CrossoverResult:
     compute: Ceiling
     bandwidth: Ceiling
     compile_problems: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # recipe -> where and why it left the ladder
 
 
 def baseline_recipe(lead: Recipe) -> Recipe:
@@ -170,15 +171,25 @@ def _prepare_models(recipes: list[Recipe], base: Recipe, model, workdir: Path, s
     return fns, seconds, compiled
 
 
-def _time_batch(fns: dict, batch: int, shape, device, opts: CrossoverOptions, settle: float):
+def _time_batch(fns: dict, batch: int, shape, device, opts: CrossoverOptions, settle: float, failed: dict):
     """(samples ms per model, first-call seconds per model) at one batch; the first call (a compile where there
-    is one) is made and timed apart, so no compile lands in the warm-up or the samples."""
+    is one) is made and timed apart, so no compile lands in the warm-up or the samples. A recipe whose first call
+    raises (anything but running out of memory) goes into `failed` (name -> one line) and out of `fns`: one
+    recipe that cannot compile at some batch must not cost a GPU lease the whole map. The baseline's failure
+    ends the map."""
     x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(opts.seed + batch)).to(device)
-    calls = {n: (lambda fn=fn: fn(x)) for n, fn in fns.items()}
     first = {}
     with torch.inference_mode():
-        for name, call in calls.items():
-            first[name] = time_once(call, device) / 1e3
+        for i, (name, fn) in enumerate(list(fns.items())):
+            try:
+                first[name] = time_once(lambda fn=fn: fn(x), device) / 1e3
+            except Exception as exc:
+                if i == 0 or _out_of_memory(exc):
+                    raise
+                line = (str(exc).strip().splitlines() or [""])[0][:200]
+                failed[name] = f"failed at batch {batch} (first call): {type(exc).__name__}: {line}"
+                del fns[name]
+    calls = {n: (lambda fn=fn: fn(x)) for n, fn in fns.items()}
     timings = measure_interleaved(calls, opts.warmup, opts.iters, device, settle_ms=settle)
     return {n: t.samples_ms for n, t in timings.items()}, first
 
@@ -217,13 +228,14 @@ def run_crossover(recipes: list[Recipe], opts: CrossoverOptions, workdir: Path,
     workdir.mkdir(parents=True, exist_ok=True)
     fns, prepare_s, compiled = _prepare_models(recipes, base, model, workdir, opts.seed, say)
     settle = settle_ms([base, *recipes], device)
-    samples, first, measured, stop = {}, {}, [], ladder.stop
+    samples, first, measured, stop, failed = {}, {}, [], ladder.stop, {}
+    models = list(fns)
     with _recompile_room((len(fns) + 1) * (len(ladder.batches) + 1)):
         for i, b in enumerate(ladder.batches, 1):
             say(f"batch {b} ({i}/{len(ladder.batches)}): {len(fns)} models interleaved, {opts.warmup} warm-up + "
                 f"{opts.iters} timed calls each")  # fmt: skip
             try:
-                got, firsts = _time_batch(fns, b, shape, device, opts, settle)
+                got, firsts = _time_batch(fns, b, shape, device, opts, settle, failed)
             except (MemoryError, RuntimeError) as exc:
                 if not _out_of_memory(exc):
                     raise
@@ -236,7 +248,7 @@ def run_crossover(recipes: list[Recipe], opts: CrossoverOptions, workdir: Path,
     say("machine ceilings for the roofline context (cached per machine after the first quiet probe)")
     compute, bandwidth = machine_ceilings(device)
     problems = [f"{n} (torch.compile): {line}" for n, c in compiled.items() for line in c.stats().problems()]
-    return CrossoverResult(lead.model.name, model.config.img_size, device.type, base.name, list(fns),
+    return CrossoverResult(lead.model.name, model.config.img_size, device.type, base.name, models,
                            {r.name: r for r in [base, *recipes]}, samples, first, prepare_s, ladder, measured, stop,
                            linear_gemms(model), opts.warmup, opts.iters, settle, compute, bandwidth,
-                           problems)  # fmt: skip
+                           problems, failed)  # fmt: skip

@@ -125,3 +125,56 @@ def test_a_dynamic_batch_compiles_two_graphs_for_a_ladder():
             compiled(torch.randn(b, 8))
         counts[dynamic] = compiled.stats().graphs
     assert counts == {False: 4, True: 2}  # batch 1 apart (dynamo's 0/1 rule), then one graph for 2, 4, 8
+
+
+def test_a_recipe_that_fails_at_a_batch_leaves_the_ladder_and_the_rest_goes_on():
+    import torch
+
+    from swinprof.studies.crossover_run import CrossoverOptions, _time_batch
+
+    def breaks_from_batch_2(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] >= 2:
+            raise ValueError("no kernel for this shape\nsecond line")
+        return x.sum()
+
+    fns = {"baseline": lambda x: x.sum(), "fragile": breaks_from_batch_2, "steady": lambda x: x.mean()}
+    opts, failed = CrossoverOptions((1, 2), warmup=0, iters=2), {}
+    got, _ = _time_batch(fns, 1, (3, 4, 4), torch.device("cpu"), opts, 0.0, failed)
+    assert set(got) == {"baseline", "fragile", "steady"} and not failed
+    got, first = _time_batch(fns, 2, (3, 4, 4), torch.device("cpu"), opts, 0.0, failed)
+    assert set(got) == set(first) == {"baseline", "steady"} and set(fns) == {"baseline", "steady"}
+    assert failed == {"fragile": "failed at batch 2 (first call): ValueError: no kernel for this shape"}
+    with pytest.raises(ValueError):  # the baseline failing ends the map
+        _time_batch({"baseline": breaks_from_batch_2}, 2, (3, 4, 4), torch.device("cpu"), opts, 0.0, {})
+
+
+def test_the_report_of_a_planted_map_with_a_failed_recipe():
+    from swinprof.measure.peaks import Ceiling
+    from swinprof.optimize.recipe import parse_recipe
+    from swinprof.report.writer import report_markdown
+    from swinprof.studies.crossover import Ladder
+    from swinprof.studies.crossover_report import crossover_report
+    from swinprof.studies.crossover_run import CrossoverResult
+
+    names = ["fp32-eager", "fast", "broken"]
+    recipes = {n: parse_recipe({"meta": {"name": n}}) for n in names}
+    samples = {("fp32-eager", b): _samples(100.0, 0.02, b) for b in (1, 2)}
+    samples |= {("fast", b): _samples(50.0, 0.02, 10 + b) for b in (1, 2)}
+    first = dict.fromkeys(samples, 0.1)
+    compute = Ceiling("compute", 100.0, "GFLOP/s", "fp32", "cpu", "k", "planted")
+    bandwidth = Ceiling("bandwidth", 10.0, "GB/s", None, "cpu", "k", "planted")
+    prepared = dict.fromkeys(names, 0.0)
+    result = CrossoverResult("swin_t", 224, "cpu", "fp32-eager", names, recipes, samples, first, prepared,
+                             Ladder((1, 2)), [1, 2], None, [Gemm(49, 96, 288)], 0, 20, 0.0, compute, bandwidth,
+                             failed={"broken": "failed at batch 1 (first call): ValueError: no"})  # fmt: skip
+    env = {"cpu": "Planted CPU", "cpu_features": "avx2 fma", "threads": 2, "device": "cpu", "cpu_count": 2}
+    report = crossover_report(result, env)
+    summary = {r["recipe"]: r["summary"] for r in report.table("summary").frame.to_dict("records")}
+    assert summary["fast"].startswith("fast wins from batch 1 (1.99x [1.98, 2.01] at b1")
+    assert summary["broken"] == "broken failed at batch 1 (first call): ValueError: no"
+    assert any(w.startswith("broken failed at batch 1") for w in report.warnings)
+    points = report.table("points").frame
+    assert len(points) == 4 and set(points["recipe"]) == {"fp32-eager", "fast"}
+    assert (points["ridge (FLOP/B)"] == 10.0).all()  # fp32 operands: the measured ceilings' ridge, no 8-bit rate
+    assert report_markdown(report).startswith("# Crossover: swin_t 224x224 on cpu")
+    assert "<svg" in report.charts[0].svg()
