@@ -96,15 +96,17 @@ class CompiledModel:
     `freezing=True` lets inductor treat parameters as constants (constant folding, weight prepacking; PT2E int8
     needs it to reach the oneDNN int8 kernels). The inductor config is patched around every call rather than
     set globally, so compiling one model does not change how another compiles. Shapes are static
-    (`dynamic=False`): each new batch size compiles once, and that first call's time is the compile time.
+    (`dynamic=False`): each new batch size compiles once, and that first call's time is the compile time;
+    `dynamic_batch` marks the batch dimension dynamic instead (one graph for batch 1, one for all larger ones).
     `backend` may be any torch.compile backend ("eager" / "aot_eager" compile fast, for tests).
     """
 
     def __init__(self, module: nn.Module, mode: str = "default", freezing: bool = False, fullgraph: bool = False,
-                 backend: str = "inductor") -> None:  # fmt: skip
+                 backend: str = "inductor", dynamic_batch: bool = False) -> None:  # fmt: skip
         self.module = module
         self.mode = mode
         self.freezing = freezing
+        self.dynamic_batch = dynamic_batch
         self._stats = CompileStats()
         self._seen: set[tuple] = set()
         # Inductor's generated code of each input signature's warm-up call (swinprof.optimize.proof): the graphs
@@ -122,6 +124,8 @@ class CompiledModel:
             # A normal copy (one input-sized memcpy, only for such inputs) keeps one graph per shape.
             with torch.inference_mode(False):
                 x = x.clone()
+        if self.dynamic_batch:
+            torch._dynamo.maybe_mark_dynamic(x, 0)  # batch 1 still specialises (dynamo's 0/1 rule): two graphs
         signature = (tuple(x.shape), x.dtype, x.device)
         warmup = signature not in self._seen
         before = _Snapshot.now()
@@ -158,11 +162,16 @@ class CompiledModel:
 
 
 def compile_model(
-    module: nn.Module, backend: str, mode: str = "default", freezing: bool = False, fullgraph: bool = False
+    module: nn.Module,
+    backend: str,
+    mode: str = "default",
+    freezing: bool = False,
+    fullgraph: bool = False,
+    dynamic_batch: bool = False,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """`module` itself for backend "none", else a CompiledModel."""
     if backend == "none":
         return module
     if backend != "inductor":
         raise ValueError(f"unknown compile backend {backend!r}")
-    return CompiledModel(module, mode, freezing, fullgraph)
+    return CompiledModel(module, mode, freezing, fullgraph, dynamic_batch=dynamic_batch)

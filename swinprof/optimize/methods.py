@@ -64,7 +64,9 @@ class MethodSpec:
     `kind`: the numbers its quantized layers run in (one of KINDS; None for no quantization); `packages`: pip
     distributions whose versions a run record states (beyond its runtime's); `switchable`: sensitivity and the
     budget search can switch its layers one by one (a switchboard builder in `swinprof.optimize.switch`);
-    `tested_by`: the test (`tests/...py::test_name`) that holds its output to the fp32 model's."""
+    `tested_by`: the test (`tests/...py::test_name`) that holds its output to the fp32 model's.
+    `weight_bits` / `activation_bits`: the width of the operands its quantized GEMMs read (None: the target's
+    floating-point precision), which the crossover study's roofline context turns into bytes."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -78,6 +80,8 @@ class MethodSpec:
     packages: tuple[str, ...] = ()
     switchable: bool = False
     tested_by: str = ""
+    weight_bits: int | None = None
+    activation_bits: int | None = None
 
 
 @dataclass(frozen=True)

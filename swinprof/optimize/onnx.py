@@ -183,8 +183,8 @@ def _quantized_path(job: MethodJob) -> Path:
 
 
 _TESTS = "tests/optimize/test_onnx_export.py"
-ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime", kind="int8",
-                     tested_by=f"{_TESTS}::test_ort_int8")  # fmt: skip
+ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime", kind="int8", weight_bits=8,
+                     activation_bits=8, tested_by=f"{_TESTS}::test_ort_int8")  # fmt: skip
 
 
 @register_method("ort-int8-dynamic", dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"))

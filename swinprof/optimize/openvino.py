@@ -317,7 +317,8 @@ def quantize_nncf(job: MethodJob, smooth_quant: bool = False) -> Quantized:
 NNCF_INT8 = MethodSpec("openvino", ("cpu",), extra=EXTRA, module="nncf", calibrated=True, kind="int8",
                        packages=("nncf",),
                        tested_by=f"{_TESTS}::test_int8_keeps_fidelity_and_reports_what_it_quantized",
-                       summary="NNCF int8 PTQ for OpenVINO (transformer, SmoothQuant off: Swin default)")  # fmt: skip
+                       summary="NNCF int8 PTQ for OpenVINO (transformer, SmoothQuant off: Swin default)",
+                       weight_bits=8, activation_bits=8)  # fmt: skip
 
 
 @register_method("nncf-int8", NNCF_INT8)

@@ -124,6 +124,7 @@ PT2E_X86 = MethodSpec(
     tested_by="tests/optimize/test_pt2e.py::test_pt2e_int8_eager_fidelity_and_skips",
     # Only inductor with freezing lowers the q/dq pairs to oneDNN int8 kernels; eager is a slow simulation.
     suggested={"compile": {"backend": "inductor", "mode": "default", "freezing": True}},
+    weight_bits=8, activation_bits=8,
 )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ def prepare_pytorch(recipe: Recipe, model: nn.Module, calibration: list[torch.Te
     work = copy.deepcopy(model).to(dtype) if dtype != torch.float32 else model
     q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, work, calibration, workdir))
     size = q.size_bytes if q.size_bytes is not None else state_dict_bytes(q.work)
-    fn = compile_model(q.work, c.backend, c.mode, c.freezing, c.fullgraph)
+    fn = compile_model(q.work, c.backend, c.mode, c.freezing, c.fullgraph, c.dynamic_batch)
     compiled = fn if isinstance(fn, CompiledModel) else None
     if dtype != torch.float32:
         fn = _CastInput(fn, dtype)

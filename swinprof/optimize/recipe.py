@@ -109,6 +109,9 @@ class CompileSection:
     )
     freezing: bool = False  # inductor constant-folds weights (required for PT2E int8 weight prepacking)
     fullgraph: bool = False
+    # One graph for every batch size >= 2 (and one for batch 1) instead of one per batch size: a batch ladder
+    # compiles twice, not once per rung, with kernels not specialised to each size.
+    dynamic_batch: bool = False
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def typing_settings(precision: str) -> dict:
 
 TRT_INT8 = MethodSpec("tensorrt", ("cuda",), extra="tensorrt", module="modelopt", calibrated=True,
                       summary="TensorRT int8 from ModelOpt Q/DQ (strongly typed)", kind="int8",
-                      packages=("nvidia-modelopt",),
+                      packages=("nvidia-modelopt",), weight_bits=8, activation_bits=8,
                       tested_by="tests/optimize/test_tensorrt.py::test_engine_matches_fp32")  # fmt: skip
 
 

@@ -42,13 +42,14 @@ def _apply(job: MethodJob, config) -> Quantized:
     return Quantized(work, layers)
 
 
-@register_method("int8-weight-only", dataclasses.replace(TORCHAO, summary="torchao int8 weights"))
+@register_method("int8-weight-only", dataclasses.replace(TORCHAO, summary="torchao int8 weights", weight_bits=8))
 def int8_weight_only(job: MethodJob) -> Quantized:
     """Int8WeightOnlyConfig: int8 weights, floating-point activations."""
     return _apply(job, _torchao().Int8WeightOnlyConfig())
 
 
-INT8_DYNAMIC = dataclasses.replace(TORCHAO, summary="torchao int8 weights + dynamic int8 activations")
+INT8_DYNAMIC = dataclasses.replace(TORCHAO, summary="torchao int8 weights + dynamic int8 activations", weight_bits=8,
+                                   activation_bits=8)  # fmt: skip
 
 
 @register_method("int8-dynamic", INT8_DYNAMIC)
@@ -61,6 +62,7 @@ FP8 = dataclasses.replace(
     TORCHAO, devices=("cuda",), min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic", kind="fp8",
     tested_by=f"{_TESTS}::test_fp8_dynamic_on_gpu",
     suggested={"target": {"precision": "bf16"}},  # fp8 matmuls take bf16 activations
+    weight_bits=8, activation_bits=8,
 )  # fmt: skip
 
 

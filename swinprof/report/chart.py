@@ -136,3 +136,27 @@ def ranking_svg(labels: list[str], values: list[float], xlabel: str, title: str)
         return _svg(fig)
     finally:
         plt.close(fig)
+
+
+def speedup_vs_batch_svg(lines: dict[str, pd.DataFrame], baseline: str, title: str) -> str:
+    """Speedup over `baseline` against batch (log2 x-axis), one line per recipe with its interval as error bars
+    and the break-even line at 1. `lines`: recipe -> frame with columns batch, speedup, low, high."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    try:
+        for (name, df), marker in zip(lines.items(), _MARKERS * len(lines)):
+            df = df.sort_values("batch")
+            errors = [df["speedup"] - df["low"], (df["high"] - df["speedup"]).clip(upper=df["speedup"] * 10)]
+            ax.errorbar(df["batch"], df["speedup"], yerr=errors, marker=marker, capsize=3, label=name)
+        ax.axhline(1.0, color="black", lw=1, ls="--", label=f"{baseline} (1.0)")
+        ax.set_xscale("log", base=2)
+        batches = sorted({int(b) for df in lines.values() for b in df["batch"]})
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.set_xlabel("batch (images per forward)")
+        ax.set_ylabel(f"speedup over {baseline} (x)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        return _svg(fig)
+    finally:
+        plt.close(fig)

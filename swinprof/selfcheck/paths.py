@@ -30,6 +30,11 @@ MEMORY_MODEL = "swinv2_t_w8"  # the memory options are Swin v2's
 ERROR_BOUND = {"fp32": 1e-3, "fp16": 0.1, "bf16": 0.5}
 FLEX_CPU = "FlexAttention has no backward on CPU (torch limitation); its forward: 'attention flex fp32 forward'"
 SLOW_CPU = {"cpu": 1500.0, "cuda": 300.0}  # a cold inductor compile of the 12-block graph on 2 shared cores
+# CUDA limits: about twice each path's time on the H200 runs (docs/gpu-selfcheck-plan.md has the table), so a
+# path that hangs costs minutes of a short GPU lease at most, not the whole budget.
+ATTENTION_LIMITS = {"cpu": 300.0, "cuda": 150.0}
+MEMORY_LIMITS = {"cpu": 300.0, "cuda": 150.0}
+QUICK_LIMITS = {"cpu": 300.0, "cuda": 60.0}  # profile, ZeRO-1, bench, regress: 10-16 s on the H200
 # depths 2,1,1,1: stage 0 keeps a shifted block (and padded windows at 32x32); heads give head dim 32.
 TINY = {"embed_dim": "32", "depths": "2,1,1,1", "num_heads": "1,2,4,8"}
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -48,7 +53,7 @@ def _tiny() -> list[str]:
 # ------------------------------------------------------------------------------------------------ profile
 
 
-@register("profile", limit_s={"cpu": 300.0, "cuda": 180.0})
+@register("profile", limit_s=QUICK_LIMITS)
 def profile(ctx: Context) -> Result:
     """`swinprof profile`: every table, with per-stage timing and memory."""
     run = ctx.cli("profile", MODEL, "--res", ATTN_RES, "--iters", 2, "--warmup", 0, *_device_args(ctx),
@@ -109,7 +114,7 @@ def _register_attention() -> None:
             requires = (not_on("cpu", FLEX_CPU),) if impl == "flex" else ()
             fn = functools.partial(attention, impl=impl, dtype=dtype)
             what = f"`swinprof attention --backward --dtype {dtype}`: {impl} logits and input-grad error vs reference"
-            limits = {"cpu": 300.0, "cuda": 240.0}
+            limits = ATTENTION_LIMITS
             register(f"attention {impl} {dtype}", devices, requires, limits, what=what, shares=f"attention {dtype}")(fn)
     covered = not_on("cuda", "covered on CUDA by 'attention flex fp32' (forward + backward)")
     fn = functools.partial(attention, impl="flex", dtype="fp32", backward=False)
@@ -128,7 +133,7 @@ def _memory_run(ctx: Context):
     return ctx.cached("memory", lambda: ctx.cli(*args))
 
 
-@register("memory checkpointing", limit_s=300.0, shares="memory")
+@register("memory checkpointing", limit_s=MEMORY_LIMITS, shares="memory")
 def memory_checkpointing(ctx: Context) -> Result:
     """Activation checkpointing (every block) in one training step: activations vs the baseline."""
     rows = find_table(_memory_run(ctx).docs, "step", "training").rows
@@ -143,7 +148,7 @@ def memory_checkpointing(ctx: Context) -> Result:
     return Result(figure, {"activations_ratio": act, "time_ratio": time_ratio})
 
 
-@register("memory sequential attention", limit_s=300.0, shares="memory")
+@register("memory sequential attention", limit_s=MEMORY_LIMITS, shares="memory")
 def memory_sequential(ctx: Context) -> Result:
     """Sequential attention (2 chunks): the attention-score peak of one block shrinks by about the chunk count."""
     view = find_table(_memory_run(ctx).docs, "sequential attention")
@@ -161,7 +166,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@register("memory zero-1", limit_s=300.0)
+@register("memory zero-1", limit_s=QUICK_LIMITS)
 def memory_zero(ctx: Context) -> Result:
     """ZeRO-1 on a one-process group (gloo on CPU, NCCL on CUDA), with the variables torchrun would set."""
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
@@ -187,7 +192,7 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
             "-o", ctx.path(f"run-{name}"), *_tiny(), "--format", "json"]  # fmt: skip
     if not cpu_target:
         args += _device_args(ctx)
-    if ctx.quick and name in PREPARED_AGAIN_IN_FRESH_PROCESS:
+    if (ctx.quick and name in PREPARED_AGAIN_IN_FRESH_PROCESS) or (ctx.device == "cuda" and _autotuned(name)):
         args.append("--no-process-memory")
     run = ctx.cli(*args)
     row = find_row(find_table(run.docs, "comparison"), "recipe", name)
@@ -204,15 +209,25 @@ def recipe(ctx: Context, name: str, cpu_target: bool = False) -> Result:
 # compile or ONNX export (tens of seconds on a 2-core CPU); with --quick the meter is exercised by the torchao
 # recipes instead.
 PREPARED_AGAIN_IN_FRESH_PROCESS = frozenset({"compile-inductor", "int8-x86-cpu", "onnx-ort-int8", "openvino-int8"})
+
+
+def _autotuned(name: str) -> bool:
+    """Whether the preset compiles with GEMM autotuning: minutes per compile, so on CUDA its process peak (a
+    second compile in a fresh process) is left to the int8 torchao recipes, which exercise the same meter."""
+    from swinprof.optimize.presets import get_recipe
+
+    return get_recipe(name).compile.mode.startswith("max-autotune")
+
+
 TRT = needs_module("torch_tensorrt", "torch_tensorrt not installed")
 RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a GPU machine too), limit
-    ("int8-weight-only", DEVICES, (), False, 300.0),
-    ("int8-dynamic", DEVICES, (), False, 300.0),
-    ("onnx-ort-int8", DEVICES, (needs_module("onnxruntime"),), True, 300.0),
+    ("int8-weight-only", DEVICES, (), False, {"cpu": 300.0, "cuda": 90.0}),
+    ("int8-dynamic", DEVICES, (), False, {"cpu": 300.0, "cuda": 90.0}),
+    ("onnx-ort-int8", DEVICES, (needs_module("onnxruntime"),), True, {"cpu": 300.0, "cuda": 150.0}),
     ("fp8-dynamic", ("cuda",), (needs_capability(8, 9),), False, 300.0),
     ("tensorrt-fp16", ("cuda",), (TRT,), False, 300.0),
     ("edge-orin-int8", ("cuda",), (TRT, needs_module("modelopt", "nvidia-modelopt not installed")), False, 300.0),
-    ("compile-inductor", DEVICES, (), False, SLOW_CPU),
+    ("compile-inductor", DEVICES, (), False, {"cpu": 1500.0, "cuda": 200.0}),
     ("int8-x86-cpu", DEVICES, (not_on("cuda", "x86 CPU recipe (PT2E + X86InductorQuantizer)"),), True, SLOW_CPU),
     ("openvino-int8", ("cpu",), (needs_module("openvino"), needs_module("nncf")), True, 300.0),
     (
@@ -230,7 +245,7 @@ for _name, _devices, _requires, _cpu_target, _limit in RECIPES:
     )
 
 
-@register("sensitivity int8-x86-cpu", limit_s={"cpu": 600.0, "cuda": 300.0})
+@register("sensitivity int8-x86-cpu", limit_s={"cpu": 600.0, "cuda": 240.0})
 def sensitivity(ctx: Context) -> Result:
     """`swinprof sensitivity --recipe int8-x86-cpu --group stage`: every stage scored quantized alone."""
     run = ctx.cli("sensitivity", MODEL, "--recipe", "int8-x86-cpu", "--res", RECIPE_RES, "--group", "stage",
@@ -248,7 +263,7 @@ def sensitivity(ctx: Context) -> Result:
 # ------------------------------------------------------------------------------------------- export, bench
 
 
-@register("export onnx", requires=(needs_module("onnxruntime"),), limit_s=300.0)
+@register("export onnx", requires=(needs_module("onnxruntime"),), limit_s={"cpu": 300.0, "cuda": 120.0})
 def export_onnx(ctx: Context) -> Result:
     """`swinprof export onnx` with a dynamic batch: ONNX Runtime parity at batch 1 and 2."""
     out = ctx.path(f"{MODEL}.onnx")
@@ -294,7 +309,7 @@ def _bench(ctx: Context) -> tuple[Path, Completed]:
     return ctx.cached("bench", make)
 
 
-@register("bench tiny suite", limit_s=300.0, shares="bench")
+@register("bench tiny suite", limit_s=QUICK_LIMITS, shares="bench")
 def bench(ctx: Context) -> Result:
     """`swinprof bench` on the tiny CI suite, 10 rounds in one worker process: median ms per case."""
     _, run = _bench(ctx)
@@ -307,7 +322,7 @@ def bench(ctx: Context) -> Result:
     return Result(f"{cases} cases timed: {text}", {"median_ms": medians})
 
 
-@register("regress tiny suite", limit_s=300.0, shares="bench")
+@register("regress tiny suite", limit_s=QUICK_LIMITS, shares="bench")
 def regress(ctx: Context) -> Result:
     """`swinprof regress` of that run against the committed CPU baseline (on CUDA: against itself)."""
     current, _ = _bench(ctx)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("cpu", "cuda")
 # Modules whose import registers the built-in paths (in this order: it is the order of the report's rows).
-PATH_MODULES = ("swinprof.selfcheck.paths", "swinprof.selfcheck.headline")
+PATH_MODULES = ("swinprof.selfcheck.paths", "swinprof.selfcheck.headline", "swinprof.selfcheck.crossover")
 
 Requirement = Callable[[str], "str | None"]
 

@@ -10,7 +10,7 @@ A results case may carry `accuracy`:
 When both files carry `correct` for the same images (same length and, if given, same `data`), the comparison is
 paired: McNemar's exact test on the disagreements and Newcombe's paired interval
 (`swinprof.evaluate.significance`). Otherwise it is unpaired: Fisher's exact test and Newcombe's interval for two
-independent rates. Verdicts follow `track.stats`: significant and beyond the threshold -> regression (or
+independent rates. Verdicts follow `measure.stats`: significant and beyond the threshold -> regression (or
 improvement); significant but small, or an interval inside +-threshold -> unchanged; else uncertain.
 """
 
@@ -23,8 +23,8 @@ import pandas as pd
 
 from swinprof.errors import ResultsError
 from swinprof.evaluate.significance import PairedDrop, newcombe_unpaired, paired
+from swinprof.measure.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 from swinprof.track.results import Results
-from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 
 
 @dataclass(frozen=True)

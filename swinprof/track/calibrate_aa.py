@@ -22,9 +22,9 @@ from pathlib import Path
 
 from swinprof.files import atomic_write_text, ensure_writable_dir
 from swinprof.measure.environment import cpu_model
+from swinprof.measure.stats import IMPROVEMENT, REGRESSION, UNCERTAIN
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
 from swinprof.track.results import Results, load_results
-from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN
 
 
 def bench_once(suite: str, out: Path, samples: int | None, slowdown: float) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from swinprof.errors import ResultsError
 from swinprof.files import atomic_write_text, check_output_file, make_parents
+from swinprof.measure.stats import normalise
 from swinprof.track.results import Results
 from swinprof.track.schema import decode, fail, need_dict, need_number, need_str, read_json_text
-from swinprof.track.stats import normalise
 
 # Outside any checkout: reports/ holds only committed reports. CI passes --store explicitly.
 DEFAULT_STORE = os.path.join(

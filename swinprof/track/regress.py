@@ -6,8 +6,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from swinprof.errors import ResultsError
+from swinprof.measure.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED, Decision, compare_samples, normalise
 from swinprof.track.results import Results
-from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED, Decision, compare_samples, normalise
 
 NORMALISATIONS = ("round", "run", "none")
 METRICS = ("wall", "cpu")

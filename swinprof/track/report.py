@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 
+from swinprof.measure.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 from swinprof.report.document import Report
 from swinprof.report.render import format_cell
 from swinprof.track.history import Step, latest_change, metric_prefix, step_changes, value_of
 from swinprof.track.regress import Comparison, cpu_difference
-from swinprof.track.stats import IMPROVEMENT, REGRESSION, UNCERTAIN, UNCHANGED
 
 SPARK = "▁▂▃▄▅▆▇█"
 _NORMALISATION_TEXT = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from swinprof.evaluate.significance import Rate
+from swinprof.measure.stats import REGRESSION, UNCHANGED
 from swinprof.models import create_model
 from swinprof.studies.train import TrainSettings, predictions, train
 from swinprof.track.regress import compare_results
 from swinprof.track.results import CaseResult, Results
-from swinprof.track.stats import REGRESSION, UNCHANGED
 from tests.studies.conftest import TINY_DIGITS
 
 

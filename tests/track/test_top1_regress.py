@@ -7,10 +7,10 @@ import pytest
 
 from swinprof.cli.main import main
 from swinprof.errors import ResultsError
+from swinprof.measure.stats import REGRESSION, UNCERTAIN, UNCHANGED
 from swinprof.track.accuracy_drop import CaseAccuracy, compare_case
 from swinprof.track.regress import compare_results
 from swinprof.track.results import save_results
-from swinprof.track.stats import REGRESSION, UNCERTAIN, UNCHANGED
 
 N = 540
 

@@ -11,9 +11,9 @@ import pytest
 
 from swinprof.cli.main import main
 from swinprof.errors import ResultsError
+from swinprof.measure.stats import REGRESSION, UNCHANGED
 from swinprof.track.regress import compare_results
 from swinprof.track.results import load_results
-from swinprof.track.stats import REGRESSION, UNCHANGED
 from swinprof.track.trtexec import read_log, read_profile, read_times, tensorrt_version
 
 LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v100300] # trtexec --onnx=swin_t.int8.onnx --stronglyTyped

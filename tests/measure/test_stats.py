@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from swinprof.track.stats import (
+from swinprof.measure.stats import (
     IMPROVEMENT,
     REGRESSION,
     UNCERTAIN,

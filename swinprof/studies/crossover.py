@@ -1,0 +1,152 @@
+"""The precision x batch crossover map, as pure functions over measured samples: where a recipe starts to win.
+
+A recipe *wins* at a batch when the lower bound of its speedup interval over the baseline is above 1. The
+interval is the 95% Hodges-Lehmann interval of the latency ratio (`swinprof.measure.stats.ratio_interval`, the one
+the regression tracker uses: distribution-free, on log latencies), inverted into a speedup; the point estimate
+beside it is the ratio of medians, the run's `speedup` column. The *crossover batch* of a recipe is the smallest
+measured batch from which it wins at that batch and at every larger batch measured. A recipe whose interval
+reaches below 1 at the largest batch has no crossover on the ladder (it may still win at some smaller batches:
+the summary says which).
+
+The roofline context of a point is the arithmetic intensity of the model's Linear GEMMs at that batch
+(`gemm_cost`), at the operand widths the recipe reads, against the ridge point of the machine's ceilings.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+CONFIDENCE = 0.95
+WINS, NEVER, FROM_FIRST = "wins", "never", "from-first"
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """Speedup of one recipe over the baseline at one batch: `value` = median(baseline) / median(recipe);
+    `low`, `high`: the interval (see the module docstring); `wins`: `low > 1`."""
+
+    value: float
+    low: float
+    high: float
+
+    @property
+    def wins(self) -> bool:
+        return self.low > 1.0
+
+    def text(self) -> str:
+        """`1.45x [1.38, 1.52]`."""
+        return f"{self.value:.2f}x [{self.low:.2f}, {self.high:.2f}]"
+
+
+def speedup_interval(baseline_ms: Sequence[float], recipe_ms: Sequence[float],
+                     confidence: float = CONFIDENCE) -> Speedup:  # fmt: skip
+    """Speedup of `recipe_ms` over `baseline_ms` (latency samples of one interleaved timing, ms) with its interval.
+
+    Fewer than two samples on either side give the point estimate alone, with an interval of (0, inf): no win.
+    """
+    value = statistics.median(baseline_ms) / statistics.median(recipe_ms)
+    if len(baseline_ms) < 2 or len(recipe_ms) < 2:
+        return Speedup(value, 0.0, math.inf)
+    from swinprof.measure.stats import ratio_interval
+
+    _, low_ratio, high_ratio = ratio_interval(list(baseline_ms), list(recipe_ms), confidence)
+    return Speedup(value, 1.0 / high_ratio, 1.0 / low_ratio)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Where one recipe starts to win on the measured ladder. `kind`: `from-first` (wins at every batch),
+    `wins` (from `batch` on), `never` (not at the largest batch measured); `winning`: every batch it wins at."""
+
+    kind: str
+    batch: int | None
+    winning: tuple[int, ...]
+
+
+def crossover(speedups: dict[int, Speedup]) -> Crossing:
+    """The crossover of one recipe from its speedup per batch (any order)."""
+    batches = sorted(speedups)
+    winning = tuple(b for b in batches if speedups[b].wins)
+    start = None
+    for b in reversed(batches):
+        if not speedups[b].wins:
+            break
+        start = b
+    if start is None:
+        return Crossing(NEVER, None, winning)
+    return Crossing(FROM_FIRST if start == batches[0] else WINS, start, winning)
+
+
+def summary_line(recipe: str, speedups: dict[int, Speedup], stopped: str | None = None) -> str:
+    """One line per recipe, e.g. `int8-x86-cpu wins from batch 1 (1.45x [1.38, 1.52] at b1)`."""
+    c = crossover(speedups)
+    last = max(speedups)
+    tail = " (the ladder stopped early: see the notes)" if stopped else ""
+    if c.kind == NEVER:
+        some = f"; wins only at batch {', '.join(map(str, c.winning))}" if c.winning else ""
+        return f"{recipe} never wins on this ladder ({speedups[last].text()} at b{last}{some}){tail}"
+    at = f"{speedups[c.batch].text()} at b{c.batch}"
+    return f"{recipe} wins from batch {c.batch} ({at}; {speedups[last].text()} at b{last}){tail}"
+
+
+# ------------------------------------------------------------------------------------------- memory bound
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The batches to measure and, when the ladder was cut, why (`stop`, one sentence)."""
+
+    batches: tuple[int, ...]
+    stop: str | None = None
+
+
+def plan_ladder(batches: Sequence[int], need_bytes: Callable[[int], int], available_bytes: int | None,
+                where: str = "memory") -> Ladder:  # fmt: skip
+    """`batches` ascending, cut before the first whose estimated need (`need_bytes(batch)`) exceeds
+    `available_bytes` (None: unknown, nothing is cut)."""
+    ordered = sorted(set(batches))
+    if available_bytes is None:
+        return Ladder(tuple(ordered))
+    for i, b in enumerate(ordered):
+        need = need_bytes(b)
+        if need > available_bytes:
+            gib = 2**30
+            stop = (f"stopped before batch {b}: it needs an estimated {need / gib:,.1f} GiB of {where} (weights of "
+                    f"every model held + one forward's input and activations, tensors only) and "
+                    f"{available_bytes / gib:,.1f} GiB was available when the run started")  # fmt: skip
+            return Ladder(tuple(ordered[:i]), stop)
+    return Ladder(tuple(ordered))
+
+
+# ----------------------------------------------------------------------------------------- roofline context
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One Linear layer's GEMM at batch 1: `(rows, in_features) @ (in_features, out_features)`; rows = tokens
+    the layer sees per image (1 for the head)."""
+
+    rows: int
+    in_features: int
+    out_features: int
+
+
+def gemm_cost(gemms: Sequence[Gemm], batch: int, activation_bytes: float, weight_bytes: float,
+              output_bytes: float) -> tuple[float, float]:  # fmt: skip
+    """(FLOPs, bytes) of every GEMM at `batch`: FLOPs = 2 M K N with M = batch x rows; bytes = the input
+    `M x K` read, the weight `K x N` read once, the output `M x N` written, at the given element sizes."""
+    flops = nbytes = 0.0
+    for g in gemms:
+        m = batch * g.rows
+        flops += 2.0 * m * g.in_features * g.out_features
+        nbytes += (m * g.in_features * activation_bytes + g.in_features * g.out_features * weight_bytes
+                   + m * g.out_features * output_bytes)  # fmt: skip
+    return flops, nbytes
+
+
+def bound_side(intensity: float, ridge: float) -> str:
+    """`compute-bound` at or right of the ridge point (FLOP/byte), else `memory-bound`."""
+    return "compute-bound" if intensity >= ridge else "memory-bound"
