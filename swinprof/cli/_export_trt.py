@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.report.document import Report
 
@@ -25,7 +26,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="percentile for --calibrator percentile (default 99.99)")  # fmt: skip
     g.add_argument("--skip", action="append", metavar="GLOB",
                    help=f"module-name glob left in float, repeatable (default: {DEFAULT_SKIP_HELP})")  # fmt: skip
-    g.add_argument("--seed", type=v.int_at_least(0), default=0, help="seed of the random inputs (default 0)")
+    o.add_seed(g)
     g.add_argument("--trt-batch", type=v.positive_int, default=1,
                    help="batch of the printed trtexec command (default 1)")  # fmt: skip
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit
+from swinprof.cli._render import emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -18,8 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "input. Example: swinprof check-onnx swin_t.int8.onnx",
     )
     p.add_argument("file", metavar="FILE", type=v.existing_file, help="ONNX file to check")
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
-    p.add_argument("-o", "--output", type=v.output_dir, help="also write the report's files into this folder")
+    o.add_format(p)
+    o.add_output(p)
     return p
 
 

@@ -63,6 +63,8 @@ def export_report(args: argparse.Namespace, model, path: Path, parity: dict[int,
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from swinprof.measure.environment import environment
     from swinprof.models import create_model
     from swinprof.optimize.onnx import check_opset, check_parity, export_onnx
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     check_opset(args.opset, args.exporter)
     overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
     v.check_memory(args.variant, args.img_size, 2 if args.dynamic_batch else 1, what="export", overrides=overrides)
+    torch.manual_seed(args.seed)  # random init is seeded like every command's (--seed)
     model = create_model(args.variant, img_size=args.img_size, weights=args.weights, **overrides).eval()
     with tempfile.TemporaryDirectory(prefix="swinprof-export-") as tmp:
         path = export_onnx(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit
+from swinprof.cli._render import emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,9 +26,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--metric", choices=["compute", "latency"], default="compute",
                    help="samples: GPU compute time, or latency with the copies (default compute)")  # fmt: skip
     p.add_argument("--git-sha", help="commit the engine was built from (for history)")
-    p.add_argument("-o", "--output", required=True, type=v.output_file, help="results JSON to write")
+    o.add_output(p, "the results JSON here", kind=v.output_file, required=True)
     p.add_argument("--report", metavar="DIR", type=v.output_dir, help="also write the report's files here")
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
+    o.add_format(p)
     return p
 
 

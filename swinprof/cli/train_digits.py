@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS, emit, err_console
+from swinprof.cli._render import emit, err_console
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -23,10 +24,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "out/digits && swinprof run fp32-eager int8-x86-cpu --model swin_digits --weights "
         "out/digits/swin_digits.safetensors --data out/digits/test --class-map out/digits/classes.txt",
     )
-    p.add_argument("-o", "--output", required=True, type=v.output_dir, help="folder for data, checkpoint, report")
+    o.add_output(p, "the data, checkpoint and report into this folder", required=True)
     p.add_argument("--variant", choices=["swin_digits", "swinv2_digits"], default="swin_digits",
                    help="which small Swin to train (default swin_digits, v1)")  # fmt: skip
-    p.add_argument("--seed", type=v.non_negative_int, default=0, help="seed of split, weights, order (default 0)")
+    o.add_seed(p)  # also seeds the split and the training order
     p.add_argument("--epochs", type=v.positive_int, default=d.epochs, help=f"epochs (default {d.epochs})")
     p.add_argument(
         "--plant-outliers",
@@ -36,7 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "inputs by 1/FACTOR: same fp32 function, ViT-like activation outliers (harder to quantize)",
     )
     v.add_model_config(p)
-    p.add_argument("--format", choices=FORMATS, default="table", help="what to print on stdout (default table)")
+    o.add_format(p)
     return p
 
 

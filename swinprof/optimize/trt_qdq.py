@@ -18,6 +18,7 @@ from swinprof.optimize.qdq_onnx import quantize_qdq
 TRT_QDQ = MethodSpec(
     "onnxruntime", ("cpu", "cuda"), extra="onnx", module="onnxruntime", calibrated=True,
     summary="TensorRT explicit Q/DQ int8 (symmetric, per-channel weights) run by ONNX Runtime", kind="int8",
+    weight_bits=8, activation_bits=8,
     tested_by="tests/optimize/test_trt_qdq.py::test_the_method_writes_a_checked_file_that_the_proof_counter_counts",
 )  # fmt: skip
 CPU_LATENCY_NOTE = ("latency is ONNX Runtime's on this CPU, not TensorRT's on the device: run the printed trtexec "

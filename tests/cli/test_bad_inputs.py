@@ -87,6 +87,7 @@ CASES = {
     "opset-999": ("export onnx swin_t --opset 999 -o {out}/m.onnx", "choose 18 to"),
     "export-int8-calibrator": ("export onnx-int8 swin_t --calibrator mse -o {out}/m.onnx", "invalid choice: 'mse'"),
     "check-onnx-not-onnx": ("check-onnx {bad}/ok.png", "not a readable ONNX file"),
+    "train-digits-epochs-0": ("train-digits -o {out}/d --epochs 0", "--epochs: must be"),
     "trtexec-times-not-a-list": ("import-trtexec --times {bad}/good.json -o {out}/r.json", "non-empty list"),
     "alpha-nan": ("regress {bad}/good.json {bad}/good.json --alpha nan", "--alpha: must be a finite number"),
     "threshold-nan": ("regress {bad}/good.json {bad}/good.json --threshold nan%", "threshold 'nan%' not understood"),
