@@ -27,6 +27,9 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
     v.add_model_config(p)
     p.add_argument("--data", type=v.existing_dir,
                    help="image folder: ImageFolder for accuracy, any folder for calibration/fidelity")  # fmt: skip
+    p.add_argument("--calibration-data", type=v.existing_dir, metavar="FOLDER",
+                   help="calibrate on this image folder instead of --data, so the images that measure accuracy "
+                   "stay unseen (e.g. a calibration split)")  # fmt: skip
     p.add_argument("--class-map", type=v.existing_file,
                    help="folder name -> class index file (JSON or text) for non-synset folders")  # fmt: skip
     p.add_argument("--limit", type=v.positive_int, help="use at most N images (classes interleaved)")
@@ -63,7 +66,8 @@ def _check_memory(resolved: tuple[Recipe, ...], overrides: dict) -> None:
 def options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(
         model=args.model, img_size=args.img_size, weights=args.weights, data=args.data, class_map=args.class_map,
-        limit=args.limit, device=args.device, batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters,
+        limit=args.limit, calibration_data=args.calibration_data, device=args.device, batch_sizes=args.batch_sizes,
+        warmup=args.warmup, iters=args.iters,
         eval_batch_size=args.eval_batch_size, fidelity_samples=args.fidelity_samples, seed=args.seed,
         bench_lock=args.bench_lock, process_memory=args.process_memory,
     )  # fmt: skip

@@ -140,6 +140,22 @@ def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = N
     return _checked(ImageSet(root, paths, labels, layout))
 
 
+def scan_unlabeled(root: str | os.PathLike, limit: int | None = None) -> ImageSet:
+    """The images under `root`, flat or in class folders (interleaved, so the first N cover every class), labels
+    ignored: calibration data needs no class map."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataPathError(f"data folder {str(root)!r} does not exist or is not a folder")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and _images_in(d))
+    if class_dirs:
+        paths, _ = _interleave([_images_in(d) for d in class_dirs], list(range(len(class_dirs))))
+    else:
+        paths = _images_in(root)
+    if not paths:
+        raise DataPathError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(root)!r}")
+    return _checked(ImageSet(root, paths[:limit] if limit else paths, None, "unlabeled"))
+
+
 def _checked(images: ImageSet) -> ImageSet:
     """Read every selected image's header (no pixels) now, so an unreadable or bomb-sized one is refused before
     any model is built rather than minutes into the run."""

@@ -21,6 +21,7 @@ from swinprof.measure.peaks import Ceiling, bandwidth_ceiling, compute_ceiling
 from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.prepare import prepare
 from swinprof.optimize.recipe import Recipe, parse_recipe, to_dict
+from swinprof.studies.calibration import calibration_batches
 from swinprof.studies.crossover import Gemm, Ladder, plan_ladder
 from swinprof.studies.recipe_prepare import BASELINE, is_baseline
 from swinprof.studies.recipe_timing import settle_ms
@@ -131,16 +132,6 @@ def machine_ceilings(device: torch.device) -> tuple[Ceiling, Ceiling]:
     )
 
 
-def _calibration(r: Recipe, shape, device, seed: int) -> list[torch.Tensor]:
-    """Seeded random calibration batches `(b, 3, H, W)` (the crossover measures speed, not accuracy)."""
-    cal = r.quantize.calibration
-    if not r.method.calibrated:
-        return []
-    g = torch.Generator().manual_seed(seed + 1)
-    sizes = [min(cal.batch_size, cal.count - i) for i in range(0, cal.count, cal.batch_size)]
-    return [torch.randn(b, *shape, generator=g).to(device) for b in sizes]
-
-
 def _out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
 
@@ -165,7 +156,7 @@ def _prepare_models(recipes: list[Recipe], base: Recipe, model, workdir: Path, s
             fns[r.name], seconds[r.name] = model, 0.0
             continue
         say(f"preparing {i}/{len(recipes) + 1} {r.name}: {r.meta.description or r.method.summary}")
-        p = prepare(r, model, _calibration(r, shape, device, seed), workdir)
+        p = prepare(r, model, calibration_batches(r, None, None, shape, device, seed), workdir)  # speed only: random
         fns[r.name], seconds[r.name] = p.fn, p.prepare_s
         if p.compiled is not None:
             compiled[r.name] = p.compiled

@@ -56,10 +56,12 @@ def prepare_recipes(
     transform=None,
     seed: int = 0,
     say: Callable[[str], None] = lambda _m: None,
+    calibration_images: ImageSet | None = None,
 ) -> list[PreparedRecipe]:
-    """Every non-baseline recipe prepared on the fp32 eval-mode `model` (calibrated on `images` through
-    `transform` when the recipe asks and a folder is given, else on seeded random inputs); a recipe with an
-    accuracy budget is searched first and prepared with the skip list the search chose."""
+    """Every non-baseline recipe prepared on the fp32 eval-mode `model` (calibrated on `calibration_images`, or
+    else `images`, through `transform` when the recipe asks and a folder is given, else on seeded random inputs);
+    a recipe with an accuracy budget is searched first (scored on `images`) and prepared with the skip list the
+    search chose."""
     from swinprof.studies.sensitivity import apply_budget
 
     device = next(model.parameters()).device
@@ -69,7 +71,7 @@ def prepare_recipes(
     for r in recipes:
         if is_baseline(r):
             continue
-        calibration = calibration_batches(r, images, transform, shape, device, seed)
+        calibration = calibration_batches(r, calibration_images or images, transform, shape, device, seed)
         budget = None
         if r.quantize.budget.metric != "none":
             r, budget = apply_budget(r, model, calibration, images, transform, seed, say)

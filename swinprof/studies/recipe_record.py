@@ -170,6 +170,9 @@ def run_settings(result: RunResult) -> dict:
         "timing": f"{i.warmup} warm-up + {i.iters} timed calls per model, interleaved"
         + (f", {i.settle_ms:g} ms idle before each" if i.settle_ms else ""),
         "fidelity inputs": f"{i.fidelity_inputs}; {i.fidelity_samples} samples, batch {i.eval_batch_size}",
+        "calibration": f"images from {i.calibration_data}"
+        if i.calibration_data
+        else "the --data images when a recipe calibrates on data, else seeded random inputs",
         "preprocessing": " -> ".join(i.preprocessing) + f" (crop_pct {i.crop_pct})",
         "process memory": "fresh process per recipe and batch size" if i.process_memory else NOT_MEASURED,
         "bench lock": i.bench_lock or "none",
@@ -194,7 +197,9 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
         from swinprof.evaluate import recipe_accuracy as ra
 
         report.add("accuracy", "Accuracy vs fp32 on the same images (paired)",
-                   ra.recipe_accuracy_frame(result.accuracy, BASELINE), ra.NOTE)  # fmt: skip
+                   ra.recipe_accuracy_frame(result.accuracy, BASELINE), ra.NOTE,
+                   essential=("recipe", "top-1 %", "drop pt", "McNemar p", "top-1 agree %", "flag"),
+                   secondary=("verdict", "drop 95% CI", "top-1 95% CI", "lost / gained"))  # fmt: skip
         report.warnings.extend(ra.agreement_warnings(result.accuracy, BASELINE))
     if result.budgets:
         from swinprof.studies.sensitivity import budget_frame

@@ -21,7 +21,7 @@ import torch
 
 from swinprof.errors import DataPathError, RecipeError
 from swinprof.evaluate.fidelity import Fidelity, batched_logits, compare_logits
-from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images
+from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images, scan_unlabeled
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
 from swinprof.optimize.prepare import Prepared, state_dict_bytes
@@ -46,6 +46,7 @@ class RunOptions:
     data: str | None = None
     class_map: str | None = None
     limit: int | None = None
+    calibration_data: str | None = None  # calibrate on this folder instead of --data (keeps test images unseen)
     device: str | None = None
     batch_sizes: tuple[int, ...] | None = None
     warmup: int | None = None
@@ -83,6 +84,7 @@ class RunInputs:
     data: str | None
     data_layout: str | None
     images: int
+    calibration_data: str | None
     fidelity_inputs: str
     fidelity_samples: int
     eval_batch_size: int
@@ -146,9 +148,10 @@ def resolve(recipes: list[Recipe], opts: RunOptions) -> list[Recipe]:
 def _check_recipe(r: Recipe, opts: RunOptions) -> None:
     check_requirements(r)
     cal = r.quantize.calibration
-    if r.method.calibrated and cal.source == "data" and not opts.data:
+    if r.method.calibrated and cal.source == "data" and not (opts.data or opts.calibration_data):
         raise RecipeError(
-            f"recipe {r.name!r} calibrates on images ([quantize.calibration] source = 'data'): pass --data FOLDER"
+            f"recipe {r.name!r} calibrates on images ([quantize.calibration] source = 'data'): pass --data FOLDER "
+            "or --calibration-data FOLDER"
         )
     if r.quantize.budget.metric != "none":
         from swinprof.optimize.switch import check_supported
@@ -261,7 +264,8 @@ def run_plan(
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
     transform = build_transform(get_variant(lead.model.name), img)
-    ready = prepare_recipes(plan.recipes, model, workdir, images, transform, opts.seed, say)
+    calibration_images = scan_unlabeled(opts.calibration_data) if opts.calibration_data else None
+    ready = prepare_recipes(plan.recipes, model, workdir, images, transform, opts.seed, say, calibration_images)
     recipes = _as_run(plan, ready)
     prepared = {p.name: p.prepared for p in ready}
     fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}
@@ -285,7 +289,8 @@ def run_plan(
     inputs = RunInputs(
         model=lead.model.name, img_size=img, model_config=opts.model_config, weights=opts.weights,
         device=str(device), data=opts.data, data_layout=images.layout if images else None,
-        images=len(images) if images else 0, fidelity_inputs=fid.source, fidelity_samples=fid.samples,
+        images=len(images) if images else 0, calibration_data=opts.calibration_data, fidelity_inputs=fid.source,
+        fidelity_samples=fid.samples,
         eval_batch_size=lead.evaluate.batch_size, batch_sizes=batch_sizes, warmup=timed.warmup, iters=timed.iters,
         settle_ms=timed.settle_ms, seed=opts.seed, preprocessing=transform.describe(), crop_pct=transform.crop_pct,
         bench_lock=opts.bench_lock, process_memory=opts.process_memory,

@@ -185,3 +185,21 @@ def test_calibrating_on_data_without_data_fails_before_work():
 
     with pytest.raises(RecipeError, match="pass --data FOLDER"):
         resolve([get_recipe("int8-x86-cpu").replace("quantize", calibration={"source": "data"})], RunOptions())
+
+
+def test_calibration_data_replaces_the_measured_images_for_calibration_only(tmp_path):
+    """--calibration-data: the recipe calibrates on that folder (3 images), never on --data's (6)."""
+    from swinprof.evaluate.imagefolder import scan_unlabeled
+    from swinprof.studies.recipe_prepare import prepare_recipes
+
+    measured = scan_unlabeled(write_folder(tmp_path / "test", per_class=2))
+    calibration = scan_unlabeled(write_folder(tmp_path / "calib", per_class=1))  # class folders, no class map
+    recipe = get_recipe("int8-x86-cpu").replace("quantize", calibration={"source": "data", "count": 32})
+    model = tiny_model().eval()
+    transform = build_transform(get_variant("swin_t"), model.config.img_size)
+    plan = plan_run([recipe], RunOptions(calibration_data=str(tmp_path / "calib")))  # no --data needed
+    (ready,) = prepare_recipes(plan.recipes, model, tmp_path / "work", measured, transform, 0,
+                               calibration_images=calibration)  # fmt: skip
+    assert sum(b.shape[0] for b in ready.calibration) == 3
+    (default,) = prepare_recipes(plan.recipes, model, tmp_path / "work2", measured, transform, 0)
+    assert sum(b.shape[0] for b in default.calibration) == 6
