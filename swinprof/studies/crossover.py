@@ -89,7 +89,9 @@ def summary_line(recipe: str, speedups: dict[int, Speedup], stopped: str | None 
         some = f"; wins only at batch {', '.join(map(str, c.winning))}" if c.winning else ""
         return f"{recipe} never wins on this ladder ({speedups[last].text()} at b{last}{some}){tail}"
     at = f"{speedups[c.batch].text()} at b{c.batch}"
-    return f"{recipe} wins from batch {c.batch} ({at}; {speedups[last].text()} at b{last}){tail}"
+    if c.batch != last:  # the largest batch too, unless the crossover is there
+        at += f"; {speedups[last].text()} at b{last}"
+    return f"{recipe} wins from batch {c.batch} ({at}){tail}"
 
 
 # ------------------------------------------------------------------------------------------- memory bound

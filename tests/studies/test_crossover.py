@@ -52,9 +52,15 @@ def test_a_recipe_that_wins_only_from_batch_8_crosses_at_8():
     assert line.startswith("int8-x86-cpu wins from batch 8 (1.2") and "at b8" in line
 
 
+def test_a_crossover_at_the_largest_batch_is_named_once():
+    sp = _map({1: 130.0, 2: 120.0, 4: 110.0, 8: 70.0})
+    line = summary_line("compile-inductor", sp)
+    assert crossover(sp).batch == 8 and line.count("at b8") == 1 and line.endswith("at b8)")
+
+
 def test_a_recipe_that_never_wins_says_so():
     sp = _map(dict.fromkeys(LADDER, 140.0))
-    assert crossover(sp) == crossover(sp) and crossover(sp).kind == NEVER and crossover(sp).batch is None
+    assert crossover(sp).kind == NEVER and crossover(sp).batch is None
     assert summary_line("fp8-dynamic", sp).startswith("fp8-dynamic never wins on this ladder (0.7")
 
 
