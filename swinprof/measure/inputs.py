@@ -20,3 +20,10 @@ def seeded_images(
     and so model initialisation, is left alone), then moved to `device` / `dtype`."""
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(batch, channels, res, res, generator=gen).to(device=device, dtype=dtype)
+
+
+def seeded_batches(count: int, batch_size: int, shape: tuple[int, ...], seed: int = 1) -> list[torch.Tensor]:
+    """Seeded standard-normal `(b, *shape)` batches adding up to `count` images."""
+    g = torch.Generator().manual_seed(seed)
+    sizes = [min(batch_size, count - i) for i in range(0, count, batch_size)]
+    return [torch.randn(b, *shape, generator=g) for b in sizes]

@@ -255,13 +255,6 @@ def insert_qdq(model, sites: Sequence[GemmSite], amax: dict[str, float]):
     return model
 
 
-def seeded_batches(count: int, batch_size: int, shape: tuple[int, ...], seed: int = 1) -> list[torch.Tensor]:
-    """Seeded standard-normal `(b, *shape)` batches adding up to `count` images."""
-    g = torch.Generator().manual_seed(seed)
-    sizes = [min(batch_size, count - i) for i in range(0, count, batch_size)]
-    return [torch.randn(b, *shape, generator=g) for b in sizes]
-
-
 def quantize_qdq(
     fp32_path: str | os.PathLike,
     dst: str | os.PathLike,

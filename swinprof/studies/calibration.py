@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from swinprof.evaluate.imagefolder import ImageSet, iter_batches
+from swinprof.measure.inputs import seeded_batches
 from swinprof.optimize.recipe import Recipe
 
 
@@ -18,6 +19,4 @@ def calibration_batches(
         return []
     if images is not None and cal.source in ("auto", "data"):
         return [x.to(device) for x, _ in iter_batches(images, transform, cal.batch_size, cal.count)]
-    g = torch.Generator().manual_seed(seed + 1)
-    sizes = [min(cal.batch_size, cal.count - i) for i in range(0, cal.count, cal.batch_size)]
-    return [torch.randn(b, *shape, generator=g).to(device) for b in sizes]
+    return [x.to(device) for x in seeded_batches(cal.count, cal.batch_size, shape, seed + 1)]

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from swinprof.evaluate.fidelity import Fidelity, compare_logits
+from swinprof.measure.inputs import seeded_batches
 from swinprof.optimize.onnx import INPUT_NAME, OrtModel, session
-from swinprof.optimize.qdq_onnx import seeded_batches
 
 FIDELITY_SAMPLES = 16
 
@@ -48,16 +48,11 @@ def calibration_batches(
         return seeded_batches(count, batch_size, (in_chans, img_size, img_size), seed + 1), (
             f"{count} seeded random inputs (seed {seed + 1}), not images: pass --data for real ranges"
         )
-    from swinprof.errors import DataPathError
-    from swinprof.evaluate.imagefolder import IMAGE_SUFFIXES, ImageSet, iter_batches
+    from swinprof.evaluate.imagefolder import iter_batches, scan_unlabeled
     from swinprof.models.config import get_variant
     from swinprof.models.preprocess import build_transform
 
-    # Calibration needs no labels: every image under the folder counts, class folders or not (sorted: repeatable).
-    paths = sorted(p for p in Path(data).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise DataPathError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {data!r} to calibrate on")
-    images = ImageSet(Path(data), paths[:count], None, "unlabeled")
+    images = scan_unlabeled(data, count)  # no labels needed; class folders interleaved, image headers checked
     transform = build_transform(get_variant(variant), img_size)
     batches = [x for x, _ in iter_batches(images, transform, batch_size, count)]
     return batches, f"{sum(b.shape[0] for b in batches)} images from {data} ({', '.join(transform.describe())})"

@@ -7,8 +7,9 @@ import functools
 import tempfile
 from pathlib import Path
 
+from swinprof.measure.inputs import seeded_batches
 from swinprof.optimize.onnx import export_onnx
-from swinprof.optimize.qdq_onnx import QdqResult, quantize_qdq, seeded_batches
+from swinprof.optimize.qdq_onnx import QdqResult, quantize_qdq
 from swinprof.optimize.recipe import DEFAULT_SKIP
 from tests.optimize.tiny import tiny_model
 
