@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
-from swinprof.studies.sensitivity import COLUMN, GROUPS, METRICS, MODES, Sensitivity
-
-RANDOM_WEIGHTS_NOTE = (
-    "random weights: activation outliers (which make fc2 and patch merging sensitive in trained checkpoints) "
-    "are rare; rank a real checkpoint with --weights and --data"
-)
+from swinprof.studies.sensitivity import GROUPS, METRICS, MODES
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -50,42 +44,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _report(result: Sensitivity, args, recipe, notes: list[str], probe_source: str, prepare_s: float):
-    from swinprof.measure.environment import environment
-    from swinprof.report.chart import ranking_svg
-    from swinprof.report.document import Chart, Report
-
-    column = COLUMN[result.metric]
-    title = args.title or f"swinprof sensitivity: {args.variant} with {recipe.name} ({result.mode}, per {result.group})"
-    report = Report(title, environment=environment("cpu"))
-    report.settings = {"model": args.variant, "recipe": recipe.name, "method": recipe.quantize.method,
-                       "metric": result.metric, "group": result.group, "mode": result.mode,
-                       "probe inputs": probe_source, "weights": args.weights or "random init",
-                       "model config": dict(args.model_config) or "as the variant",
-                       "layers ranked": len(result.layers), "prepare s": round(prepare_s, 1),
-                       "ranking s": round(result.seconds, 1)}  # fmt: skip
-    how = ("only this group quantized, the rest fp32; lowest first" if result.mode == "only"
-           else "everything quantized except this group; gain = its score minus the fully quantized score, "
-                "largest first")  # fmt: skip
-    quantized = ", ".join(f"{k} {v:.4g}" for k, v in result.quantized.items())
-    frame = result.frame.map(lambda v: None if isinstance(v, float) and not math.isfinite(v) else v)
-    report.add("sensitivity", f"Sensitivity by {result.group} ({result.metric})", frame, [
-        f"score: logits vs fp32 eager on the probe inputs; {how}",
-        "sqnr_db = 10 log10(signal / noise) of the logits; top1_agree = share of inputs with fp32's argmax"
-        + ("; acc1 = acc@1 % on the labeled probe images" if "acc1" in result.frame else ""),
-        f"every layer quantized: {quantized}",
-    ])  # fmt: skip
-    report.notes.extend(notes)
-    if args.weights is None:
-        report.notes.append(RANDOM_WEIGHTS_NOTE)
-    x = "gain" if result.mode == "all-but" else column
-    labels, values = list(result.frame["group"]), [v if math.isfinite(v) else 0.0 for v in result.frame[x]]
-    report.charts.append(Chart("sensitivity", "Sensitivity ranking", lambda: ranking_svg(labels, values, x, title)))
-    return report
-
-
 def run(args: argparse.Namespace) -> int:
     from swinprof.studies.sensitivity import SensitivityPlan, run_sensitivity
+    from swinprof.studies.sensitivity_report import sensitivity_report
 
     overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
     plan = SensitivityPlan(
@@ -96,6 +57,5 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
     ran = run_sensitivity(plan, say)
-    report = _report(ran.result, args, ran.recipe, ran.notes, ran.probe_source, ran.prepare_s)
-    emit(report, args.format, args.output, "sensitivity")
+    emit(sensitivity_report(ran, plan, args.title), args.format, args.output, "sensitivity")
     return 0
