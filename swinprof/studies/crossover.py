@@ -6,7 +6,9 @@ the regression tracker uses: distribution-free, on log latencies), inverted into
 beside it is the ratio of medians, the run's `speedup` column. The *crossover batch* of a recipe is the smallest
 measured batch from which it wins at that batch and at every larger batch measured. A recipe whose interval
 reaches below 1 at the largest batch has no crossover on the ladder (it may still win at some smaller batches:
-the summary says which).
+the summary says which). A point that does not win is *slower* when its whole interval is below 1 and
+*inconclusive* when the interval spans 1; the summary names which, so that a crossover pushed up by one noisy point
+reads differently from one below which the recipe really loses.
 
 The roofline context of a point is the arithmetic intensity of the model's Linear GEMMs at that batch
 (`gemm_cost`), at the operand widths the recipe reads, against the ridge point of the machine's ceilings.
@@ -35,6 +37,11 @@ class Speedup:
     @property
     def wins(self) -> bool:
         return self.low > 1.0
+
+    @property
+    def verdict(self) -> str:
+        """`wins` (interval above 1), `slower` (interval below 1) or `inconclusive` (it spans 1)."""
+        return "wins" if self.wins else "slower" if self.high < 1.0 else "inconclusive"
 
     def text(self) -> str:
         """`1.45x [1.38, 1.52]`."""
@@ -80,18 +87,36 @@ def crossover(speedups: dict[int, Speedup]) -> Crossing:
     return Crossing(FROM_FIRST if start == batches[0] else WINS, start, winning)
 
 
+def _points(speedups: dict[int, Speedup], batches: Sequence[int]) -> str:
+    """`wins at b1; inconclusive at b2 (1.42x [0.91, 2.68])`: the verdict of each batch, grouped by verdict, with
+    the figures of the points that did not win (the ones a reader has to see to judge the crossover)."""
+    parts = []
+    for verdict in ("wins", "inconclusive", "slower"):
+        these = [b for b in batches if speedups[b].verdict == verdict]
+        if these:
+            figures = "" if verdict == "wins" else " (" + ", ".join(speedups[b].text() for b in these) + ")"
+            parts.append(f"{verdict} at {', '.join(f'b{b}' for b in these)}{figures}")
+    return "; ".join(parts)
+
+
 def summary_line(recipe: str, speedups: dict[int, Speedup], stopped: str | None = None) -> str:
-    """One line per recipe, e.g. `int8-x86-cpu wins from batch 1 (1.45x [1.38, 1.52] at b1)`."""
+    """One line per recipe, e.g. `int8-x86-cpu wins from batch 1 (1.45x [1.38, 1.52] at b1)`. Below a crossover
+    past the first batch, and at the largest batch when there is none, it says whether the recipe was slower there
+    or the interval only spanned 1 (inconclusive: a noisy point that a second run may settle)."""
     c = crossover(speedups)
-    last = max(speedups)
+    batches = sorted(speedups)
+    last = batches[-1]
     tail = " (the ladder stopped early: see the notes)" if stopped else ""
     if c.kind == NEVER:
         some = f"; wins only at batch {', '.join(map(str, c.winning))}" if c.winning else ""
-        return f"{recipe} never wins on this ladder ({speedups[last].text()} at b{last}{some}){tail}"
+        at_last = f"{speedups[last].text()} at b{last}, {speedups[last].verdict}"
+        return f"{recipe} never wins on this ladder ({at_last}{some}){tail}"
     at = f"{speedups[c.batch].text()} at b{c.batch}"
     if c.batch != last:  # the largest batch too, unless the crossover is there
         at += f"; {speedups[last].text()} at b{last}"
-    return f"{recipe} wins from batch {c.batch} ({at}){tail}"
+    below = [b for b in batches if b < c.batch]
+    before = f"; below it: {_points(speedups, below)}" if below else ""
+    return f"{recipe} wins from batch {c.batch} ({at}){before}{tail}"
 
 
 # ------------------------------------------------------------------------------------------- memory bound

@@ -23,6 +23,7 @@ from swinprof.studies.crossover import (
 
 GIB = 2**30
 LADDER = (1, 2, 4, 8, 16, 32)
+WIDE = [50.0 + 10 * i for i in range(11)]  # latencies of a noisy point: 50 to 150 ms, median 100
 
 
 def _samples(center: float, spread: float, seed: int, n: int = 20) -> list[float]:
@@ -50,18 +51,41 @@ def test_a_recipe_that_wins_only_from_batch_8_crosses_at_8():
     assert (c.kind, c.batch, c.winning) == (WINS, 8, (8, 16, 32))
     line = summary_line("int8-x86-cpu", sp)
     assert line.startswith("int8-x86-cpu wins from batch 8 (1.2") and "at b8" in line
+    assert line.endswith("; below it: slower at b1, b2, b4 (0.7" + line.split("(0.7", 1)[1])
+    assert "inconclusive" not in line and line.count("[") == 5  # b8, b32 and the three slower points
+
+
+def test_a_crossover_pushed_up_by_one_noisy_point_says_so():
+    # Wins clearly at b1 and from b4 on; b2 is 1.3x by the medians but each side spreads 50-150 ms: the interval
+    # spans 1.
+    sp = _map({1: 55.0, 4: 55.0, 8: 55.0})
+    sp[2] = speedup_interval(WIDE, [ms / 1.3 for ms in WIDE])
+    assert sp[2].verdict == "inconclusive" and sp[1].verdict == "wins"
+    assert crossover(sp).batch == 4
+    line = summary_line("int8-x86-cpu", sp)
+    assert f"; below it: wins at b1; inconclusive at b2 ({sp[2].text()})" in line
 
 
 def test_a_crossover_at_the_largest_batch_is_named_once():
     sp = _map({1: 130.0, 2: 120.0, 4: 110.0, 8: 70.0})
     line = summary_line("compile-inductor", sp)
-    assert crossover(sp).batch == 8 and line.count("at b8") == 1 and line.endswith("at b8)")
+    assert crossover(sp).batch == 8 and line.count("at b8") == 1 and "at b8); below it: slower at b1, b2, b4" in line
 
 
 def test_a_recipe_that_never_wins_says_so():
     sp = _map(dict.fromkeys(LADDER, 140.0))
     assert crossover(sp).kind == NEVER and crossover(sp).batch is None
-    assert summary_line("fp8-dynamic", sp).startswith("fp8-dynamic never wins on this ladder (0.7")
+    line = summary_line("fp8-dynamic", sp)
+    assert line.startswith("fp8-dynamic never wins on this ladder (0.7") and "at b32, slower)" in line
+
+
+def test_never_winning_through_a_noisy_largest_batch_is_inconclusive_there():
+    sp = _map({1: 80.0, 2: 80.0})
+    sp[4] = speedup_interval(WIDE, [ms / 0.9 for ms in WIDE])
+    line = summary_line("compile-inductor", sp)
+    assert crossover(sp).kind == NEVER and line.endswith(
+        f"({sp[4].text()} at b4, inconclusive; wins only at batch 1, 2)"
+    )
 
 
 def test_winning_everywhere_is_from_batch_1():
