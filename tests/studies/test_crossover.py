@@ -51,7 +51,7 @@ def test_a_recipe_that_wins_only_from_batch_8_crosses_at_8():
     assert (c.kind, c.batch, c.winning) == (WINS, 8, (8, 16, 32))
     line = summary_line("int8-x86-cpu", sp)
     assert line.startswith("int8-x86-cpu wins from batch 8 (1.2") and "at b8" in line
-    assert line.endswith("; below it: slower at b1, b2, b4 (0.7" + line.split("(0.7", 1)[1])
+    assert "; below it: slower at b1, b2, b4 (0.7" in line
     assert "inconclusive" not in line and line.count("[") == 5  # b8, b32 and the three slower points
 
 
