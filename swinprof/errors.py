@@ -83,3 +83,11 @@ class ResourceError(SwinprofError, MemoryError):
 
 class UsageError(SwinprofError, ValueError):
     """A command line that argparse refuses (unknown option, bad value type); printed as one line."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or torch's allocation failure (CUDA's OutOfMemoryError, the CPU allocator's RuntimeError):
+    what an up-front estimate could not foresee (other processes, allocator slack)."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()

@@ -21,7 +21,7 @@ import swinprof.cli as cli_pkg
 from swinprof import __version__
 from swinprof.cli import _render
 from swinprof.cli._quiet import captured_third_party, summary
-from swinprof.errors import SwinprofError, UsageError
+from swinprof.errors import SwinprofError, UsageError, is_out_of_memory
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         except SwinprofError as exc:
             code = _fail(f"error: {exc}")
         except (MemoryError, RuntimeError) as exc:
-            if not _out_of_memory(exc):  # any other RuntimeError is a bug: its traceback is what to report
+            if not is_out_of_memory(exc):  # any other RuntimeError is a bug: its traceback is what to report
                 raise
             code = _fail("error: ran out of memory: use a smaller --batch or --res, or free memory first")
         except OSError as exc:  # a read or write the library did not wrap (full disk, permissions): still one line
@@ -115,14 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary(noise):
             _render.err_console.print(f"  {line}", style="dim", highlight=False)
     return code
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """A MemoryError, or torch's allocation failure (CUDA's OutOfMemoryError, the CPU allocator's RuntimeError):
-    what the up-front estimate could not foresee (other processes, allocator slack)."""
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return True
-    return "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:

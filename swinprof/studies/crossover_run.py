@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from swinprof.errors import RecipeError
+from swinprof.errors import RecipeError, is_out_of_memory
 from swinprof.measure.peaks import Ceiling, bandwidth_ceiling, compute_ceiling
 from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.prepare import prepare
@@ -132,10 +132,6 @@ def machine_ceilings(device: torch.device) -> tuple[Ceiling, Ceiling]:
     )
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
-
-
 @contextlib.contextmanager
 def _recompile_room(graphs: int):
     """Let dynamo compile one graph per (compiled model, batch) without falling back to eager at its limit."""
@@ -176,7 +172,7 @@ def _time_batch(fns: dict, batch: int, shape, device, opts: CrossoverOptions, se
             try:
                 first[name] = time_once(lambda fn=fn: fn(x), device) / 1e3
             except Exception as exc:
-                if i == 0 or _out_of_memory(exc):
+                if i == 0 or is_out_of_memory(exc):
                     raise
                 line = (str(exc).strip().splitlines() or [""])[0][:200]
                 failed[name] = f"failed at batch {batch} (first call): {type(exc).__name__}: {line}"
@@ -229,7 +225,7 @@ def run_crossover(recipes: list[Recipe], opts: CrossoverOptions, workdir: Path,
             try:
                 got, firsts = _time_batch(fns, b, shape, device, opts, settle, failed)
             except (MemoryError, RuntimeError) as exc:
-                if not _out_of_memory(exc):
+                if not is_out_of_memory(exc):
                     raise
                 stop = f"stopped at batch {b}: ran out of memory there (the estimate did not foresee it)"
                 say(stop)

@@ -197,11 +197,11 @@ def test_a_real_allocation_failure_is_recognised_as_out_of_memory():
     """What the estimate cannot foresee (other processes' memory) still ends in one line: torch's own error."""
     import torch
 
-    from swinprof.cli.main import _out_of_memory
+    from swinprof.errors import is_out_of_memory
 
     with pytest.raises(RuntimeError) as info:
         torch.empty(2**52, dtype=torch.uint8)
-    assert _out_of_memory(info.value) and not _out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_memory(info.value) and not is_out_of_memory(RuntimeError("shape mismatch"))
 
 
 def test_readme_states_the_promise_once_with_these_exit_codes():
