@@ -42,6 +42,12 @@ class ImageSet:
     def labeled(self) -> bool:
         return self.labels is not None
 
+    @property
+    def ids(self) -> list[str]:
+        """Each image's identity: its path relative to the data root, `/`-separated, so results from two runs (or
+        two ranks, or two machines with the data set in other places) pair by image, not by position."""
+        return [p.relative_to(self.root).as_posix() for p in self.paths]
+
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -185,9 +191,11 @@ class Accuracy:
     samples: int
     acc1: float  # percent
     acc5: float  # percent
-    # per image, in ImageSet order: the top-1 class and the label (paired tests: `evaluate.recipe_accuracy`)
+    # per image, in ImageSet order: the top-1 class, the label and the image's id (`ImageSet.ids`); paired tests
+    # (`evaluate.recipe_accuracy`, `track.accuracy_drop`) pair by id
     predictions: tuple[int, ...] = field(default=(), repr=False)
     labels: tuple[int, ...] = field(default=(), repr=False)
+    ids: tuple[str, ...] = field(default=(), repr=False)
 
 
 def accuracy_of(
@@ -216,5 +224,6 @@ def accuracy_of(
             seen += len(y)
             if on_batch is not None:
                 on_batch(len(y))
-    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen, tuple(top1[name]), tuple(labels))
+    ids = tuple(images.ids[:seen])
+    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen, tuple(top1[name]), tuple(labels), ids)
             for name, (h1, h5) in hits.items()}  # fmt: skip
