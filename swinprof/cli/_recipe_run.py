@@ -9,10 +9,13 @@ from pathlib import Path
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import emit, err_console
+from swinprof.cli._render import emit, err_console, image_progress
+from swinprof.evaluate.pipeline import MAX_WORKERS, default_workers
 from swinprof.files import check_output_dir
 from swinprof.measure.environment import environment
 from swinprof.optimize.recipe import Recipe
+from swinprof.ranks import join, leave
+from swinprof.studies.recipe_evaluation import open_journal, plan_fingerprint
 from swinprof.studies.recipe_record import run_files, run_report
 from swinprof.studies.recipe_run import RunOptions, plan_run, run_plan
 
@@ -32,7 +35,18 @@ def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
                    "stay unseen (e.g. a calibration split)")  # fmt: skip
     p.add_argument("--class-map", type=v.existing_file,
                    help="folder name -> class index file (JSON or text) for non-synset folders")  # fmt: skip
+    p.add_argument("--labels", type=v.existing_file, metavar="FILE",
+                   help="labels of a flat --data folder (ImageNet's validation layout): the ImageId,PredictionString "
+                   "CSV of the public solution file, or 'filename label' lines (synset or class index)")  # fmt: skip
     p.add_argument("--limit", type=v.positive_int, help="use at most N images (classes interleaved)")
+    p.add_argument("--workers", type=v.non_negative_int, metavar="N",
+                   help="data-loader processes decoding --data images per process (0: decode between forwards in "
+                   "this process; default: this machine's cores shared by the processes on it, at most "
+                   f"{MAX_WORKERS})")  # fmt: skip
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run killed while evaluating --data into the same -o DIR (per-image results are "
+                   "committed there as the run goes); refused when the arguments differ")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress line or status lines")
     o.add_device(p, None, "the recipe's [target].device")
     p.add_argument("--batch-sizes", type=v.batch_sizes, help="benchmark batch sizes, e.g. 1,8")
     p.add_argument("--warmup", type=v.non_negative_int, help="untimed warmup calls per model")
@@ -69,24 +83,40 @@ def options(args: argparse.Namespace) -> RunOptions:
         limit=args.limit, calibration_data=args.calibration_data, device=args.device, batch_sizes=args.batch_sizes,
         warmup=args.warmup, iters=args.iters,
         eval_batch_size=args.eval_batch_size, fidelity_samples=args.fidelity_samples, seed=args.seed,
-        bench_lock=args.bench_lock, process_memory=args.process_memory,
+        bench_lock=args.bench_lock, process_memory=args.process_memory, labels=args.labels,
     )  # fmt: skip
 
 
 def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
-    """Resolve and check (before any work), run, then print the report and publish it with the record, the
-    resolved recipes and the artifacts as one unit. Exit code."""
+    """Resolve and check (before any work: recipes, folders, output), join the torchrun process group when
+    launched by one and agree on the plan, run, then print the report and publish it with the record, the
+    resolved recipes and the artifacts as one unit (rank 0). Exit code."""
     plan = plan_run(recipes, options(args))
     resolved = plan.recipes
     output = Path(args.output) if args.output else None  # commands write only where asked (-o)
     if output is not None:
         check_output_dir(output)  # fail before the work, not after it; publishing creates the folder
     overrides = v.model_overrides(resolved[0].model.name, resolved[0].model.img_size, args.model_config)
-    plan = dataclasses.replace(plan, options=dataclasses.replace(plan.options, model_config=overrides))
     _check_memory(resolved, overrides)
-    with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
-        result = run_plan(plan, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
-        env = environment(resolved[0].target.device)
-        extra = run_files(result, env) if output is not None else None
-        emit(run_report(result, env, args.title), args.format, output, "report", extra=extra)
+    ranks = join(resolved[0].target.device)
+    try:
+        workers = args.workers if args.workers is not None else default_workers(ranks.local_world)
+        opts = dataclasses.replace(plan.options, model_config=overrides, workers=workers)
+        plan = dataclasses.replace(plan, options=opts)
+        fingerprint = plan_fingerprint(plan)
+        ranks.agree(fingerprint)
+        journal = open_journal(plan, output, fingerprint, args.resume, ranks)
+        say = (lambda m: err_console.print(f"[dim]… {m}[/dim]")) if ranks.main and not args.quiet else None
+        with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
+            with image_progress("evaluating", args.quiet or not ranks.main) as progress:
+                result = run_plan(plan, Path(work), on_event=say, ranks=ranks, journal=journal, on_progress=progress)
+            if result is None:  # another rank than 0: its share is with rank 0
+                return 0
+            env = environment(resolved[0].target.device)
+            extra = run_files(result, env) if output is not None else None
+            emit(run_report(result, env, args.title), args.format, output, "report", extra=extra)
+        if journal is not None:
+            journal.close()  # the report is published: nothing left to resume
+    finally:
+        leave(ranks)
     return 0

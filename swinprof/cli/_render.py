@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +74,31 @@ def emit(
         err_console.print(f"wrote {len(written)} files into {output}: " + ", ".join(p.name for p in written),
                           highlight=False)  # fmt: skip
     return written
+
+
+def progress_shown(quiet: bool) -> bool:
+    """A live progress line: on a terminal only, never in CI (`CI` set) or with --quiet."""
+    return not quiet and err_console.is_terminal and not os.environ.get("CI")
+
+
+@contextlib.contextmanager
+def image_progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A transient `label  done/total images  img/s  ETA` line on stderr while the block runs (see
+    `progress_shown`); yields `update(done, total)`. Refreshed only on updates: no thread beside timed work."""
+    if not progress_shown(quiet):
+        yield lambda _done, _total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err_console, transient=True,
+                   auto_refresh=False)  # fmt: skip
+    with bar:
+        task = bar.add_task(label, total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:.1f} img/s" if speed else "", refresh=True)
+
+        yield update

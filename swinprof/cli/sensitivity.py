@@ -7,6 +7,7 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
+from swinprof.ranks import join, leave
 from swinprof.studies.sensitivity import GROUPS, METRICS, MODES
 
 
@@ -55,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
         class_map=args.class_map, samples=args.samples, calib_count=args.calib_count,
         recipe_layers=args.recipe_layers, seed=args.seed,
     )  # fmt: skip
-    say = lambda m: err_console.print(f"[dim]… {m}[/dim]")  # noqa: E731
-    ran = run_sensitivity(plan, say)
-    emit(sensitivity_report(ran, plan, args.title), args.format, args.output, "sensitivity")
+    ranks = join("cpu")  # sensitivity runs on the CPU; under torchrun its per-layer probes are split over ranks
+    try:
+        say = (lambda m: err_console.print(f"[dim]… {m}[/dim]")) if ranks.main else (lambda _m: None)
+        ran = run_sensitivity(plan, say, ranks)
+        if ranks.main:
+            emit(sensitivity_report(ran, plan, args.title), args.format, args.output, "sensitivity")
+    finally:
+        leave(ranks)
     return 0

@@ -113,8 +113,11 @@ def _interleave(per_class: list[list[Path]], labels: list[int]) -> tuple[list[Pa
     return paths, out_labels
 
 
-def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = None, limit: int | None = None):
+def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = None, limit: int | None = None,
+                labels: str | os.PathLike | None = None):
     """Find the images under `root` and their labels; `limit` keeps the first N (classes interleaved)."""
+    if labels is not None:
+        raise NotImplementedError("labels files: merged from branch i29b")
     root = Path(root)
     if not root.is_dir():
         raise DataPathError(f"data folder {str(root)!r} does not exist or is not a folder")
@@ -175,15 +178,13 @@ def _checked(images: ImageSet) -> ImageSet:
 def iter_batches(
     images: ImageSet, transform: Callable, batch_size: int, count: int | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Batches `(B, 3, H, W)` of transformed images with `(B,)` labels (None if unlabeled)."""
-    from swinprof.models.preprocess import load_image
+    """Batches `(B, 3, H, W)` of transformed images with `(B,)` labels (None if unlabeled), decoded in this
+    process, the last one short (calibration and probes; a whole evaluation streams through `evaluate.pipeline`)."""
+    from swinprof.evaluate.pipeline import BatchedImages, stream
 
-    n = len(images) if count is None else min(count, len(images))
-    for start in range(0, n, batch_size):
-        idx = range(start, min(start + batch_size, n))
-        x = torch.stack([transform(load_image(images.paths[i])) for i in idx])
-        y = torch.tensor([images.labels[i] for i in idx]) if images.labeled else None
-        yield x, y
+    data = BatchedImages(images, transform, batch_size, count, pad=False)
+    for batch in stream(data, range(len(data)), workers=0):
+        yield batch.x, batch.labels
 
 
 @dataclass(frozen=True)
@@ -203,27 +204,12 @@ def accuracy_of(
     images: ImageSet,
     transform: Callable,
     batch_size: int = 16,
-    on_batch: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> dict[str, Accuracy]:
-    """Top-1/top-5 accuracy (percent) of every model over `images`, each image decoded once for all models."""
+    """Top-1/top-5 accuracy (percent) of every model over `images`, each image decoded once for all models, in
+    `workers` data-loader processes (0: in this one). The pass itself is `evaluate.evaluation.evaluate`."""
+    from swinprof.evaluate.evaluation import evaluate
+
     if not images.labeled:
         raise DataPathError(f"{str(images.root)!r} has no class folders: accuracy needs an ImageFolder layout")
-    hits = {name: [0, 0] for name in models}
-    top1: dict[str, list[int]] = {name: [] for name in models}
-    labels: list[int] = []
-    seen = 0
-    with torch.inference_mode():
-        for x, y in iter_batches(images, transform, batch_size):
-            for name, fn in models.items():
-                logits = fn(x).float().cpu()
-                top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-                hits[name][0] += (top[:, 0] == y).sum().item()
-                hits[name][1] += (top == y[:, None]).any(dim=1).sum().item()
-                top1[name] += top[:, 0].tolist()
-            labels += y.tolist()
-            seen += len(y)
-            if on_batch is not None:
-                on_batch(len(y))
-    ids = tuple(images.ids[:seen])
-    return {name: Accuracy(seen, 100 * h1 / seen, 100 * h5 / seen, tuple(top1[name]), tuple(labels), ids)
-            for name, (h1, h5) in hits.items()}  # fmt: skip
+    return evaluate(models, images, transform, batch_size, workers=workers).accuracy()

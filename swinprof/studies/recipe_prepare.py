@@ -15,6 +15,7 @@ import torch
 from swinprof.evaluate.imagefolder import ImageSet
 from swinprof.optimize.prepare import Prepared, prepare
 from swinprof.optimize.recipe import Recipe, parse_recipe, to_dict
+from swinprof.ranks import SINGLE, Ranks
 from swinprof.studies.calibration import calibration_batches
 
 BASELINE = "fp32-eager"
@@ -57,11 +58,12 @@ def prepare_recipes(
     seed: int = 0,
     say: Callable[[str], None] = lambda _m: None,
     calibration_images: ImageSet | None = None,
+    ranks: Ranks = SINGLE,
 ) -> list[PreparedRecipe]:
     """Every non-baseline recipe prepared on the fp32 eval-mode `model` (calibrated on `calibration_images`, or
     else `images`, through `transform` when the recipe asks and a folder is given, else on seeded random inputs);
     a recipe with an accuracy budget is searched first (scored on `images`) and prepared with the skip list the
-    search chose."""
+    search chose (its per-layer ranking split over `ranks` under torchrun)."""
     from swinprof.studies.sensitivity import apply_budget
 
     device = next(model.parameters()).device
@@ -74,7 +76,7 @@ def prepare_recipes(
         calibration = calibration_batches(r, calibration_images or images, transform, shape, device, seed)
         budget = None
         if r.quantize.budget.metric != "none":
-            r, budget = apply_budget(r, model, calibration, images, transform, seed, say)
+            r, budget = apply_budget(r, model, calibration, images, transform, seed, say, ranks)
         say(f"preparing {r.name}: {r.method.summary}")
         out.append(PreparedRecipe(r, prepare(r, model, calibration, workdir), calibration, budget))
     return out

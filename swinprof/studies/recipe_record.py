@@ -102,6 +102,30 @@ def fidelity_frame(result: RunResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def evaluation_frame(result: RunResult) -> pd.DataFrame:
+    """The pass over --data as one row: how many images, by whom, how fast, and which side bounded it."""
+    e = result.evaluation
+    return pd.DataFrame([{
+        "images": e.images + e.resumed, "resumed": e.resumed, "processes": result.inputs.ranks,
+        "data workers": e.workers, "wall s": e.wall_s, "img/s": e.images_per_s, "models img/s": e.model_rate,
+        "data pipeline img/s": e.data_rate, "waited for data s": e.wait_s / e.ranks, "bound by": e.bound,
+    }])  # fmt: skip
+
+
+EVALUATION_NOTES = [
+    "img/s: images evaluated by every model per second of wall time (rank 0's clock, first batch to last); "
+    "models img/s: images over the time spent in the models' forwards (all models, summed over processes, per "
+    "process); data pipeline img/s: images over the time spent decoding and preprocessing (Pillow decode, resize, "
+    "crop, normalise), times the processes decoding at once (data workers per process, or the process itself with "
+    "0 workers); waited for data s: time a process spent blocked on its next batch (mean over processes)",
+    "bound by: the data pipeline when processes waited for data more than a tenth of the wall time, else the "
+    "models; with 0 data workers decoding runs between forwards, so both add up",
+    "each image is decoded once for all models; the batches have the same images whatever the number of "
+    "processes (batch k is images kB..kB+B-1, the last padded with zero images), so per-image results do not "
+    "depend on it; resumed: images whose results a killed run had committed (--resume)",
+]
+
+
 def comparison_notes(result: RunResult) -> list[str]:
     """What each column of the comparison measures, and with which meter."""
     i = result.inputs
@@ -174,6 +198,9 @@ def run_settings(result: RunResult) -> dict:
         if i.calibration_data
         else "the --data images when a recipe calibrates on data, else seeded random inputs",
         "preprocessing": " -> ".join(i.preprocessing) + f" (crop_pct {i.crop_pct})",
+        "evaluation": f"{i.ranks}, {i.workers} data workers each" if i.data else "no --data",
+        "latency timing": "this process" if i.ranks == "1 process" else "one process (rank 0), after the other ranks "
+        "finished",
         "process memory": "fresh process per recipe and batch size" if i.process_memory else NOT_MEASURED,
         "bench lock": i.bench_lock or "none",
         "seed": i.seed,
@@ -193,6 +220,9 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
     if result.accuracy is not None:
         fidelity_note += f"; accuracy on {i.images} labeled images ({i.data_layout})"
     report.add("fidelity", "Fidelity (and accuracy) vs fp32 eager", fidelity_frame(result), fidelity_note)
+    if result.evaluation is not None:
+        report.add("evaluation", "The evaluation pass over --data", evaluation_frame(result), EVALUATION_NOTES,
+                   essential=("images", "img/s", "bound by"))  # fmt: skip
     if result.accuracy is not None and all(a.predictions for a in result.accuracy.values()):
         from swinprof.evaluate import recipe_accuracy as ra
 
@@ -247,6 +277,9 @@ def record_dict(result: RunResult, env: dict) -> dict:
                           for (name, b), p in peaks.items()] if result.process_peaks is not None else None,
         "warnings": result.warnings,
         "quantized_linears": {k: vars(c) for k, c in result.quantized.items()},
+        "evaluation": (asdict(result.evaluation) | {"images_per_s": result.evaluation.images_per_s,
+                       "model_rate": result.evaluation.model_rate, "data_rate": result.evaluation.data_rate,
+                       "bound": result.evaluation.bound}) if result.evaluation else None,
         "budgets": {k: {"budget": s.budget, "quantized": s.quantized, "skipped": s.skipped,
                         "search_score": s.search_score, "heldout_score": s.heldout_score,
                         "evaluations": s.evaluations, "seconds": s.seconds} for k, s in result.budgets.items()},

@@ -1,13 +1,15 @@
 """A recipe run as one study: recipes against the fp32 eager baseline (fidelity, accuracy, latency, size, memory,
 compile behaviour), over typed values: a `RunPlan` in, a `RunResult` out.
 
-Everything is checked before any work (`plan_run`: recipes, machine, data folder). `run_plan` then goes through
-its steps in order: build the fp32 model, prepare every recipe (`recipe_prepare`), first calls, what runs
-quantized (the runtime's proof counter), fidelity and accuracy, interleaved timing (`recipe_timing`), the process
-peaks, and the rows (`recipe_rows`) with their warnings. `swinprof.studies.recipe_record` turns the result into one
-Report and the files published with it, so an interrupted run leaves nothing half-written. Two memory meters per
-row: the tensor peak of one forward (eager PyTorch rows) and the process peak of a fresh process that prepares the
-recipe and runs one forward.
+Everything is checked before any work (`plan_run`: recipes, machine, data folders, scanned). `run_plan` then goes
+through its steps in order: build the fp32 model, prepare every recipe (`recipe_prepare`), first calls, what runs
+quantized (the runtime's proof counter), fidelity and accuracy in one streaming pass over the images
+(`recipe_evaluation`), interleaved timing (`recipe_timing`), the process peaks, and the rows (`recipe_rows`) with
+their warnings. Under torchrun every rank prepares the recipes and evaluates its share of the images; rank 0 alone
+times latency (in one process, after the other ranks have finished) and returns the result.
+`swinprof.studies.recipe_record` turns the result into one Report and the files published with it, so an interrupted
+run leaves nothing half-written. Two memory meters per row: the tensor peak of one forward (eager PyTorch rows) and
+the process peak of a fresh process that prepares the recipe and runs one forward.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from swinprof.errors import DataPathError, RecipeError
-from swinprof.evaluate.fidelity import Fidelity, batched_logits, compare_logits
-from swinprof.evaluate.imagefolder import Accuracy, ImageSet, accuracy_of, iter_batches, scan_images, scan_unlabeled
+from swinprof.errors import RecipeError
+from swinprof.evaluate.evaluation import EvaluationRates, Progress
+from swinprof.evaluate.fidelity import Fidelity
+from swinprof.evaluate.imagefolder import Accuracy, ImageSet
+from swinprof.evaluate.journal import Journal
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak, fresh_process_peak, save_model
 from swinprof.optimize.prepare import Prepared, state_dict_bytes
 from swinprof.optimize.proof import QuantizedCount, count_quantized, execution_warnings
 from swinprof.optimize.recipe import Recipe, check_requirements, to_dict
+from swinprof.ranks import SINGLE, Ranks
 from swinprof.studies.faster_runtimes import runtime_gaps
+from swinprof.studies.recipe_evaluation import evaluate_run, scan_data
 from swinprof.studies.recipe_prepare import BASELINE, PreparedRecipe, baseline_recipe, prepare_recipes
 from swinprof.studies.recipe_rows import Measured, comparison_rows
 from swinprof.studies.recipe_timing import first_calls, time_interleaved
@@ -57,14 +63,21 @@ class RunOptions:
     bench_lock: str | None = None  # flock this file around the timing loops only (shared benchmark machines)
     process_memory: bool = True  # one fresh process per (recipe, batch size) for its process peak
     model_config: dict = field(default_factory=dict)  # create_model overrides (`--model-config`)
+    labels: str | None = None  # labels file of a flat --data folder (ImageNet's validation layout)
+    workers: int = 0  # data-loader processes decoding images for the evaluation (0: in this process)
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What a run does: the recipes, overridden and checked (`plan_run`), and the options they were run with."""
+    """What a run does: the recipes, overridden and checked (`plan_run`), the options they were run with, and
+    the scanned `--data` and `--calibration-data` images (None without; of the latter only what calibration
+    reads), with what the scan found worth a warning."""
 
     recipes: tuple[Recipe, ...]
     options: RunOptions
+    images: ImageSet | None = None
+    calibration_images: ImageSet | None = None
+    scan_warnings: tuple[str, ...] = ()
 
     @property
     def lead(self) -> Recipe:
@@ -97,6 +110,9 @@ class RunInputs:
     crop_pct: float
     bench_lock: str | None
     process_memory: bool
+    ranks: str = "1 process"  # who evaluated (`Ranks.describe`); latency is always timed by one process
+    workers: int = 0
+    labels: str | None = None
 
 
 @dataclass
@@ -115,10 +131,12 @@ class RunResult:
     process_peaks: dict[tuple[str, int], FreshPeak] | None = None
     budgets: dict = field(default_factory=dict)  # recipe name -> BudgetSearch (recipes with an accuracy budget)
     quantized: dict[str, QuantizedCount] = field(default_factory=dict)  # what runs quantized, per recipe
+    evaluation: EvaluationRates | None = None  # the pass over --data: images, rates, what bounded it
 
 
 def resolve(recipes: list[Recipe], opts: RunOptions) -> list[Recipe]:
     """Apply the command-line overrides, then check everything that can fail before any work starts."""
+    _check_names(recipes)
     out = []
     for r in recipes:
         r = r.replace("model", name=opts.model, img_size=opts.img_size)
@@ -145,6 +163,22 @@ def resolve(recipes: list[Recipe], opts: RunOptions) -> list[Recipe]:
     return out
 
 
+def _check_names(recipes: list[Recipe]) -> None:
+    """Rows, files and the baseline are keyed by recipe name: two recipes of one name would replace each other."""
+    seen: set[str] = set()
+    for r in recipes:
+        if r.name in seen:
+            raise RecipeError(f"two recipes are named {r.name!r} ([meta].name): give each recipe of a run its own "
+                              "name")  # fmt: skip
+        seen.add(r.name)
+    for r in recipes:
+        from swinprof.studies.recipe_prepare import is_baseline
+
+        if r.name == BASELINE and not is_baseline(r):
+            raise RecipeError(f"recipe {r.name!r} is not plain fp32 eager, but {BASELINE!r} names the run's baseline: "
+                              "rename it ([meta].name)")  # fmt: skip
+
+
 def _check_recipe(r: Recipe, opts: RunOptions) -> None:
     check_requirements(r)
     cal = r.quantize.calibration
@@ -162,44 +196,11 @@ def _check_recipe(r: Recipe, opts: RunOptions) -> None:
 
 
 def plan_run(recipes: list[Recipe], opts: RunOptions) -> RunPlan:
-    """The run `recipes` make with `opts`: overrides applied, everything checked (`resolve`)."""
-    return RunPlan(tuple(resolve(recipes, opts)), opts)
-
-
-def _scan(opts: RunOptions, recipe: Recipe) -> ImageSet | None:
-    if not opts.data:
-        if opts.class_map:
-            raise DataPathError("--class-map needs --data FOLDER")
-        return None
-    return scan_images(opts.data, opts.class_map, recipe.evaluate.limit)
-
-
-def _image_tensor(images: ImageSet, transform, count: int) -> torch.Tensor:
-    return torch.cat([x for x, _ in iter_batches(images, transform, 16, count)])
-
-
-@dataclass(frozen=True)
-class _FidelityRun:
-    fidelity: dict[str, Fidelity]
-    source: str  # what the inputs were, in words
-    samples: int
-
-
-def _fidelity(plan: RunPlan, model, fns, images, transform, shape, device, say) -> _FidelityRun:
-    """Fidelity of every model against fp32 eager on images (with --data) or seeded random inputs."""
-    opts = plan.options
-    n_fid = max(r.evaluate.fidelity_samples for r in plan.recipes)
-    eval_batch = plan.lead.evaluate.batch_size
-    if images is not None:
-        x_fid, source = _image_tensor(images, transform, n_fid).to(device), f"{len(images)} images from {opts.data}"
-    else:
-        g = torch.Generator().manual_seed(opts.seed)
-        x_fid = torch.randn(n_fid, *shape, generator=g).to(device)
-        source = f"seeded random N(0,1) inputs (seed {opts.seed})"
-    say(f"fidelity vs fp32 on {x_fid.shape[0]} inputs ({source})")
-    ref = batched_logits(model, x_fid, eval_batch)
-    fid = {name: compare_logits(ref, batched_logits(fn, x_fid, eval_batch)) for name, fn in fns.items()}
-    return _FidelityRun(fid, source, int(x_fid.shape[0]))
+    """The run `recipes` make with `opts`: overrides applied, everything checked (`resolve`), the data folders
+    scanned (before any model is built)."""
+    resolved = tuple(resolve(recipes, opts))
+    images, calibration, warnings = scan_data(resolved, opts)
+    return RunPlan(resolved, opts, images, calibration, tuple(warnings))
 
 
 def _process_peaks(
@@ -246,11 +247,17 @@ def run_plan(
     workdir: Path,
     on_event: Callable[[str], None] | None = None,
     model: torch.nn.Module | None = None,
-) -> RunResult:
+    *,
+    ranks: Ranks = SINGLE,
+    journal: Journal | None = None,
+    on_progress: Progress | None = None,
+) -> RunResult | None:
     """Compare the plan's recipes with the fp32 eager baseline on one model.
 
     `model` replaces the recipe's `[model]` (a custom or already-loaded SwinTransformer); `workdir` holds
-    intermediate files (ONNX, the weights the fresh processes load) until the caller publishes the record.
+    intermediate files (ONNX, the weights the fresh processes load) until the caller publishes the record. Under
+    torchrun (`ranks`), call on every rank: rank 0 returns the result, the others None once their share of the
+    images is evaluated. `journal` (rank 0's) commits per-image results as they come and resumes from them.
     """
     from swinprof.models import get_variant
     from swinprof.models.preprocess import build_transform
@@ -258,47 +265,64 @@ def run_plan(
     say = on_event or (lambda _msg: None)
     workdir.mkdir(parents=True, exist_ok=True)
     lead, opts = plan.lead, plan.options
-    images = _scan(opts, lead)
     device = torch.device(lead.target.device)
     model = (model if model is not None else _fp32_model(plan, say)).eval().to(device)
     img = model.config.img_size
     shape = (model.config.in_chans, img, img)
     transform = build_transform(get_variant(lead.model.name), img)
-    calibration_images = scan_unlabeled(opts.calibration_data) if opts.calibration_data else None
-    ready = prepare_recipes(plan.recipes, model, workdir, images, transform, opts.seed, say, calibration_images)
-    recipes = _as_run(plan, ready)
+    ready = prepare_recipes(plan.recipes, model, workdir, plan.images, transform, opts.seed, say,
+                            plan.calibration_images, ranks)  # fmt: skip
     prepared = {p.name: p.prepared for p in ready}
     fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}
+    batch_sizes = sorted({b for r in _as_run(plan, ready) for b in r.benchmark.batch_sizes})
+    first = {}
+    if ranks.main:  # before the evaluation: a compile at the evaluation's batch size would hide its first call
+        say(f"first calls (compiles) at batch sizes {batch_sizes}")
+        first = first_calls(fns, batch_sizes, shape, device)
+    evaluation = evaluate_run(plan, fns, BASELINE, transform, shape, device, workers=opts.workers, ranks=ranks,
+                              journal=journal, on_progress=on_progress, say=say)  # fmt: skip
+    if not ranks.main:
+        return None
+    return _on_main_rank(plan, model, ready, fns, first, evaluation, workdir, say, ranks, transform)
+
+
+def _on_main_rank(plan: RunPlan, model, ready: list[PreparedRecipe], fns, first, evaluation, workdir: Path, say,
+                  ranks: Ranks, transform) -> RunResult:  # fmt: skip
+    """Rank 0's steps after the evaluation: the proof, interleaved timing (alone on the machine: the other ranks
+    have finished), process peaks, rows and warnings."""
+    lead, opts = plan.lead, plan.options
+    recipes = _as_run(plan, ready)
+    prepared = {p.name: p.prepared for p in ready}
+    device = next(model.parameters()).device
+    img = model.config.img_size
+    shape = (model.config.in_chans, img, img)
     batch_sizes = sorted({b for r in recipes for b in r.benchmark.batch_sizes})
-    say(f"first calls (compiles) at batch sizes {batch_sizes}")
-    first = first_calls(fns, batch_sizes, shape, device)
     quantized = {p.name: c for p in ready if (c := count_quantized(p.recipe, p.prepared, model)) is not None}
     proof_warnings = [w for p in ready for w in execution_warnings(p.recipe, p.prepared, quantized.get(p.name))]
-    fid = _fidelity(plan, model, fns, images, transform, shape, device, say)
-    acc = None
-    if images is not None and images.labeled:
-        say(f"accuracy on {len(images)} labeled images ({images.layout})")
-        acc = accuracy_of(fns, images, transform, lead.evaluate.batch_size)
     timed = time_interleaved(fns, recipes, batch_sizes, shape, device, opts.bench_lock, say)
     stats = {name: p.compiled.stats() for name, p in prepared.items() if p.compiled is not None}
     process = _process_peaks(plan, model, ready, batch_sizes, workdir, say) if opts.process_memory else None
-    measured = Measured(timed, first, fid.fidelity, acc, process, stats, quantized)
+    measured = Measured(timed, first, evaluation.fidelity, evaluation.accuracy, process, stats, quantized)
     rows = comparison_rows(recipes, prepared, measured, state_dict_bytes(model))
-    warnings = [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
+    warnings = list(plan.scan_warnings)
+    warnings += [f"{r['recipe']} at batch {r['batch']}: {r['flag']}" for r in rows if r["flag"]]
     warnings += runtime_gaps(rows, {r.name: r.target.precision for r in recipes}, lead.model.name)
+    images = plan.images
     inputs = RunInputs(
         model=lead.model.name, img_size=img, model_config=opts.model_config, weights=opts.weights,
         device=str(device), data=opts.data, data_layout=images.layout if images else None,
-        images=len(images) if images else 0, calibration_data=opts.calibration_data, fidelity_inputs=fid.source,
-        fidelity_samples=fid.samples,
+        images=len(images) if images else 0, calibration_data=opts.calibration_data,
+        fidelity_inputs=evaluation.source, fidelity_samples=evaluation.samples,
         eval_batch_size=lead.evaluate.batch_size, batch_sizes=batch_sizes, warmup=timed.warmup, iters=timed.iters,
         settle_ms=timed.settle_ms, seed=opts.seed, preprocessing=transform.describe(), crop_pct=transform.crop_pct,
-        bench_lock=opts.bench_lock, process_memory=opts.process_memory,
+        bench_lock=opts.bench_lock, process_memory=opts.process_memory, ranks=ranks.describe(),
+        workers=opts.workers, labels=opts.labels,
     )  # fmt: skip
     warnings += _compile_warnings(stats) + proof_warnings
     budgets = {p.name: p.budget for p in ready if p.budget is not None}
-    return RunResult(recipes, pd.DataFrame(rows), fid.fidelity, acc, prepared, inputs, warnings, stats, process,
-                     budgets, quantized)  # fmt: skip
+    result = RunResult(recipes, pd.DataFrame(rows), evaluation.fidelity, evaluation.accuracy, prepared, inputs,
+                       warnings, stats, process, budgets, quantized, evaluation.rates)  # fmt: skip
+    return result
 
 
 def run_recipes(
@@ -308,5 +332,6 @@ def run_recipes(
     on_event: Callable[[str], None] | None = None,
     model: torch.nn.Module | None = None,
 ) -> RunResult:
-    """`run_plan` of `recipes` already `resolve`d with `opts`."""
-    return run_plan(RunPlan(tuple(recipes), opts), workdir, on_event, model)
+    """`run_plan` of `recipes` already `resolve`d with `opts` (their data folders scanned here)."""
+    images, calibration, warnings = scan_data(recipes, opts)
+    return run_plan(RunPlan(tuple(recipes), opts, images, calibration, tuple(warnings)), workdir, on_event, model)

@@ -29,6 +29,7 @@ import torch
 from swinprof.errors import RecipeError
 from swinprof.evaluate.fidelity import compare_logits
 from swinprof.optimize.switch import Switchboard
+from swinprof.ranks import SINGLE, Ranks
 
 METRICS = ("sqnr", "top1-agreement", "accuracy")
 GROUPS = ("layer", "block", "stage", "type")
@@ -119,8 +120,10 @@ def rank(
     group: str = "layer",
     mode: str = "only",
     on_progress: Callable[[int, int, str], None] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> Sensitivity:
-    """Score every group of the board's layers in `mode` and sort them, most sensitive first."""
+    """Score every group of the board's layers in `mode` and sort them, most sensitive first. Under torchrun the
+    groups are split over `ranks` (`Ranks.shard`) and every rank gets the whole ranking back, by group index."""
     column = _check_metric(metric, probe)
     if mode not in MODES:
         raise RecipeError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -132,13 +135,16 @@ def rank(
     if hasattr(board, "cache"):
         board.cache(probe.x)  # mode `only` then re-runs only each layer's tail
     everything = score(board, board.layers, probe)
-    rows = []
-    for i, (name, members) in enumerate(groups.items()):
+    items = list(groups.items())
+    mine = {}
+    for i in ranks.shard(len(items)):
+        name, members = items[i]
         if on_progress:
             on_progress(i + 1, len(groups), name)
         enabled = members if mode == "only" else [n for n in board.layers if n not in set(members)]
-        rows.append({"group": name, "layers": len(members), **score(board, enabled, probe)})
-    frame = pd.DataFrame(rows)
+        mine[i] = {"group": name, "layers": len(members), **score(board, enabled, probe)}
+    rows = ranks.gather(mine, everyone=True)
+    frame = pd.DataFrame([rows[i] for i in range(len(items))])
     if mode == "only":
         frame = frame.sort_values(column, ascending=True, kind="stable")
     else:
@@ -191,11 +197,12 @@ def _longest_prefix(order: list[str], ok: Callable[[list[str]], bool], hi: int) 
     return lo, evals
 
 
-def search_budget(board: Switchboard, search: Probe, heldout: Probe, budget, on_progress=None) -> BudgetSearch:
+def search_budget(board: Switchboard, search: Probe, heldout: Probe, budget, on_progress=None,
+                  ranks: Ranks = SINGLE) -> BudgetSearch:  # fmt: skip
     """The largest set of layers, taken least-sensitive first, whose model meets `budget` on `search` and on
-    `heldout` (see the module docstring)."""
+    `heldout` (see the module docstring); the ranking is split over `ranks`, the search runs on each."""
     start = time.perf_counter()
-    ranking = rank(board, search, budget.metric, "layer", "only", on_progress)
+    ranking = rank(board, search, budget.metric, "layer", "only", on_progress, ranks)
     order = list(reversed(ranking.frame["group"]))  # least sensitive first
     fp32_search, fp32_held = reference_score(search), reference_score(heldout)
     k, evals = _longest_prefix(order, lambda s: meets(score(board, s, search), budget, fp32_search), len(order))
@@ -253,7 +260,7 @@ def make_probes(model, images, transform, count: int, skip_images: int, seed: in
     return probes[0], probes[1]
 
 
-def apply_budget(recipe, model, calibration, images, transform, seed: int, say=None):
+def apply_budget(recipe, model, calibration, images, transform, seed: int, say=None, ranks: Ranks = SINGLE):
     """Search `recipe`'s `[quantize.budget]` on `model` and return `(recipe with the chosen skip list and no
     budget, BudgetSearch)`; the returned recipe re-runs the same quantized set without searching.
 
@@ -270,7 +277,8 @@ def apply_budget(recipe, model, calibration, images, transform, seed: int, say=N
         raise RecipeError(f"recipe {recipe.name!r}: an accuracy budget needs labeled images (--data ImageFolder)")
     say(f"{recipe.name}: budget search over {len(board.layers)} layers ({budget.metric}) on {search.source}")
     result = search_budget(board, search, heldout, budget,
-                           on_progress=lambda i, n, name: say(f"ranking {i}/{n}") if i % 20 == 1 else None)  # fmt: skip
+                           on_progress=lambda i, n, name: say(f"ranking {i}/{n}") if i % 20 == 1 else None,
+                           ranks=ranks)  # fmt: skip
     limit = f"min {budget.min:g}" if budget.min is not None else f"max drop {budget.max_drop:g}"
     result.budget = f"{budget.metric} {limit}"
     result.notes = notes + result.notes + [f"search inputs: {search.source}; held-out: {heldout.source}"]
@@ -346,14 +354,27 @@ def check_sensitivity(plan: SensitivityPlan):
     return recipe, images
 
 
-def run_sensitivity(plan: SensitivityPlan, say: Callable[[str], None] = lambda _m: None) -> SensitivityRun:
-    """Prepare the recipe's quantized model once (a switchboard), then rank the plan's groups by their score."""
+def sensitivity_fingerprint(plan: SensitivityPlan, images) -> dict:
+    """What every torchrun rank must share: the plan (paths by content: the weights' digest, the data listing)."""
+    import dataclasses
+
+    from swinprof.studies.recipe_evaluation import file_digest, listing_digest
+
+    fields = {k: v for k, v in dataclasses.asdict(plan).items() if k not in ("weights", "data", "class_map")}
+    return {"plan": fields, "weights": file_digest(plan.weights), "data": listing_digest(images)}
+
+
+def run_sensitivity(plan: SensitivityPlan, say: Callable[[str], None] = lambda _m: None,
+                    ranks: Ranks = SINGLE) -> SensitivityRun:  # fmt: skip
+    """Prepare the recipe's quantized model once (a switchboard), then rank the plan's groups by their score
+    (split over `ranks` under torchrun, every rank holding the whole ranking at the end)."""
     from swinprof.models import create_model, get_variant
     from swinprof.models.preprocess import build_transform
     from swinprof.optimize.switch import build_switchboard
     from swinprof.studies.calibration import calibration_batches
 
     recipe, images = check_sensitivity(plan)
+    ranks.agree(sensitivity_fingerprint(plan, images))
     torch.manual_seed(plan.seed)
     model = create_model(plan.variant, img_size=plan.img_size, weights=plan.weights, **dict(plan.model_config))
     model = model.eval()
@@ -369,5 +390,6 @@ def run_sensitivity(plan: SensitivityPlan, say: Callable[[str], None] = lambda _
     probe, _ = make_probes(model, images, transform, plan.samples, used, plan.seed)
     say(f"scoring {len(board.layers)} layers by {plan.group}, mode {plan.mode}, on {probe.x.shape[0]} inputs")
     result = rank(board, probe, plan.metric, plan.group, plan.mode,
-                  on_progress=lambda i, n, name: say(f"{i}/{n} {name}") if i % 10 == 1 else None)  # fmt: skip
+                  on_progress=lambda i, n, name: say(f"{i}/{n} {name}") if i % 10 == 1 else None,
+                  ranks=ranks)  # fmt: skip
     return SensitivityRun(recipe, result, notes, probe.source, prepare_s)

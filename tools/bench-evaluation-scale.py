@@ -1,0 +1,123 @@
+"""Evaluation at scale on this machine: the data pipeline alone, then `swinprof run --data` end to end.
+
+    python tools/bench-evaluation-scale.py DATA -o reports/scale/NAME [--repeats 2] [--end-to-end-images 400]
+
+DATA: an image folder (e.g. `swinprof make-images DATA --count 2000`). Part 1 streams every image through the data
+pipeline (`evaluate.pipeline.stream`: decode + preprocess to 224x224, batches of 16, nothing else) with 0, 1 and
+2 worker processes, the three interleaved in each repeat so a change in the machine's load hits them alike.
+Part 2 runs `swinprof run fp32-eager openvino-int8 --model swin_t --data DATA --limit N` in one process with 0
+workers, in one process with the default workers, and under `torchrun --nproc-per-node 2`, and reads each run's
+evaluation rates from its record. Both parts go into one report (md, json, csv) in `-o`, with the CPU, its
+features and the load before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from swinprof.evaluate.imagefolder import scan_unlabeled
+from swinprof.evaluate.pipeline import BatchedImages, stream
+from swinprof.measure.environment import environment, load_average
+from swinprof.models.preprocess import build_transform
+from swinprof.report.document import Report
+from swinprof.report.writer import write_report
+
+WORKERS = (0, 1, 2)
+RECIPES = ("fp32-eager", "openvino-int8")
+
+
+def pipeline_rates(data: str, repeats: int, batch: int) -> pd.DataFrame:
+    """img/s of the data pipeline alone per worker count, one row per (repeat, workers)."""
+    images = scan_unlabeled(data)
+    batches = BatchedImages(images, build_transform(224), batch)
+    rows = []
+    for repeat in range(repeats):
+        order = WORKERS if repeat % 2 == 0 else tuple(reversed(WORKERS))
+        for workers in order:
+            start = time.perf_counter()
+            count = sum(b.size for b in stream(batches, range(len(batches)), workers))
+            wall = time.perf_counter() - start
+            rows.append({"repeat": repeat + 1, "workers": workers, "images": count, "wall s": wall,
+                         "img/s": count / wall})  # fmt: skip
+            print(f"pipeline repeat {repeat + 1}, {workers} workers: {count / wall:.1f} img/s", file=sys.stderr)
+    return pd.DataFrame(rows)
+
+
+def _ratio_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for repeat, part in frame.groupby("repeat"):
+        rate = dict(zip(part["workers"], part["img/s"]))
+        rows.append({"repeat": repeat, "1 worker / 0": rate[1] / rate[0], "2 workers / 1": rate[2] / rate[1],
+                     "2 workers / 0": rate[2] / rate[0]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def end_to_end(data: str, limit: int, class_map: str | None) -> pd.DataFrame:
+    """One `swinprof run` per way of evaluating; the evaluation rates of each from its record."""
+    common = ["run", *RECIPES, "--model", "swin_t", "--data", data, "--limit", str(limit), "--batch-sizes", "1",
+              "--iters", "3", "--warmup", "1", "--eval-batch", "16", "--fidelity-samples", "16",
+              "--no-process-memory", "--quiet", "--format", "json"]  # fmt: skip
+    if class_map:
+        common += ["--class-map", class_map]
+    ways = {
+        "1 process, --workers 0": [sys.executable, "-m", "swinprof", *common, "--workers", "0"],
+        "1 process, default workers": [sys.executable, "-m", "swinprof", *common],
+        "torchrun --nproc-per-node 2": [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                        "--nproc-per-node", "2", "-m", "swinprof", *common],
+    }  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for i, (way, argv) in enumerate(ways.items()):
+            out = Path(work) / str(i)
+            print(f"end to end: {way}", file=sys.stderr)
+            start = time.perf_counter()
+            subprocess.run([*argv, "-o", str(out)], check=True, stdout=subprocess.DEVNULL)
+            record = json.loads((out / "record.json").read_text())
+            e = record["evaluation"]
+            rows.append({"way": way, "images": e["images"], "data workers": e["workers"], "ranks": e["ranks"],
+                         "evaluation wall s": e["wall_s"], "img/s (both models)": e["images_per_s"],
+                         "models img/s": e["model_rate"], "data pipeline img/s": e["data_rate"],
+                         "bound by": e["bound"], "whole run s": time.perf_counter() - start})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--end-to-end-images", type=int, default=400)
+    parser.add_argument("--class-map")
+    parser.add_argument("--skip-end-to-end", action="store_true")
+    args = parser.parse_args()
+    load_before = load_average()
+    env = environment("cpu")
+    pipeline = pipeline_rates(args.data, args.repeats, args.batch)
+    report = Report(f"Evaluation at scale on {env.get('cpu', 'this CPU')}", environment=env)
+    report.settings = {"data": args.data, "images": int(pipeline["images"].iloc[0]), "batch": args.batch,
+                       "preprocessing": " -> ".join(build_transform(224).describe())}  # fmt: skip
+    report.add("pipeline", "Data pipeline alone (decode + preprocess, no model), interleaved", pipeline,
+               "img/s = images / wall seconds of one pass over every image; worker counts interleaved per repeat")
+    report.add("ratios", "Data pipeline: rate ratios within each repeat", _ratio_rows(pipeline))
+    if not args.skip_end_to_end:
+        report.add("end_to_end", "swinprof run fp32-eager openvino-int8 --model swin_t (random weights)",
+                   end_to_end(args.data, args.end_to_end_images, args.class_map),
+                   "rates from each run's record.json `evaluation`: img/s = images evaluated by both models per "
+                   "second of the evaluation pass (rank 0's wall clock); whole run s includes start-up, prepare "
+                   "(OpenVINO calibration) and latency timing")  # fmt: skip
+    report.notes.append(f"1-minute load: {load_before} before, {load_average()} after")
+    write_report(report, args.output, "report")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
