@@ -170,7 +170,7 @@ def test_a_full_validation_solution_file_reads_in_bounded_time(tmp_path):
     assert len(pairs) == 50_000 and pairs[1234][1] == 234
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=5000, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
                  st.lists(st.sampled_from(["a.JPEG 0", "b 1", CSV.strip(), f"a,{SYN[0]} 1 2 3 4", "a.JPEG n0144",
                                            "", "#", "x,y,z", " ", "\t0"]), max_size=8).map(
