@@ -30,7 +30,7 @@ from typing import BinaryIO
 from swinprof.errors import DataPathError
 from swinprof.evaluate.labels import SYNSET_RE, imagenet_synset_index
 
-MAX_LABELS_BYTES = 64 * 2**20  # ImageNet's LOC_val_solution.csv is ~2 MB
+MAX_LABELS_BYTES = 64 * 2**20  # ImageNet's LOC_val_solution.csv is a few MB
 MAX_LINE_BYTES = 64 * 2**10  # a row with a hundred boxes is ~3 KB
 MAX_ENTRIES = 1_000_000  # 20x the validation set; bounds the memory a file can take (~200 MB)
 CSV_HEADER = "ImageId,PredictionString"
