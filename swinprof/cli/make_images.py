@@ -39,7 +39,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="ImageNet classes to spread the images over, balanced (default all 1000)")  # fmt: skip
     o.add_seed(p)
     o.add_format(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no closing line on stderr")
     return p
 
 

@@ -9,8 +9,9 @@ whatever `count` is, and the same seed gives byte-identical files with the same 
   report, a minority at lower quality with 4:2:0, a few grayscale (`COMPRESSION`);
 - content: a smooth random colour field with flat-coloured shapes (edges), textured by noise at several scales
   (a rough 1/f spectrum) and fine grain, at a seeded per-image level of detail; tuned so that the mean file
-  size (~128 KB) and its spread resemble the validation set's (50,000 files, ~6.4 GB), so decoding costs what
-  it costs there. It is not meant to be classified: labels are assigned, balanced over the chosen classes.
+  size (~128 KB) matches the validation set's (50,000 files, ~6.4 GB) and sizes spread from a few KB to a few
+  MB, so decoding costs what it costs there. It is not meant to be classified: labels are assigned, balanced
+  over the chosen classes.
 
 Layouts: `val/<synset>/ILSVRC2012_val_NNNNNNNN.JPEG` (ImageFolder) or a flat `val/` plus a labels file beside it
 (`LOC_val_solution.csv`, or `val_synsets.txt` / `val.txt` text lines): what `imagefolder.scan_images` reads.
