@@ -4,14 +4,15 @@ Layouts understood:
 - ImageFolder with ImageNet synset folder names (`val/n01440764/*.JPEG`): labels are the synset's class index.
 - ImageFolder with any other folder names: needs a class map file (`--class-map`): JSON `{"folder": index}` or
   a JSON list of folder names (index = position), or text with `folder index` per line or one folder per line.
-- A flat folder of images (e.g. `calib/`): unlabeled; used for calibration and fidelity, no accuracy.
+- A flat folder of images plus a labels file (`--labels`), the layout ImageNet's validation set ships in: the
+  `ImageId,PredictionString` CSV (LOC_val_solution.csv) or `filename label` lines (`evaluate.labels_file`).
+- A flat folder of images (e.g. `calib/`) without one: unlabeled; used for calibration and fidelity, no accuracy.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,9 @@ from pathlib import Path
 import torch
 
 from swinprof.errors import DataPathError
+from swinprof.evaluate.labels import SYNSET_RE
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
-SYNSET_RE = re.compile(r"^n\d{8}$")
 # A class map names a few thousand folders at most; a larger file is not one (and would be read whole).
 MAX_CLASS_MAP_BYTES = 16 * 2**20
 
@@ -33,7 +34,7 @@ class ImageSet:
     root: Path
     paths: list[Path]
     labels: list[int] | None
-    layout: str  # "imagenet-synsets" | "class-map" | "unlabeled"
+    layout: str  # "imagenet-synsets" | "class-map" | "labels-file" | "unlabeled"
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -96,9 +97,9 @@ def load_class_map(path: str | os.PathLike) -> dict[str, int]:
 
 
 def _synset_map() -> dict[str, int]:
-    from swinprof.evaluate.labels import imagenet_synsets
+    from swinprof.evaluate.labels import imagenet_synset_index
 
-    return {wnid: i for i, wnid in enumerate(imagenet_synsets())}
+    return dict(imagenet_synset_index())
 
 
 def _interleave(per_class: list[list[Path]], labels: list[int]) -> tuple[list[Path], list[int]]:
@@ -114,13 +115,15 @@ def _interleave(per_class: list[list[Path]], labels: list[int]) -> tuple[list[Pa
 
 
 def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = None, limit: int | None = None,
-                labels: str | os.PathLike | None = None):
-    """Find the images under `root` and their labels; `limit` keeps the first N (classes interleaved)."""
-    if labels is not None:
-        raise NotImplementedError("labels files: merged from branch i29b")
+                labels: str | os.PathLike | None = None) -> ImageSet:  # fmt: skip
+    """Find the images under `root` and their labels (from class folders, or from the `labels` file of a flat
+    folder); `limit` keeps the first N (classes interleaved). Sorted by name within a class, so the order is the
+    same on every machine."""
     root = Path(root)
     if not root.is_dir():
         raise DataPathError(f"data folder {str(root)!r} does not exist or is not a folder")
+    if labels is not None:
+        return _checked(_scan_labels_file(root, labels, class_map, limit))
     given = load_class_map(class_map) if class_map is not None else None  # a bad map fails whatever the folder
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and _images_in(d))
     if not class_dirs:
@@ -147,6 +150,33 @@ def scan_images(root: str | os.PathLike, class_map: str | os.PathLike | None = N
     if limit:
         paths, labels = paths[:limit], labels[:limit]
     return _checked(ImageSet(root, paths, labels, layout))
+
+
+def _scan_labels_file(root: Path, labels: str | os.PathLike, class_map: str | os.PathLike | None,
+                      limit: int | None) -> ImageSet:  # fmt: skip
+    """A flat folder whose images a labels file names (`evaluate.labels_file`), classes interleaved."""
+    from swinprof.evaluate.labels_file import match_images, read_labels_file
+
+    if class_map is not None:
+        raise DataPathError("give a labels file (--labels) or a class map (--class-map), not both: a labels file "
+                            "names ImageNet classes itself; a class map goes with class folders")  # fmt: skip
+    parsed = read_labels_file(labels)  # a bad file fails whatever the folder
+    class_dirs = sorted(d.name for d in root.iterdir() if d.is_dir() and _images_in(d))
+    if class_dirs:
+        raise DataPathError(f"{str(root)!r} has class folders ({', '.join(class_dirs[:3])}, ...) and a labels file "
+                            "was given: a labels file goes with a flat folder of images; drop --labels to read "
+                            "the folders")  # fmt: skip
+    files = _images_in(root)
+    if not files:
+        raise DataPathError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(root)!r}")
+    per_class: dict[int, list[Path]] = {}
+    for path, label in match_images(parsed, files, root):
+        per_class.setdefault(label, []).append(path)
+    classes = sorted(per_class)
+    paths, out_labels = _interleave([per_class[c] for c in classes], classes)
+    if limit:
+        paths, out_labels = paths[:limit], out_labels[:limit]
+    return ImageSet(root, paths, out_labels, "labels-file")
 
 
 def scan_unlabeled(root: str | os.PathLike, limit: int | None = None) -> ImageSet:

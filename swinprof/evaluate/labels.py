@@ -7,7 +7,11 @@ order (sorted wnids), as published with ILSVRC-2012.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
+from types import MappingProxyType
+
+SYNSET_RE = re.compile(r"^n[0-9]{8}\Z")  # a WordNet noun synset id, the form ImageNet names its classes by
 
 
 @functools.lru_cache(maxsize=1)
@@ -22,6 +26,12 @@ def _rows() -> tuple[tuple[str, str], ...]:
 def imagenet_synsets() -> list[str]:
     """The 1000 wnids (`n01440764`, ...) in class-index order."""
     return [wnid for wnid, _ in _rows()]
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_synset_index() -> MappingProxyType[str, int]:
+    """wnid -> class index (0-999), read-only."""
+    return MappingProxyType({wnid: i for i, (wnid, _) in enumerate(_rows())})
 
 
 def imagenet_class_names() -> list[str]:
