@@ -29,6 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--data", type=v.existing_dir, help="image folder: calibration and probe images (labeled: --metric accuracy)"
     )
     p.add_argument("--class-map", type=v.existing_file, help="folder name -> class index file for non-synset folders")
+    p.add_argument("--labels", type=v.existing_file, metavar="FILE",
+                   help="labels of a flat --data folder (ImageNet's validation layout; see `swinprof run --help`)")
     p.add_argument("--metric", choices=METRICS, default="sqnr", help="what a layer is scored by (default sqnr)")
     p.add_argument("--group", choices=GROUPS, default="layer", help="score layers, blocks, stages or layer types")
     p.add_argument("--mode", choices=MODES, default="only",
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         variant=args.variant, recipe=args.recipe, metric=args.metric, group=args.group, mode=args.mode,
         img_size=args.img_size, weights=args.weights, model_config=tuple(overrides.items()), data=args.data,
         class_map=args.class_map, samples=args.samples, calib_count=args.calib_count,
-        recipe_layers=args.recipe_layers, seed=args.seed,
+        recipe_layers=args.recipe_layers, seed=args.seed, labels=args.labels,
     )  # fmt: skip
     ranks = join("cpu")  # sensitivity runs on the CPU; under torchrun its per-layer probes are split over ranks
     try:

@@ -318,6 +318,7 @@ class SensitivityPlan:
     data: str | None = None
     class_map: str | None = None
     samples: int = 8
+    labels: str | None = None  # labels file of a flat --data folder
     calib_count: int | None = None
     recipe_layers: bool = False  # rank only the layers the recipe quantizes (else every one its include selects)
     seed: int = 0
@@ -348,7 +349,7 @@ def check_sensitivity(plan: SensitivityPlan):
         recipe = recipe.replace("quantize", calibration=calibration)
     check_requirements(recipe)
     check_supported(recipe)
-    images = scan_images(plan.data, plan.class_map) if plan.data else None
+    images = scan_images(plan.data, plan.class_map, labels=plan.labels) if plan.data else None
     if plan.metric == "accuracy" and (images is None or not images.labeled):
         raise SwinprofError("--metric accuracy needs --data FOLDER with class folders (ImageFolder layout)")
     return recipe, images
@@ -360,7 +361,8 @@ def sensitivity_fingerprint(plan: SensitivityPlan, images) -> dict:
 
     from swinprof.studies.recipe_evaluation import file_digest, listing_digest
 
-    fields = {k: v for k, v in dataclasses.asdict(plan).items() if k not in ("weights", "data", "class_map")}
+    paths = ("weights", "data", "class_map", "labels")  # by content: another node may keep them elsewhere
+    fields = {k: v for k, v in dataclasses.asdict(plan).items() if k not in paths}
     return {"plan": fields, "weights": file_digest(plan.weights), "data": listing_digest(images)}
 
 
