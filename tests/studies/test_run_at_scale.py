@@ -187,3 +187,18 @@ def test_ranks_launched_with_other_arguments_stop_before_any_work(data, tmp_path
 def test_resume_needs_the_output_folder(data):
     refused = swinprof(*RUN, *data, "--resume")
     assert refused.returncode == 2 and "--resume continues a run that wrote into -o DIR" in refused.stderr
+
+
+@pytest.mark.slow  # ~30 s on 2 quiet cores: a prepare per process, twice
+def test_sensitivity_splits_its_probes_over_two_ranks_and_ranks_alike(tmp_path):
+    args = ["sensitivity", "swin_digits", "--recipe", "int8-dynamic", "--samples", "4", "--format", "json"]
+    single = swinprof(*args, "-o", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr
+    [(code, err)] = finished(torchrun(*args, "-o", str(tmp_path / "ranks")))
+    assert code == 0, err
+
+    def ranking(out: Path) -> list[dict]:
+        tables = json.loads((out / "sensitivity.json").read_text())["tables"]
+        return next(t["rows"] for t in tables if t["key"] == "sensitivity")
+
+    assert ranking(tmp_path / "ranks") == ranking(tmp_path / "single") and len(ranking(tmp_path / "single")) == 18
