@@ -181,6 +181,28 @@ def memory_zero(ctx: Context) -> Result:
     return Result(figure, {"state_mib": state, "world": world, "backend": backend})
 
 
+@register("evaluate sharded", limit_s=QUICK_LIMITS)
+def evaluate_sharded(ctx: Context) -> Result:
+    """`swinprof run --data` in a one-rank torchrun group (gloo on CPU, NCCL on CUDA: its object gathers run
+    through the backend) over generated ImageNet-like JPEGs in the flat layout with their labels file, decoded
+    by 2 data-loader workers (pinned memory and non-blocking copies on CUDA)."""
+    images = ctx.path("images")
+    ctx.cli("make-images", "-o", images, "--count", 64, "--layout", "flat", "--quiet")
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_free_port())}  # fmt: skip
+    run = ctx.cli("run", "fp32-eager", "--model", MODEL, "--res", RECIPE_RES, "--data", images / "val", "--labels",
+                  images / "LOC_val_solution.csv", "--workers", 2, "--eval-batch", 16, "--batch-sizes", 1,
+                  "--iters", 2, "--warmup", 1, "--no-process-memory", *_device_args(ctx), *_tiny(), "--quiet",
+                  "--format", "json", env=env)  # fmt: skip
+    row = find_table(run.docs, "evaluation").rows[0]
+    rate, models, data = number(row, "img/s"), number(row, "models img/s"), number(row, "data pipeline img/s")
+    figure = (f"{cell(row, 'processes')}: {fmt(number(row, 'images'), '.0f', 'images')} images, "
+              f"{fmt(rate, '.0f', 'img/s')} img/s (models {fmt(models, '.0f', 'models img/s')}, data pipeline "
+              f"{fmt(data, '.0f', 'data pipeline img/s')}), bound by {cell(row, 'bound by')}")  # fmt: skip
+    return Result(figure, {"img_per_s": rate, "models_img_per_s": models, "data_img_per_s": data,
+                           "processes": cell(row, "processes"), "bound": cell(row, "bound by")})  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------------ recipes
 
 
