@@ -118,8 +118,8 @@ class PairedDrop:
 
     def __post_init__(self) -> None:
         if self.n <= 0 or min(self.both, self.lost, self.gained) < 0 or self.both + self.lost + self.gained > self.n:
-            raise StatisticsError(f"a paired table needs n > 0 images and non-negative counts summing to at most n, "
-                                  f"got n={self.n}, both={self.both}, lost={self.lost}, gained={self.gained}")  # fmt: skip
+            raise StatisticsError(f"a paired table needs n > 0 images and non-negative counts summing to at most "
+                                  f"n, got n={self.n}, both={self.both}, lost={self.lost}, gained={self.gained}")
 
     @property
     def base(self) -> Rate:
@@ -175,7 +175,8 @@ def newcombe_paired(both: int, lost: int, gained: int, neither: int,
     neither 22) gives (0.0115, 0.2265); Fagerland et al.'s (59, 6, 16, 80) gives (-0.1186, -0.0046)."""
     n = both + lost + gained + neither
     if n <= 0 or min(both, lost, gained, neither) < 0:
-        raise StatisticsError(f"a paired table needs non-negative counts and n > 0, got {(both, lost, gained, neither)}")
+        raise StatisticsError(f"a paired table needs non-negative counts and n > 0, got "
+                              f"{(both, lost, gained, neither)}")
     p1, p2 = (both + lost) / n, (both + gained) / n
     l1, u1 = wilson(both + lost, n, confidence)
     l2, u2 = wilson(both + gained, n, confidence)

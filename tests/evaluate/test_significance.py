@@ -147,5 +147,5 @@ def test_newcombe_unpaired_matches_the_published_examples(args, expected):
     lambda: paired([True], [True, False]),
 ])  # fmt: skip
 def test_questions_without_data_are_clear_errors_not_nan(call):
-    with pytest.raises(StatisticsError, match="n > 0|non-empty|hits <= n|at most n"):
+    with pytest.raises(StatisticsError, match=r"n > 0|non-empty|hits <= n|at most n"):
         call()
