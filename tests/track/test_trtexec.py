@@ -12,9 +12,9 @@ import pytest
 from swinprof.cli.main import main
 from swinprof.errors import ResultsError
 from swinprof.measure.stats import REGRESSION, UNCHANGED
+from swinprof.measure.timing import Timing
 from swinprof.track.regress import compare_results
 from swinprof.track.results import load_results
-from swinprof.measure.timing import Timing
 from swinprof.track.trtexec import read_log, read_profile, read_run, read_times, summary, tensorrt_version
 
 LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v100300] # trtexec --onnx=swin_t.int8.onnx --stronglyTyped
@@ -147,7 +147,7 @@ def test_the_tensorrt_version_of_8_10_and_11_banners(tmp_path, banner, version):
     assert read_log(log)["tensorrt"] == "8.6.1"
 
 
-TRT8_LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v8502] # trtexec --loadEngine=swin_t.engine --exportTimes=times.json
+TRT8_LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v8502] # trtexec --loadEngine=swin_t.engine --exportTimes=t.json
 [08/31/2025-21:07:07] [I] === Inference Options ===
 [08/31/2025-21:07:07] [I] Duration: 3s (+ 200ms warm up)
 [08/31/2025-21:07:08] [I] Selected Device: Tesla T4
