@@ -75,19 +75,18 @@ def check_reachable(n: int, m: int, confidence: float = CONFIDENCE, what: str = 
 @lru_cache(maxsize=256)
 def _u_cdf(n: int, m: int) -> np.ndarray:
     """P(U <= u), u = 0 .. n m, of the Mann-Whitney count U = #{(i, j): y_j > x_i} for n x's and m y's from one
-    continuous distribution. Recursion on the largest observation: an x with probability n / (n + m) (it adds
-    nothing), a y with probability m / (n + m) (it exceeds all n x's): only additions of probabilities, so no
-    overflow or cancellation at any size."""
-    prev = [np.ones(1) for _ in range(m + 1)]  # no x's: U = 0
+    continuous distribution. The counts of U are the coefficients of the Gaussian binomial [n + m, n]_q =
+    prod_{i=1..n} (1 - q^(m+i)) / (1 - q^i): n multiplications and divisions of a polynomial of degree n m
+    (the division by 1 - q^i is a running sum along each residue class mod i)."""
+    size = n * m + 1
+    counts = np.zeros(size)
+    counts[0] = 1.0
     for i in range(1, n + 1):
-        row = [np.ones(1)]  # no y's: U = 0
-        for j in range(1, m + 1):
-            p = np.zeros(i * j + 1)
-            p[: len(prev[j])] += i / (i + j) * prev[j]
-            p[i : i + len(row[j - 1])] += j / (i + j) * row[j - 1]
-            row.append(p)
-        prev = row
-    cdf = np.cumsum(prev[m])
+        if m + i < size:
+            counts[m + i :] -= counts[: size - m - i].copy()
+        padded = np.concatenate([counts, np.zeros((-size) % i)])
+        counts = padded.reshape(-1, i).cumsum(axis=0).ravel()[:size]
+    cdf = np.cumsum(counts) / counts.sum()
     cdf.flags.writeable = False
     return cdf
 

@@ -84,18 +84,28 @@ def _correctness(raw: object, images: int, top1: int, here: str) -> np.ndarray:
     return correct
 
 
-def _ids(raw: object, images: int, here: str) -> tuple[str, ...]:
-    """`ids`: one distinct non-empty string per image."""
-    if not isinstance(raw, list) or len(raw) != images or not all(isinstance(i, str) and i for i in raw):
+def _ids(raw: object, images: int, here: str, seen: dict | None = None) -> tuple[str, ...]:
+    """`ids`: one distinct non-empty string per image. `seen` (tuple -> itself) shares one checked tuple among the
+    cases of a file that list the same images (50,000 ids are checked once, not once per recipe)."""
+    if not isinstance(raw, list) or len(raw) != images:
         raise ResultsError(f"{here}: ids must be {images} non-empty strings (each image's path relative to the "
                            "data root, in the order of correct)")  # fmt: skip
-    if len(set(raw)) != images:
-        raise ResultsError(f"{here}: ids name {images - len(set(raw))} image(s) twice")
-    return tuple(raw)
+    ids = tuple(raw)
+    if seen is not None and ids in seen:
+        return seen[ids]
+    distinct = set(ids) if set(map(type, ids)) <= {str} else None  # type() per item runs in C
+    if distinct is None or "" in distinct:
+        raise ResultsError(f"{here}: ids must be {images} non-empty strings (each image's path relative to the "
+                           "data root, in the order of correct)")  # fmt: skip
+    if len(distinct) != images:
+        raise ResultsError(f"{here}: ids name {images - len(distinct)} image(s) twice")
+    if seen is not None:
+        seen[ids] = ids
+    return ids
 
 
-def read_accuracy(results: Results, case_id: str, where: str) -> CaseAccuracy | None:
-    """A case's `accuracy`, type-checked (None when the case has none)."""
+def read_accuracy(results: Results, case_id: str, where: str, seen_ids: dict | None = None) -> CaseAccuracy | None:
+    """A case's `accuracy`, type-checked (None when the case has none); `seen_ids`: see `_ids`."""
     raw = results.case(case_id).spec.get("accuracy")
     if raw is None:
         return None
@@ -111,7 +121,7 @@ def read_accuracy(results: Results, case_id: str, where: str) -> CaseAccuracy | 
     if raw.get("ids") is not None:
         if correct is None:
             raise ResultsError(f"{here}: ids without correct (per-image ids need per-image correctness)")
-        ids = _ids(raw["ids"], images, here)
+        ids = _ids(raw["ids"], images, here, seen_ids)
     if data is not None and not isinstance(data, str):
         raise ResultsError(f"{here}: data must be a string naming the images")
     return CaseAccuracy(images, top1, correct, data, ids)
@@ -134,29 +144,41 @@ def _lacking(a: CaseAccuracy, b: CaseAccuracy, attribute: str, what: str) -> str
     return f"neither file carries {what}" if len(missing) == 2 else f"the {missing[0]} file carries no {what}"
 
 
-def align_by_id(a: CaseAccuracy, b: CaseAccuracy) -> tuple[np.ndarray, np.ndarray] | str:
-    """The two correctness vectors over the same images in the same order, or why they cannot be paired."""
+def align_by_id(a: CaseAccuracy, b: CaseAccuracy, orders: dict | None = None) -> tuple[np.ndarray, np.ndarray] | str:
+    """The two correctness vectors over the same images in the same order, or why they cannot be paired.
+    `orders` keeps each (baseline ids, current ids) alignment for the next case over the same images."""
     if a.correct is None or b.correct is None:
         return f"{_lacking(a, b, 'correct', 'per-image correctness')} (counts only)"
     if a.ids is None or b.ids is None:
         return (f"{_lacking(a, b, 'ids', 'image ids')} (written before ids were recorded), so per-image results "
                 "cannot be matched by image; re-run it to pair")  # fmt: skip
     base, new = np.asarray(a.correct, bool), np.asarray(b.correct, bool)
-    if a.ids == b.ids:
+    if a.ids is b.ids or a.ids == b.ids:
         return base, new
-    only_a, only_b = set(a.ids) - set(b.ids), set(b.ids) - set(a.ids)
+    key = (id(a.ids), id(b.ids))  # the tuples are shared per file (`_ids`), so identity names an image list
+    order = orders.get(key) if orders is not None else None
+    if order is None:
+        order = _order(a.ids, b.ids)
+        if orders is not None:
+            orders[key] = order
+    return (base, new[order]) if not isinstance(order, str) else order
+
+
+def _order(a_ids: tuple[str, ...], b_ids: tuple[str, ...]) -> np.ndarray | str:
+    """Indices into `b_ids` listing `a_ids`' images in `a_ids`' order, or why there are none."""
+    only_a, only_b = set(a_ids) - set(b_ids), set(b_ids) - set(a_ids)
     if only_a or only_b:
         example = sorted(only_a or only_b)[0]
         return (f"the files scored different images ({len(only_a)} only in the baseline, {len(only_b)} only in the "
                 f"current, e.g. {example!r})")  # fmt: skip
-    position = {image: i for i, image in enumerate(b.ids)}
-    order = np.fromiter((position[image] for image in a.ids), dtype=np.int64, count=len(a.ids))
-    return base, new[order]
+    position = dict(zip(b_ids, range(len(b_ids))))
+    return np.fromiter(map(position.__getitem__, a_ids), dtype=np.int64, count=len(a_ids))
 
 
-def compare_case(case_id: str, a: CaseAccuracy, b: CaseAccuracy, threshold: float, alpha: float) -> AccuracyDrop:
-    """Decide one case; `threshold` in percentage points of top-1."""
-    aligned = align_by_id(a, b)
+def compare_case(case_id: str, a: CaseAccuracy, b: CaseAccuracy, threshold: float, alpha: float,
+                 orders: dict | None = None) -> AccuracyDrop:  # fmt: skip
+    """Decide one case; `threshold` in percentage points of top-1 (`orders`: see `align_by_id`)."""
+    aligned = align_by_id(a, b, orders)
     if isinstance(aligned, tuple):
         d = paired(*aligned)
         low, high = d.interval
@@ -184,11 +206,11 @@ def check_points_limit(threshold: object, what: str = "accuracy threshold") -> f
 def compare_accuracy(base: Results, new: Results, threshold: float = 1.0, alpha: float = 0.05) -> list[AccuracyDrop]:
     """Every case both files carry top-1 accuracy for, decided."""
     check_points_limit(threshold)
-    out = []
+    out, base_ids, new_ids, orders = [], {}, {}, {}
     for c in base.cases:
-        a, b = read_accuracy(base, c.id, "baseline"), read_accuracy(new, c.id, "current")
+        a, b = read_accuracy(base, c.id, "baseline", base_ids), read_accuracy(new, c.id, "current", new_ids)
         if a is not None and b is not None:
-            out.append(compare_case(c.id, a, b, threshold, alpha))
+            out.append(compare_case(c.id, a, b, threshold, alpha, orders))
     return out
 
 

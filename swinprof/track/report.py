@@ -114,7 +114,8 @@ def regression_report(
 
         report.add("top1", "Top-1 accuracy per case", accuracy_drop_frame(cmp.top1),
                    f"drop = baseline - current top-1 in points; a regression needs drop > limit AND p < {cmp.alpha:g}; "
-                   "interval: Newcombe 95% (paired when both files carry per-image correctness)")  # fmt: skip
+                   "interval: Newcombe 95% (paired by image id when both files carry per-image correctness and "
+                   "ids)")  # fmt: skip
         report.warnings.extend(f"{d.case_id}: top-1 fell {d.drop:.2f} pt, p={d.p_value:.2g} (limit {d.threshold:g} pt)"
                                for d in cmp.top1_regressions)  # fmt: skip
     runs = [f"baseline: {_run_label(cmp.base_env)}", f"current: {_run_label(cmp.new_env)}"]
