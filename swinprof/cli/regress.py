@@ -39,8 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
                    help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
     p.add_argument("--min-samples", type=v.positive_int, default=10,
-                   help="fewer samples than this give 'uncertain' (so do fewer than 4 a side whatever this says: "
-                   "no 95%% interval exists below that)")  # fmt: skip
+                   help="fewer samples than this give 'uncertain' (default 10; fewer than 4 a side always do: no "
+                   "95%% interval exists there)")  # fmt: skip
     p.add_argument("--accuracy-threshold", type=v.accuracy_limit("dB"), default="1dB",
                    help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
     p.add_argument("--top1-threshold", type=v.accuracy_limit("points"), default="1pt",
