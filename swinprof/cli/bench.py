@@ -118,35 +118,40 @@ def run(args: argparse.Namespace) -> int:
         attach_accuracy(results, accuracy)
     save_results(results, args.output)
     if not args.quiet:
-        rows = [
-            {
-                "case": c.id,
-                "median ms": c.median_ms,
-                "p10 ms": _quantile(c.samples_ms, 0.1),
-                "p90 ms": _quantile(c.samples_ms, 0.9),
-                "median cpu ms": statistics.median(c.cpu_ms) if c.cpu_ms else None,
-                "n": len(c.samples_ms),
-                **({"top-1 %": 100 * accuracy[c.id]["top1"] / accuracy[c.id]["images"]} if accuracy else {}),
-            }
-            for c in results.cases
-        ]
-        cal = results.calibration_ms
-        cal_cpu = results.calibration_samples("cpu")
-        rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
-                     "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
-                     "n": len(cal)})  # fmt: skip
-        report = Report(f"{suite.name}: {results.duration_s:.1f} s -> {args.output}", environment=results.environment)
-        if results.planted_slowdown != 1.0:
-            report.warnings.append(f"PLANTED slowdown x{results.planted_slowdown:g}: for testing the detector only")
-        notes = [f"{len(cal)} interleaved rounds over {results.extra.get('processes', 1)} fresh processes; the "
-                 "calibration workload runs once per round beside the cases"]  # fmt: skip
-        if accuracy:
-            first = next(iter(accuracy.values()))
-            notes.append(f"top-1 %: each case's model as timed, evaluated once (not timed) over {first['data']}; "
-                         "per-image correctness and image ids are in the results file for regress")  # fmt: skip
-        report.add("cases", "Per case (wall and process CPU time, ms)", pd.DataFrame(rows), notes)
-        show_report(report, args.format)
+        show_report(_summary(results, accuracy, suite.name, args.output), args.format)
     return 0
+
+
+def _summary(results, accuracy: dict[str, dict], name: str, output: str) -> Report:
+    """Per case: wall and CPU medians and spread, and top-1 where --data measured it; the calibration beside."""
+    rows = [
+        {
+            "case": c.id,
+            "median ms": c.median_ms,
+            "p10 ms": _quantile(c.samples_ms, 0.1),
+            "p90 ms": _quantile(c.samples_ms, 0.9),
+            "median cpu ms": statistics.median(c.cpu_ms) if c.cpu_ms else None,
+            "n": len(c.samples_ms),
+            **({"top-1 %": 100 * accuracy[c.id]["top1"] / accuracy[c.id]["images"]} if accuracy else {}),
+        }
+        for c in results.cases
+    ]
+    cal = results.calibration_ms
+    cal_cpu = results.calibration_samples("cpu")
+    rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
+                 "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
+                 "n": len(cal)})  # fmt: skip
+    report = Report(f"{name}: {results.duration_s:.1f} s -> {output}", environment=results.environment)
+    if results.planted_slowdown != 1.0:
+        report.warnings.append(f"PLANTED slowdown x{results.planted_slowdown:g}: for testing the detector only")
+    notes = [f"{len(cal)} interleaved rounds over {results.extra.get('processes', 1)} fresh processes; the "
+             "calibration workload runs once per round beside the cases"]  # fmt: skip
+    if accuracy:
+        first = next(iter(accuracy.values()))
+        notes.append(f"top-1 %: each case's model as timed, evaluated once (not timed) over {first['data']}; "
+                     "per-image correctness and image ids are in the results file for regress")  # fmt: skip
+    report.add("cases", "Per case (wall and process CPU time, ms)", pd.DataFrame(rows), notes)
+    return report
 
 
 def _check_memory(suite) -> None:

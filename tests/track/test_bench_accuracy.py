@@ -61,11 +61,11 @@ def labeled(tmp_path):
 
 def _bench(root, out: str, *extra: str) -> list[str]:
     return ["bench", str(root / "suite.toml"), "-o", str(root / out), "--weights", str(root / "tiny.pth"),
-            "--data", str(root / "data"), "--class-map", str(root / "classes.txt"), "--quiet", *extra]  # fmt: skip
+            "--data", str(root / "data"), "--class-map", str(root / "classes.txt"), *extra]  # fmt: skip
 
 
 def test_bench_data_writes_each_cases_top1_with_ids_and_regress_pairs_it(labeled):
-    assert main(_bench(labeled, "r.json")) == 0
+    assert main(_bench(labeled, "r.json", "--quiet")) == 0
     results = load_results(labeled / "r.json")
     fp32 = results.case("tiny:swin_t/64/b2/reference/fp32-eager").spec["accuracy"]
     images = scan_images(labeled / "data", labeled / "classes.txt")
@@ -84,10 +84,12 @@ def test_bench_data_writes_each_cases_top1_with_ids_and_regress_pairs_it(labeled
 
 
 def test_bench_data_limits_and_refusals(labeled, capsys):
-    assert main(_bench(labeled, "r.json", "--limit", "5")) == 0
+    assert main(_bench(labeled, "r.json", "--limit", "5", "--format", "csv")) == 0
     acc = load_results(labeled / "r.json").cases[0].spec["accuracy"]
     assert acc["images"] == 5 and acc["ids"] == ["cat/0.png", "dog/0.png", "fox/0.png", "cat/1.png", "dog/1.png"]
-    capsys.readouterr()
+    summary = capsys.readouterr().out
+    header = next(line for line in summary.splitlines() if line.startswith("case,"))
+    assert "top-1 %" in header and f"{100 * acc['top1'] / 5:g}" in summary
     base = ["bench", str(labeled / "suite.toml"), "-o", str(labeled / "x.json"), "--quiet"]
     for argv, says in [
         ([*base, "--data", str(labeled / "data"), "--class-map", str(labeled / "classes.txt")], "give --weights"),
