@@ -114,6 +114,37 @@ def _library(check: Callable[[object], object], text: object):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parse_fraction_threshold(text: str) -> float:
+    """`5%` or `0.05` -> 0.05, strictly between 0 and 1 (a bare number >= 1 is ambiguous and refused)."""
+    t = str(text).strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise SwinprofError(f"threshold {text!r} not understood: give a percentage between 0% and 100% like 5%, or "
+                            "a fraction like 0.05")  # fmt: skip
+    return value
+
+
+def fraction_threshold(text: str) -> float:
+    """A latency threshold (`parse_fraction_threshold`); a bad one is the option's one-line error."""
+    return _library(parse_fraction_threshold, text)
+
+
+def accuracy_limit(unit: str) -> TypeFn:
+    """An accuracy limit in `unit` (`dB`: `1dB`; `points`: `1pt`, below 100), by `track.fidelity.parse_limit`;
+    a bad one (`abc`, `nan`, `200%`) is the option's one-line error."""
+
+    def check(text: str) -> float:
+        from swinprof.track.fidelity import parse_limit
+
+        return _library(lambda t: parse_limit(t, unit), text)
+
+    check.__name__ = f"accuracy_limit_{unit}"
+    return check
+
+
 def device_name(text: str) -> str:
     """`cpu`, `cuda` or `cuda:N`, present on this machine (`measure.device.resolve_device` decides)."""
     from swinprof.measure.device import resolve_device

@@ -43,7 +43,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     v.add_model_config(p)
     o.add_device(p, None, "the recipes' [target].device")
     p.add_argument("--warmup", type=v.non_negative_int, default=3, help="untimed calls per model and batch (3)")
-    p.add_argument("--iters", type=v.int_at_least(2), default=20, help="timed calls per model and batch (20)")
+    p.add_argument("--iters", type=v.int_at_least(2), default=20,
+                   help="timed calls per model and batch (20; at least 4 for a 95%% interval)")  # fmt: skip
     o.add_seed(p)
     p.add_argument("--dynamic-batch", action="store_true",
                    help="compile one graph for every batch >= 2 (and one for batch 1) instead of one per batch: "
@@ -57,10 +58,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from swinprof.measure.environment import environment, load_average
     from swinprof.measure.resources import available_memory_bytes
+    from swinprof.studies.crossover import check_iters
     from swinprof.studies.crossover_report import crossover_report
     from swinprof.studies.crossover_run import CrossoverOptions, check_crossover_recipes, run_crossover
     from swinprof.studies.recipe_run import RunOptions, resolve
 
+    check_iters(args.iters)  # before any work: fewer calls cannot give the 95% interval the map prints
     recipes = args.recipes
     if args.dynamic_batch:
         recipes = [r.replace("compile", dynamic_batch=True) for r in recipes]

@@ -11,7 +11,6 @@ from swinprof.cli._render import emit
 from swinprof.errors import SwinprofError
 from swinprof.files import atomic_write_many
 from swinprof.report.writer import report_markdown
-from swinprof.track.fidelity import parse_limit
 from swinprof.track.history import load_history
 from swinprof.track.plot import history_png
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
@@ -19,18 +18,7 @@ from swinprof.track.report import regression_report
 from swinprof.track.results import load_results
 
 EXIT_REGRESSION = 1
-
-
-def parse_threshold(text: str) -> float:
-    """`5%` or `0.05` -> 0.05. A bare number >= 1 is ambiguous and refused."""
-    t = text.strip()
-    try:
-        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value < 1 or (not t.endswith("%") and float(t) >= 1):
-        raise SwinprofError(f"threshold {text!r} not understood: give a percentage like 5% or a fraction like 0.05")
-    return value
+parse_threshold = v.parse_fraction_threshold  # `history show --threshold` reads the same rule
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -43,20 +31,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("baseline", help="baseline results JSON (from swinprof bench)")
     p.add_argument("current", help="current results JSON")
-    p.add_argument("--threshold", default="5%", help="smallest slowdown that counts, e.g. 5%% or 0.05 (default 5%%)")
+    p.add_argument("--threshold", type=v.fraction_threshold, default="5%",
+                   help="smallest slowdown that counts, e.g. 5%% or 0.05 (default 5%%)")  # fmt: skip
     p.add_argument("--alpha", type=v.finite_float(0, 1, open_low=True, open_high=True), default=0.01,
                    help="significance level of the rank test (default 0.01)")  # fmt: skip
     p.add_argument("--metric", choices=METRICS, default=None, help="wall or cpu time (default: the suite's)")
     p.add_argument("--normalise", choices=NORMALISATIONS, default="round",
                    help="divide by the calibration workload per round (default), per run, or not at all")  # fmt: skip
-    p.add_argument("--min-samples", type=v.positive_int, default=10, help="fewer samples than this give 'uncertain'")
-    p.add_argument("--accuracy-threshold", default="1dB",
+    p.add_argument("--min-samples", type=v.positive_int, default=10,
+                   help="fewer samples than this give 'uncertain' (default 10; fewer than 4 a side always do: no "
+                   "95%% interval exists there)")  # fmt: skip
+    p.add_argument("--accuracy-threshold", type=v.accuracy_limit("dB"), default="1dB",
                    help="largest SQNR drop of a case with fidelity that is not a regression (default 1dB)")  # fmt: skip
-    p.add_argument("--top1-threshold", default="1pt",
-                   help="largest top-1 agreement drop, in percentage points (default 1pt)")  # fmt: skip
-    p.add_argument("--acc-threshold", default="1pt",
-                   help="largest top-1 accuracy drop of a case with accuracy that is not a regression; a larger "
-                   "one must also be significant at --alpha (default 1pt)")  # fmt: skip
+    p.add_argument("--top1-threshold", type=v.accuracy_limit("points"), default="1pt",
+                   help="largest top-1 agreement drop, in percentage points, below 100 (default 1pt)")  # fmt: skip
+    p.add_argument("--acc-threshold", type=v.accuracy_limit("points"), default="1pt",
+                   help="largest top-1 accuracy drop of a case with accuracy that is not a regression, below 100pt; a "
+                   "larger one must also be significant at --alpha (default 1pt)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="exit 0 even on a regression (CI on noisy machines)")
     p.add_argument("--markdown", metavar="FILE", type=v.output_file,
                    help="also write the markdown report here (e.g. $GITHUB_STEP_SUMMARY)")  # fmt: skip
@@ -69,16 +60,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    threshold = parse_threshold(args.threshold)
-    sqnr_db, top1_points = parse_limit(args.accuracy_threshold, "dB"), parse_limit(args.top1_threshold, "points")
+    threshold, sqnr_db, top1_points = args.threshold, args.accuracy_threshold, args.top1_threshold
     if args.plot and not args.history:
         raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")
     if args.plot and args.markdown and os.path.abspath(args.plot) == os.path.abspath(args.markdown):
         raise SwinprofError("--plot and --markdown name the same file: give them different names")
     base, new = load_results(args.baseline), load_results(args.current)
-    acc_points = parse_limit(args.acc_threshold, "points")
     cmp = compare_results(base, new, threshold, args.alpha, args.normalise, args.min_samples, args.metric, sqnr_db,
-                          top1_points, acc_points)  # fmt: skip
+                          top1_points, args.acc_threshold)  # fmt: skip
     history = load_history(args.history) if args.history else None
     files = {}
     if args.plot:

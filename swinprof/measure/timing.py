@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from swinprof.measure.stats import percentile
+
 
 @dataclass
 class Timing:
@@ -22,12 +24,8 @@ class Timing:
         return statistics.median(self.samples_ms)
 
     def percentile(self, q: float) -> float:
-        """Linear-interpolated percentile, q in [0, 100]."""
-        s = sorted(self.samples_ms)
-        pos = (len(s) - 1) * q / 100
-        lo = int(pos)
-        hi = min(lo + 1, len(s) - 1)
-        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+        """Linear-interpolated percentile, q in [0, 100] (`measure.stats.percentile`: one rule everywhere)."""
+        return percentile(self.samples_ms, q)
 
     @property
     def p90(self) -> float:

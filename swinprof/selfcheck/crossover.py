@@ -19,7 +19,7 @@ RECIPE = "int8-weight-only"  # eager torchao on either device: no compile, so th
 def crossover(ctx: Context) -> Result:
     """`swinprof crossover` at batch 1 and 2: speedup over the baseline with its interval, per batch."""
     run = ctx.cli("crossover", MODEL, "--recipes", RECIPE, "--batch", "1,2", "--res", RECIPE_RES, "--device",
-                  ctx.device, "--warmup", 1, "--iters", 3, *_tiny(), "--format", "json")  # fmt: skip
+                  ctx.device, "--warmup", 1, "--iters", 4, *_tiny(), "--format", "json")  # fmt: skip
     summary = find_table(run.docs, "summary").rows
     points = [r for r in find_table(run.docs, "points").rows if cell(r, "recipe") == RECIPE]
     if len(summary) != 1 or sorted(int(number(r, "batch")) for r in points) != [1, 2]:

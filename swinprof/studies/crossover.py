@@ -1,9 +1,12 @@
 """The precision x batch crossover map, as pure functions over measured samples: where a recipe starts to win.
 
-A recipe *wins* at a batch when the lower bound of its speedup interval over the baseline is above 1. The
-interval is the 95% Hodges-Lehmann interval of the latency ratio (`swinprof.measure.stats.ratio_interval`, the one
-the regression tracker uses: distribution-free, on log latencies), inverted into a speedup; the point estimate
-beside it is the ratio of medians, the run's `speedup` column. The *crossover batch* of a recipe is the smallest
+A recipe *wins* at a batch when the lower bound of its speedup interval over the baseline is above 1. Point,
+interval and verdict come from one estimator: the Hodges-Lehmann estimate of the latency ratio (the median of all
+pairwise ratios baseline_i / recipe_j) with the 95% rank interval around it (`swinprof.measure.stats.ratio_interval`,
+the one the regression tracker uses: distribution-free, on log latencies), inverted into a speedup, so the point
+always lies inside its interval (a ratio of medians need not: with bimodal samples it can fall outside). A point
+needs at least `measure.stats.fewest_samples()` timed calls per model (4 at 95%): with fewer, no rank interval
+reaches 95% and the map is refused rather than shown with [min, max]. The *crossover batch* of a recipe is the smallest
 measured batch from which it wins at that batch and at every larger batch measured. A recipe whose interval
 reaches below 1 at the largest batch has no crossover on the ladder (it may still win at some smaller batches:
 the summary says which). A point that does not win is *slower* when its whole interval is below 1 and
@@ -16,8 +19,6 @@ The roofline context of a point is the arithmetic intensity of the model's Linea
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,8 +28,8 @@ WINS, NEVER, FROM_FIRST = "wins", "never", "from-first"
 
 @dataclass(frozen=True)
 class Speedup:
-    """Speedup of one recipe over the baseline at one batch: `value` = median(baseline) / median(recipe);
-    `low`, `high`: the interval (see the module docstring); `wins`: `low > 1`."""
+    """Speedup of one recipe over the baseline at one batch: `value`, the Hodges-Lehmann estimate of
+    baseline / recipe latency; `low`, `high`: its interval (see the module docstring); `wins`: `low > 1`."""
 
     value: float
     low: float
@@ -52,15 +53,22 @@ def speedup_interval(baseline_ms: Sequence[float], recipe_ms: Sequence[float],
                      confidence: float = CONFIDENCE) -> Speedup:  # fmt: skip
     """Speedup of `recipe_ms` over `baseline_ms` (latency samples of one interleaved timing, ms) with its interval.
 
-    Fewer than two samples on either side give the point estimate alone, with an interval of (0, inf): no win.
-    """
-    value = statistics.median(baseline_ms) / statistics.median(recipe_ms)
-    if len(baseline_ms) < 2 or len(recipe_ms) < 2:
-        return Speedup(value, 0.0, math.inf)
+    Sample counts that cannot give a `confidence` interval raise `measure.stats.StatisticsError` (3 vs 3 at 95%:
+    the widest interval covers 90%)."""
     from swinprof.measure.stats import ratio_interval
 
-    _, low_ratio, high_ratio = ratio_interval(list(baseline_ms), list(recipe_ms), confidence)
-    return Speedup(value, 1.0 / high_ratio, 1.0 / low_ratio)
+    ratio, low_ratio, high_ratio = ratio_interval(list(baseline_ms), list(recipe_ms), confidence)
+    return Speedup(1.0 / ratio, 1.0 / high_ratio, 1.0 / low_ratio)
+
+
+def check_iters(iters: int, confidence: float = CONFIDENCE) -> None:
+    """Refuse a timed-call count per point that cannot give a `confidence` speedup interval (before any work)."""
+    from swinprof.measure.stats import StatisticsError, fewest_samples, widest_confidence
+
+    if widest_confidence(iters, iters) < confidence:
+        raise StatisticsError(f"--iters {iters}: {iters} timed calls per point cannot give a {confidence:.0%} "
+                              f"speedup interval (the widest covers {widest_confidence(iters, iters):.0%}); use "
+                              f"--iters {fewest_samples(confidence)} or more")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,11 @@ def _notes(result: CrossoverResult, env: dict, compute: Ceiling, bandwidth: Ceil
         f"round-robin (interleaved) after {result.warmup} warm-up calls each and one first call timed apart "
         f"('first call s': the compile, where there is one); {result.settle_ms:g} ms idle before each timed call "
         "(the recipe run's settle rule); img/s = batch / median",
-        f"speedup = median({result.baseline}) / median(recipe); [low, high]: {CONFIDENCE:.0%} Hodges-Lehmann "
-        "interval of the latency ratio (distribution-free, on log latencies; swinprof.measure.stats), inverted. A "
-        "recipe wins at a batch when low > 1; its crossover is the smallest batch from which it wins at every "
-        "larger batch measured",
+        f"speedup: Hodges-Lehmann estimate of {result.baseline} / recipe latency (the median of all pairwise "
+        f"ratios of the timed calls); [low, high]: the {CONFIDENCE:.0%} rank interval around it (distribution-free, "
+        "on log latencies; swinprof.measure.stats), one estimator for point, interval and verdict. A recipe wins at "
+        "a batch when low > 1; its crossover is the smallest batch from which it wins at every larger batch "
+        "measured",
         "GEMM: every Linear layer of the model at batch x tokens (FLOPs = 2 M K N; bytes = input M x K and weight "
         "K x N read, output M x N written) at the recipe's operand widths (its method's registered weight / "
         "activation bits, else the target precision; layers the recipe skips counted like the rest)",

@@ -22,7 +22,7 @@ from swinprof.measure.timing import measure_interleaved, time_once
 from swinprof.optimize.prepare import prepare
 from swinprof.optimize.recipe import Recipe, parse_recipe, to_dict
 from swinprof.studies.calibration import calibration_batches
-from swinprof.studies.crossover import Gemm, Ladder, plan_ladder
+from swinprof.studies.crossover import Gemm, Ladder, check_iters, plan_ladder
 from swinprof.studies.recipe_prepare import BASELINE, is_baseline
 from swinprof.studies.recipe_timing import settle_ms
 
@@ -197,6 +197,7 @@ def run_crossover(recipes: list[Recipe], opts: CrossoverOptions, workdir: Path,
     from swinprof.models import create_model
 
     say = on_event or (lambda _m: None)
+    check_iters(opts.iters)
     check_crossover_recipes(recipes)
     lead = recipes[0]
     base = baseline_recipe(lead)

@@ -66,22 +66,30 @@ def calibration_fn(device: torch.device) -> Callable[[], object]:
     return run
 
 
-def build_case(case: Case, device: torch.device, seed: int = 0) -> Callable[[], object]:
-    """The model of `case` (seeded random weights, eval mode) and a forward closure on a fixed input batch."""
+def case_forward(case: Case, device: torch.device, seed: int = 0,
+                 weights: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:  # fmt: skip
+    """The model of a `fp32-eager`-style case (seeded random weights, or the checkpoint `weights`; eval mode) as
+    a forward `(B, 3, H, W)` -> logits `(B, classes)` in the case's dtype and mode."""
     from swinprof.models import create_model
 
     torch.manual_seed(seed)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in case.config.items()}
     dtype = resolve_dtype(case.dtype)
-    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, **overrides).eval()
+    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, weights=weights, **overrides).eval()
     model = model.to(device=device, dtype=dtype)
-    x = seeded_images(case.batch, case.res, seed, device=device, dtype=dtype)
     forward = model
     if case.mode == "compile":
         try:
             forward = torch.compile(model)
         except RuntimeError as exc:  # e.g. no C++ compiler for inductor
             raise SwinprofError(f"case {case.id}: torch.compile is not usable here ({exc}); use eager") from exc
+    return forward
+
+
+def build_case(case: Case, device: torch.device, seed: int = 0, weights: str | None = None) -> Callable[[], object]:
+    """The model of `case` (`case_forward`) and a forward closure on a fixed seeded input batch."""
+    forward = case_forward(case, device, seed, weights)
+    x = seeded_images(case.batch, case.res, seed, device=device, dtype=resolve_dtype(case.dtype))
     return lambda: forward(x)
 
 
@@ -158,17 +166,19 @@ def measure_in_process(
     planted_slowdown: float,
     seed: int,
     on_round: Callable[[int], None] | None = None,
+    weights: str | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict]:
-    """Build every case here, warm up, run `samples` interleaved rounds: `(wall_ms, cpu_ms, environment)`."""
+    """Build every case here (from the checkpoint `weights` when given), warm up, run `samples` interleaved
+    rounds: `(wall_ms, cpu_ms, environment)`."""
     device = resolve_device(suite.device)
     with _quiet_machine(suite.threads):
         fns = {CALIBRATION_KEY: calibration_fn(device)}
         fidelity: dict[str, dict] = {}
         for case in suite.cases:
             if is_recipe_case(case.recipe):
-                fn, fidelity[case.id] = build_recipe_case(case, device, suite.seed)
+                fn, fidelity[case.id] = build_recipe_case(case, device, suite.seed, weights)
             else:
-                fn = build_case(case, device, suite.seed)
+                fn = build_case(case, device, suite.seed, weights)
             fns[case.id] = with_planted_slowdown(fn, planted_slowdown, device)
         for name, fn in fns.items():
             # torch.compile compiles on the first call: always warm up at least once.
@@ -194,6 +204,7 @@ def run_suite(
     planted_slowdown: float = 1.0,
     on_round: Callable[[int], None] | None = None,
     processes: int | None = None,
+    weights: str | None = None,
 ) -> Results:
     """Time every case of `suite`; returns raw samples (ms), the calibration samples and the environment.
 
@@ -201,7 +212,8 @@ def run_suite(
     one after another, and their samples pooled (process order kept, so round pairing holds): a single process
     carries its own offset (memory layout, what else ran at that moment) that more samples cannot average out.
     `planted_slowdown` (>1) slows every case by a busy-wait, for testing the regression detector only; it is
-    recorded in the results so it can never pass unnoticed.
+    recorded in the results so it can never pass unnoticed. `weights`: a checkpoint every case's model loads
+    (default: seeded random weights).
     """
     if not (math.isfinite(planted_slowdown) and planted_slowdown >= 1.0):  # inf would spin forever, NaN never end
         raise SwinprofError(f"planted slowdown must be a finite number >= 1.0, got {planted_slowdown}")
@@ -210,13 +222,13 @@ def run_suite(
     processes = processes or suite.processes
     t0 = time.perf_counter()
     if processes == 1:
-        wall, cpu, env = measure_in_process(suite, samples, warmup, planted_slowdown, suite.seed, on_round)
+        wall, cpu, env = measure_in_process(suite, samples, warmup, planted_slowdown, suite.seed, on_round, weights)
     else:
         from swinprof.track.worker import measure_in_worker
 
         wall, cpu, done = {}, {}, 0
         for i, n in enumerate(_split(samples, processes)):
-            w, c, env = measure_in_worker(suite, n, warmup, planted_slowdown, suite.seed + i)
+            w, c, env = measure_in_worker(suite, n, warmup, planted_slowdown, suite.seed + i, weights)
             for name in w:
                 wall.setdefault(name, []).extend(w[name])
                 cpu.setdefault(name, []).extend(c[name])

@@ -11,9 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
-import pandas as pd
-
 from swinprof.errors import ResultsError, SwinprofError
+from swinprof.track.accuracy_drop import MAX_POINTS, check_points_limit
 from swinprof.track.results import Results
 
 # results-case key -> (label, unit, scale from the stored value to the unit of the threshold)
@@ -38,13 +37,19 @@ class AccuracyChange:
 
 
 def parse_limit(text: str, unit: str) -> float:
-    """`1dB`, `0.5 dB`, `1` (dB) or `1pt`, `0.5` (points) -> a non-negative number."""
+    """`1dB`, `0.5 dB`, `1` (dB) or `1pt`, `0.5` (points) -> a non-negative number. A limit in points must be
+    below 100: a top-1 (or agreement) drop never exceeds 100 points, so a larger limit would switch the check off."""
     suffix = {"dB": r"(?:db)?", "points": r"(?:pt|pts|points|%)?"}[unit]
     m = re.fullmatch(rf"\s*([0-9]*\.?[0-9]+)\s*{suffix}\s*", str(text), re.IGNORECASE)
+    example = "1dB" if unit == "dB" else "1pt (percentage points of top-1)"
     if m is None:
-        example = "1dB" if unit == "dB" else "1pt (top-1 agreement percentage points)"
-        raise SwinprofError(f"accuracy threshold {text!r} not understood: give e.g. {example}")
-    return float(m.group(1))
+        raise SwinprofError(f"accuracy limit {text!r} not understood: give e.g. {example}")
+    value = float(m.group(1))
+    if unit == "points" and value >= MAX_POINTS:
+        raise SwinprofError(f"accuracy limit {text!r} is {value:g} points: a top-1 drop never exceeds "
+                            f"{MAX_POINTS:g}, so the check would be off; give a limit below {MAX_POINTS:g}pt, e.g. "
+                            f"{example}")  # fmt: skip
+    return value
 
 
 def _fidelity(results: Results, case_id: str, where: str) -> dict[str, float]:
@@ -64,7 +69,9 @@ def _fidelity(results: Results, case_id: str, where: str) -> dict[str, float]:
 
 def compare_fidelity(base: Results, new: Results, sqnr_db: float = 1.0, top1_points: float = 1.0):
     """Every fidelity value both files carry for a case, with its drop and whether it exceeds its limit."""
-    limits = {"sqnr_db": sqnr_db, "top1_agreement": top1_points}
+    if isinstance(sqnr_db, bool) or not isinstance(sqnr_db, int | float) or not math.isfinite(sqnr_db) or sqnr_db < 0:
+        raise ResultsError(f"SQNR limit must be a finite number of dB >= 0, got {sqnr_db!r}")
+    limits = {"sqnr_db": float(sqnr_db), "top1_agreement": check_points_limit(top1_points, "top-1 agreement limit")}
     out = []
     for b in base.cases:
         before, after = _fidelity(base, b.id, "baseline"), _fidelity(new, b.id, "current")
@@ -77,8 +84,10 @@ def compare_fidelity(base: Results, new: Results, sqnr_db: float = 1.0, top1_poi
     return out
 
 
-def accuracy_frame(changes: list[AccuracyChange]) -> pd.DataFrame:
+def accuracy_frame(changes: list[AccuracyChange]):
     """One row per (case, fidelity value): baseline, current, drop, limit, verdict."""
+    import pandas as pd
+
     return pd.DataFrame([
         {"case": c.case_id, "metric": FIDELITY_KEYS[c.key][0], "baseline": c.base, "current": c.new,
          "drop": c.drop, "limit": f"{c.limit:g} {c.unit}", "verdict": "regression" if c.regression else "ok"}

@@ -31,17 +31,17 @@ def is_recipe_case(recipe: str) -> bool:
     return recipe in preset_paths() or recipe.endswith(".toml")
 
 
-def build_recipe_case(case, device: torch.device, seed: int = 0) -> tuple[Callable[[], object], dict]:
-    """The prepared recipe's forward closure on the case's fixed batch, and its fidelity
-    `{"sqnr_db", "top1_agreement", "samples"}` against the fp32 model."""
-    from swinprof.evaluate.fidelity import batched_logits, compare_logits
+def recipe_case_forward(case, device: torch.device, seed: int = 0, weights: str | None = None):
+    """`(prepared forward (B, 3, H, W) -> logits, the fp32 model it was prepared from)` of a recipe case: the
+    case's model (seeded random weights, or the checkpoint `weights`) prepared with seeded random calibration."""
     from swinprof.models import create_model
     from swinprof.optimize.prepare import prepare
     from swinprof.optimize.presets import get_recipe
 
     torch.manual_seed(seed)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in case.config.items()}
-    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, **overrides).eval().to(device)
+    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, weights=weights,
+                         **overrides).eval().to(device)  # fmt: skip
     recipe = get_recipe(case.recipe).replace("model", name=case.model, img_size=case.res)
     recipe = recipe.replace("target", device=device.type)
     cal = recipe.quantize.calibration
@@ -52,10 +52,20 @@ def build_recipe_case(case, device: torch.device, seed: int = 0) -> tuple[Callab
         calibration = list(torch.randn(*shape, generator=g).to(device).split(cal.batch_size))
     with tempfile.TemporaryDirectory(prefix="swinprof-bench-") as work:
         prepared = prepare(recipe, model, calibration, Path(work))
+    return prepared.fn, model
+
+
+def build_recipe_case(case, device: torch.device, seed: int = 0,
+                      weights: str | None = None) -> tuple[Callable[[], object], dict]:  # fmt: skip
+    """The prepared recipe's forward closure on the case's fixed batch, and its fidelity
+    `{"sqnr_db", "top1_agreement", "samples"}` against the fp32 model."""
+    from swinprof.evaluate.fidelity import batched_logits, compare_logits
+
+    fn, model = recipe_case_forward(case, device, seed, weights)
     x = seeded_images(case.batch, case.res, seed, device=device)
     probe = seeded_images(FIDELITY_SAMPLES, case.res, seed + 2, device=device)
     with torch.inference_mode():
         ref = batched_logits(model, probe, case.batch)
-        f = compare_logits(ref, batched_logits(prepared.fn, probe, case.batch))
+        f = compare_logits(ref, batched_logits(fn, probe, case.batch))
     fidelity = {"sqnr_db": f.sqnr_db, "top1_agreement": f.top1_agreement, "samples": f.samples}
-    return (lambda: prepared.fn(x)), fidelity
+    return (lambda: fn(x)), fidelity

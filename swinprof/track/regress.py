@@ -140,9 +140,10 @@ def compare_results(
     by the calibration workload per round, per run, or not at all. Cases that carry `fidelity` also regress
     when their SQNR falls by more than `sqnr_db` dB or their top-1 agreement by more than `top1_points` points;
     cases that carry `accuracy` regress when top-1 falls by more than `acc_points` points AND significantly
-    (`track.accuracy_drop`, at the level `alpha`).
+    (`track.accuracy_drop`, at the level `alpha`; paired by image id where both files allow it, and a warning
+    says why where they do not). The latency ratio is the Hodges-Lehmann estimate with its rank interval.
     """
-    from swinprof.track.accuracy_drop import compare_accuracy
+    from swinprof.track.accuracy_drop import compare_accuracy, pairing_warnings
     from swinprof.track.fidelity import compare_fidelity
 
     metric = metric or default_metric(base, new)
@@ -180,8 +181,10 @@ def compare_results(
         )  # fmt: skip
         base_ms, new_ms = statistics.median(b.samples(metric)), statistics.median(new.case(b.id).samples(metric))
         cases.append(CaseComparison(b.id, base_ms, new_ms, decision))
+    top1 = compare_accuracy(base, new, acc_points, alpha)
+    warnings += pairing_warnings(top1)
     return Comparison(
         base.suite_name, threshold, alpha, normalisation, metric, cases,
         environment_diff(base.environment, new.environment), base.environment, new.environment, warnings,
-        compare_fidelity(base, new, sqnr_db, top1_points), compare_accuracy(base, new, acc_points, alpha),
+        compare_fidelity(base, new, sqnr_db, top1_points), top1,
     )  # fmt: skip

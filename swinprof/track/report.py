@@ -95,9 +95,9 @@ def regression_report(
         key = f"{metric_prefix(cmp.metric)}median_ms" if cmp.normalisation == "none" else f"{cmp.metric}_norm"
         frame["history"] = [sparkline(case_history(history, cmp.suite_name, c.case_id, key)) for c in cmp.cases]
     note = (
-        f"Medians are raw {cmp.metric} ms; ratio = current / baseline median of the compared samples "
-        f"({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), with its Hodges-Lehmann 95% interval; "
-        "p is the two-sided Mann-Whitney U test."
+        f"Medians are raw {cmp.metric} ms; ratio = current / baseline, the Hodges-Lehmann estimate (median of "
+        f"all pairwise ratios) of the compared samples ({_NORMALISATION_TEXT[cmp.normalisation]}; > 1 is slower), "
+        "with its 95% rank interval; p is the two-sided Mann-Whitney U test."
     )
     report.add("cases", "Per case", frame, note, essential=("case", "ratio", "verdict", "why"),
                secondary=(f"current {cmp.metric} ms", f"baseline {cmp.metric} ms", "95% CI", "p"))  # fmt: skip
@@ -114,7 +114,8 @@ def regression_report(
 
         report.add("top1", "Top-1 accuracy per case", accuracy_drop_frame(cmp.top1),
                    f"drop = baseline - current top-1 in points; a regression needs drop > limit AND p < {cmp.alpha:g}; "
-                   "interval: Newcombe 95% (paired when both files carry per-image correctness)")  # fmt: skip
+                   "interval: Newcombe 95% (paired by image id when both files carry per-image correctness and "
+                   "ids)")  # fmt: skip
         report.warnings.extend(f"{d.case_id}: top-1 fell {d.drop:.2f} pt, p={d.p_value:.2g} (limit {d.threshold:g} pt)"
                                for d in cmp.top1_regressions)  # fmt: skip
     runs = [f"baseline: {_run_label(cmp.base_env)}", f"current: {_run_label(cmp.new_env)}"]

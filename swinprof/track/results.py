@@ -10,8 +10,12 @@ Layout (schema_version 1):
             "samples_ms": [wall ms, one per round], "cpu_ms": [process CPU ms, one per round; empty on CUDA]}],
  "planted_slowdown": 1.0, "duration_s": ...}
 ```
-Sample `i` of every case and of the calibration comes from the same interleaved round `i`. Readers upgrade
-older schema versions through `_MIGRATIONS` and refuse newer ones with a message that says what to do.
+Sample `i` of every case and of the calibration comes from the same interleaved round `i`. A case may also carry
+`fidelity` (`{"sqnr_db", "top1_agreement", "samples"}`, recipe cases: `track.fidelity`) and `accuracy` (`{"images",
+"top1", "correct": [0/1 per image], "ids": [image path relative to the data root, same order], "data", ...}`,
+`bench --data`: `track.accuracy_drop`, which checks it); both are optional, and `accuracy` without `ids` (files
+written before ids were recorded) still reads, compared unpaired. Readers upgrade older schema versions through
+`_MIGRATIONS` and refuse newer ones with a message that says what to do.
 """
 
 from __future__ import annotations

@@ -5,12 +5,22 @@ report with the per-layer times.
 The schema is trtexec's own (TensorRT's `samples/common/sampleReporting.cpp`, `exportJSONTrace` and
 `Profiler::exportJSONProfile`):
 - times: `[{"startEnqMs", "endEnqMs", "startH2dMs", "endH2dMs", "startComputeMs", "endComputeMs", "startD2hMs",
-  "endD2hMs", "h2dMs", "computeMs", "d2hMs", "latencyMs"}, ...]`, one object per timed inference (TensorRT 8.x
-  also wrote `"endToEndMs"` and kept the warm-up inferences in the list; later versions drop both);
+  "endD2hMs", "h2dMs", "computeMs", "d2hMs", "latencyMs"}, ...]`, one object per inference, times in ms from the
+  start of the inference run. TensorRT 8 before 8.6 also wrote `"endToEndMs"` and kept the warm-up inferences in
+  the list (`exportJSONTrace(trace, file)`); later versions skip them (`exportJSONTrace(trace, file, warmups)`).
+  trtexec itself tells a warm-up from a timed inference by `startComputeMs < warmupMs` (`printPerformanceReport`),
+  the `--warmUp` duration (default 200 ms, logged as `Duration: 3s (+ 200ms warm up)`): the same rule drops them
+  here, with the log's duration, or trtexec's default for a legacy file given without its log;
 - profile: `[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]`: N profiled
   iterations, then one object per engine layer (`medianMs` since TensorRT 8.6; `timeMs` is the total over N).
 Numbers are milliseconds. `computeMs` is the GPU compute time of one inference (what trtexec's "GPU Compute
-Time" summarises); `latencyMs` adds the host-to-device and device-to-host copies.
+Time" summarises); `latencyMs` adds the host-to-device and device-to-host copies. Percentiles follow swinprof's
+one rule (`measure.stats.percentile`, linear interpolation), not trtexec's.
+
+The version comes from the log's `TensorRT version: 8.6.1` line where there is one, else from the banner
+`&&&& RUNNING TensorRT.trtexec [TensorRT v8601] [b26] # ...`, whose number is NV_TENSORRT_VERSION: major x 1000 +
+minor x 100 + patch up to TensorRT 9 (`v8601` = 8.6.1), major x 10000 + minor x 100 + patch from TensorRT 10 on
+(`v100300` = 10.3.0, `v110100` = 11.1.0).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from swinprof.errors import ResultsError
+from swinprof.measure.stats import percentile
 from swinprof.track.results import CaseResult, Results
 from swinprof.track.schema import decode, fail, is_number, need_dict, need_number, need_str, read_json_text
 
@@ -30,7 +41,12 @@ TIME_METRICS = {"compute": "computeMs", "latency": "latencyMs"}
 SUITE = "trtexec"
 # `[12/03/2026-10:32:46] [I] Key: value` -> ("Key", "value")
 _LOG_LINE = re.compile(r"^(?:\[[^\]]*\]\s*)*(?P<key>[A-Za-z][A-Za-z0-9 ()/%.-]*?)\s*:\s*(?P<value>.+?)\s*$")
-_RUNNING = re.compile(r"&&&& RUNNING TensorRT\.trtexec \[TensorRT v(?P<v>\d+)\] # (?P<cmd>.*)$")
+_RUNNING = re.compile(r"&&&& RUNNING TensorRT\.trtexec \[TensorRT v(?P<v>[\d.]+)\](?: \[b\d+\])? # (?P<cmd>.*)$")
+_VERSION_LINE = re.compile(r"\] TensorRT version: (?P<v>\d+\.\d+\.\d+)")
+_WARMUP_LOGGED = re.compile(r"Duration: .*\(\+ (?P<ms>[\d.]+) ?ms warm ?up\)")
+_WARMUP_FLAG = re.compile(r"--warmUp[= ](?P<ms>[\d.]+)")
+_WARMUPS_DONE = re.compile(r"Warmup completed (?P<n>\d+) queries")
+DEFAULT_WARMUP_MS = 200.0  # trtexec's --warmUp default
 LOG_KEYS = {"Selected Device": "device", "Compute Capability": "compute_capability", "Model": "model_file",
             "Precision": "precision", "Throughput": "throughput", "Input build shape": "build_shape",
             "Input inference shape": "inference_shape", "Input inference shapes": "inference_shape",
@@ -39,12 +55,15 @@ LOG_KEYS = {"Selected Device": "device", "Compute Capability": "compute_capabili
 
 @dataclass
 class TrtexecRun:
-    """One trtexec run: per-inference times (ms), the per-layer profile, and what its log says."""
+    """One trtexec run: per-inference times (ms) of the timed inferences, the per-layer profile, what its log
+    says, and how many warm-up inferences the times file held and were dropped (`warmup_note` says how)."""
 
     times: list[dict]
     profile_count: int | None = None
     layers: list[dict] = field(default_factory=list)
     log: dict = field(default_factory=dict)
+    warmups_dropped: int = 0
+    warmup_note: str = ""
 
     def samples(self, metric: str = "compute") -> list[float]:
         key = TIME_METRICS[metric]
@@ -96,9 +115,14 @@ def read_profile(path: str | os.PathLike) -> tuple[int, list[dict]]:
 
 
 def tensorrt_version(code: str) -> str:
-    """`100300` (the log's `[TensorRT v100300]`) -> `10.3.0`."""
+    """The banner's `v8601` -> `8.6.1`, `v100300` -> `10.3.0`, `v110002` -> `11.0.2` (NV_TENSORRT_VERSION:
+    major x 1000 + minor x 100 + patch before TensorRT 10, major x 10000 + minor x 100 + patch since); a dotted
+    `10.3.0.26` -> `10.3.0`."""
+    if "." in code:
+        return ".".join(code.split(".")[:3])
     n = int(code)
-    return f"{n // 10000}.{n // 100 % 100}.{n % 100}"
+    major = n // 1000 if n < 10000 else n // 10000
+    return f"{major}.{n // 100 % (10 if n < 10000 else 100)}.{n % 100}"
 
 
 def read_log(path: str | os.PathLike) -> dict:
@@ -115,7 +139,12 @@ def read_log(path: str | os.PathLike) -> dict:
         if running:
             found.setdefault("tensorrt", tensorrt_version(running["v"]))
             found.setdefault("command", running["cmd"].strip())
+            if (flag := _WARMUP_FLAG.search(running["cmd"])) is not None:
+                found.setdefault("warmup_ms", flag["ms"])
             continue
+        for pattern, key in ((_VERSION_LINE, "tensorrt"), (_WARMUP_LOGGED, "warmup_ms"), (_WARMUPS_DONE, "warmups")):
+            if (hit := pattern.search(line)) is not None:
+                found[key] = hit.group(1)  # the log's own statement wins over what the banner implied
         m = _LOG_LINE.match(line)
         key = re.sub(r"\s*\(.*\)$", "", m["key"]) if m else ""  # "Input build shape (profile 0)"
         if key in LOG_KEYS:
@@ -123,11 +152,38 @@ def read_log(path: str | os.PathLike) -> dict:
     return found
 
 
+def drop_warmups(times: list[dict], log: dict, where: str) -> tuple[list[dict], int, str]:
+    """`(timed inferences, warm-ups dropped, how)` by trtexec's own rule: an inference whose compute started
+    before the warm-up duration had passed (`startComputeMs < warmupMs`) is a warm-up. With a log the duration is
+    the log's (or trtexec's default when it states none); without one only a legacy file (`endToEndMs`: the
+    exporter that kept warm-ups) is filtered, with the default, and the note says so."""
+    legacy = any("endToEndMs" in t for t in times)
+    if not log and not legacy:
+        return times, 0, "warm-ups: none in the file (TensorRT 8.6 and later export only the timed inferences)"
+    warmup_ms = float(log.get("warmup_ms", DEFAULT_WARMUP_MS))
+    source = (f"the log's {warmup_ms:g} ms" if "warmup_ms" in log else
+              f"trtexec's default {warmup_ms:g} ms (no {'log' if not log else 'duration in the log'})")  # fmt: skip
+    if not all(is_number(t.get("startComputeMs")) for t in times):
+        return times, 0, "warm-ups: not told apart (the file has no startComputeMs): every inference kept"
+    timed = [t for t in times if t["startComputeMs"] >= warmup_ms]
+    if not timed:
+        raise ResultsError(f"{where}: every inference started within the {warmup_ms:g} ms warm-up ({source}): no "
+                           "timed inference to import")  # fmt: skip
+    dropped = len(times) - len(timed)
+    note = (f"warm-ups: {dropped} of {len(times)} inferences dropped (startComputeMs < warm-up duration, "
+            f"trtexec's rule; {source})")  # fmt: skip
+    if "warmups" in log and legacy and int(log["warmups"]) != dropped:
+        note += f"; the log counted {log['warmups']} warm-up queries: are the times and the log from one run?"
+    return timed, dropped, note
+
+
 def read_run(times: str | os.PathLike, profile: str | os.PathLike | None = None,
              log: str | os.PathLike | None = None) -> TrtexecRun:  # fmt: skip
-    """Read the files of one trtexec run (profile and log optional)."""
+    """Read the files of one trtexec run (profile and log optional); warm-up inferences are dropped."""
     count, layers = read_profile(profile) if profile is not None else (None, [])
-    return TrtexecRun(read_times(times), count, layers, read_log(log) if log is not None else {})
+    found = read_log(log) if log is not None else {}
+    timed, dropped, note = drop_warmups(read_times(times), found, str(times))
+    return TrtexecRun(timed, count, layers, found, dropped, note)
 
 
 def to_results(run: TrtexecRun, case: str, metric: str = "compute", suite: str = SUITE,
@@ -148,7 +204,8 @@ def to_results(run: TrtexecRun, case: str, metric: str = "compute", suite: str =
     samples = run.samples(metric)
     suite_spec = {"name": suite, "description": "TensorRT engine timed by trtexec on the device", "device": device,
                   "metric": "wall", "samples": len(samples), "cases": [case]}  # fmt: skip
-    trtexec = {"command": run.log.get("command"), "profile_iterations": run.profile_count, "layers": run.layers}
+    trtexec = {"command": run.log.get("command"), "profile_iterations": run.profile_count, "layers": run.layers,
+               "warmups_dropped": run.warmups_dropped, "warmups": run.warmup_note}  # fmt: skip
     return Results(
         suite=suite_spec,
         environment=environment,
@@ -159,12 +216,13 @@ def to_results(run: TrtexecRun, case: str, metric: str = "compute", suite: str =
 
 
 def summary(run: TrtexecRun) -> dict[str, float]:
-    """Median and p99 of the compute and latency times (ms) and the inferences counted."""
+    """Median and p99 (`measure.stats.percentile`, swinprof's one rule) of the compute and latency times (ms), and
+    the timed inferences counted."""
     out: dict[str, float] = {"inferences": len(run.times)}
     for metric in TIME_METRICS:
-        s = sorted(run.samples(metric))
+        s = run.samples(metric)
         out[f"{metric} median ms"] = statistics.median(s)
-        out[f"{metric} p99 ms"] = s[min(len(s) - 1, int(0.99 * len(s)))]
+        out[f"{metric} p99 ms"] = percentile(s, 99)
     return out
 
 
@@ -178,7 +236,8 @@ def trtexec_report(run: TrtexecRun, case: str, results_path: str | None = None, 
     report.settings.update({"case": case, "results file": results_path or "not written", **run.log})
     rows = [{"what": k, "value": round(v, 4) if isinstance(v, float) else v} for k, v in summary(run).items()]
     report.add("times", "Per-inference times (trtexec --exportTimes)", pd.DataFrame(rows),
-               "compute: GPU compute time of one inference; latency: with host<->device copies; ms")  # fmt: skip
+               ["compute: GPU compute time of one inference; latency: with host<->device copies; ms; p99: linear "
+                "interpolation between order statistics", run.warmup_note])  # fmt: skip
     if run.layers:
         frame = pd.DataFrame(run.layers).sort_values("averageMs", ascending=False)
         shown = frame.head(top).rename(columns={"averageMs": "average ms", "medianMs": "median ms",

@@ -27,7 +27,7 @@ def test_a_tiny_map_writes_its_report_whole(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(crossover_run, "machine_ceilings", _planted_ceilings)
     out = tmp_path / "map"
     code = main(["crossover", "swin_t", "--recipes", "int8-weight-only,int8-dynamic", "--batch", "1,2", *TINY,
-                 "--warmup", "0", "--iters", "3", "-o", str(out), "--format", "json"])  # fmt: skip
+                 "--warmup", "0", "--iters", "4", "-o", str(out), "--format", "json"])  # fmt: skip
     assert code == 0
     stem = "crossover_swin_t_32_b1-2_cpu"
     names = {p.name for p in out.iterdir()}
@@ -64,6 +64,9 @@ def test_a_tiny_map_writes_its_report_whole(tmp_path, capsys, monkeypatch):
         (["--recipes", "int9-fast", "--batch", "1"], "no recipe file or preset named 'int9-fast'"),
         (["--recipes", "fp32-eager", "--batch", "1"], "every recipe given is the baseline"),
         (["--recipes", ",", "--batch", "1"], "give at least one recipe"),
+        (["--recipes", "int8-dynamic", "--batch", "1", "--iters", "2"], "--iters 2: 2 timed calls per point cannot "
+         "give a 95% speedup interval (the widest covers 67%); use --iters 4 or more"),
+        (["--recipes", "int8-dynamic", "--batch", "1", "--iters", "3"], "(the widest covers 90%)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):

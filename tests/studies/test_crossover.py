@@ -3,17 +3,19 @@ measured map of a tiny model."""
 
 from __future__ import annotations
 
-import math
 import random
+import statistics
 
 import pytest
 
+from swinprof.measure.stats import StatisticsError
 from swinprof.optimize.methods import methods
 from swinprof.studies.crossover import (
     FROM_FIRST,
     NEVER,
     WINS,
     Gemm,
+    check_iters,
     crossover,
     gemm_cost,
     plan_ladder,
@@ -109,9 +111,29 @@ def test_a_noisy_overlap_is_not_a_win():
     assert crossover({1: s, 2: s}).kind == NEVER
 
 
-def test_too_few_samples_never_win():
-    s = speedup_interval([100.0], [10.0])
-    assert s.value == 10.0 and not s.wins and s.high == math.inf
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_too_few_samples_for_a_95_percent_interval_are_refused(n):
+    # 3 vs 3 timed calls: the widest rank interval ([min, max] of the 9 pairwise ratios) covers 90%, not 95%
+    with pytest.raises(StatisticsError, match=f"{n} vs {n} samples cannot give a 95% interval"):
+        speedup_interval([100.0 + i for i in range(n)], [10.0 + i for i in range(n)])
+    with pytest.raises(StatisticsError, match=f"--iters {n}: .* use --iters 4 or more"):
+        check_iters(n)
+    check_iters(4)
+    s = speedup_interval([100.0, 101.0, 102.0, 103.0], [10.0, 10.1, 10.2, 10.3])
+    assert s.wins and s.low == pytest.approx(100.0 / 10.3)  # 4 vs 4: the widest interval, which covers 97.1%
+
+
+def test_point_interval_and_verdict_are_one_estimate_even_with_bimodal_samples():
+    # Two modes on each side, mixed differently: the ratio of medians is 0.55x, while every point of the rank
+    # interval is near 1.1x. The point is the Hodges-Lehmann estimate, inside its interval, and the verdict
+    # follows the interval.
+    base = _samples(100.0, 0.005, 1, n=11) + _samples(200.0, 0.005, 2, n=9)
+    recipe = _samples(91.0, 0.005, 3, n=9) + _samples(182.0, 0.005, 4, n=11)
+    s = speedup_interval(base, recipe)
+    pairwise = sorted(b / r for b in base for r in recipe)
+    assert s.value == pytest.approx((pairwise[199] + pairwise[200]) / 2)
+    assert s.low <= s.value <= s.high and s.wins
+    assert s.value == pytest.approx(1.10, abs=0.01) and statistics.median(base) / statistics.median(recipe) < 0.6
 
 
 def test_the_memory_bound_stops_the_ladder_before_the_first_batch_that_does_not_fit():
@@ -200,7 +222,7 @@ def test_the_report_of_a_planted_map_with_a_failed_recipe():
     env = {"cpu": "Planted CPU", "cpu_features": "avx2 fma", "threads": 2, "device": "cpu", "cpu_count": 2}
     report = crossover_report(result, env)
     summary = {r["recipe"]: r["summary"] for r in report.table("summary").frame.to_dict("records")}
-    assert summary["fast"].startswith("fast wins from batch 1 (1.99x [1.98, 2.01] at b1")
+    assert summary["fast"].startswith("fast wins from batch 1 (2.00x [1.98, 2.01] at b1")
     assert summary["broken"] == "broken failed at batch 1 (first call): ValueError: no"
     assert any(w.startswith("broken failed at batch 1") for w in report.warnings)
     points = report.table("points").frame

@@ -12,9 +12,10 @@ import pytest
 from swinprof.cli.main import main
 from swinprof.errors import ResultsError
 from swinprof.measure.stats import REGRESSION, UNCHANGED
+from swinprof.measure.timing import Timing
 from swinprof.track.regress import compare_results
 from swinprof.track.results import load_results
-from swinprof.track.trtexec import read_log, read_profile, read_times, tensorrt_version
+from swinprof.track.trtexec import read_log, read_profile, read_run, read_times, summary, tensorrt_version
 
 LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v100300] # trtexec --onnx=swin_t.int8.onnx --stronglyTyped
 [12/03/2026-10:32:46] [I] === Model Options ===
@@ -28,13 +29,15 @@ LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v100300] # trtexec --onnx=swin_
 LAYERS = [("patch_embed conv", 0.11), ("qkv int8 gemm", 0.42), ("softmax", 0.07), ("fc1 int8 gemm", 0.63)]
 
 
-def _write_run(folder, seed: int, slowdown: float = 1.0, n: int = 200, legacy: bool = False):
-    """times/profile/log of one trtexec run; compute times ~2.4 ms with 2% noise, times `slowdown`."""
+def _trace(seed: int, slowdown: float, n: int, legacy: bool, warmup_ms: float = 200.0) -> list[dict]:
+    """trtexec's trace: times in ms from the start of inference; the first `warmup_ms` are warm-ups (slow, 9 ms),
+    which TensorRT 8 before 8.6 (`legacy`) exported too and later versions skip. Then `n` timed inferences."""
     rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    times, t = [], 100.0
-    for _ in range(n):
-        compute = 2.4 * slowdown * (1 + 0.02 * rng.gauss(0, 1))
+    times, t, timed = [], 0.0, 0
+    while timed < n:
+        warm = t < warmup_ms
+        timed += not warm
+        compute = (9.0 if warm else 2.4 * slowdown) * (1 + 0.02 * rng.gauss(0, 1))
         h2d, d2h = 0.05, 0.01
         rec = {"startEnqMs": t, "endEnqMs": t + 0.2, "startH2dMs": t, "endH2dMs": t + h2d,
                "startComputeMs": t + h2d, "endComputeMs": t + h2d + compute, "startD2hMs": t + h2d + compute,
@@ -42,8 +45,16 @@ def _write_run(folder, seed: int, slowdown: float = 1.0, n: int = 200, legacy: b
                "latencyMs": h2d + compute + d2h}  # fmt: skip
         if legacy:
             rec["endToEndMs"] = rec["latencyMs"]
-        times.append(rec)
+        if legacy or not warm:
+            times.append(rec)
         t += compute + 0.1
+    return times
+
+
+def _write_run(folder, seed: int, slowdown: float = 1.0, n: int = 200, legacy: bool = False, log: str = LOG):
+    """times/profile/log of one trtexec run; compute times ~2.4 ms with 2% noise, times `slowdown`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    times = _trace(seed, slowdown, n, legacy)
     total = sum(ms for _, ms in LAYERS)
     profile = [{"count": 50}] + [
         {"name": name, "timeMs": ms * 50, "averageMs": ms, "medianMs": ms, "percentage": 100 * ms / total}
@@ -51,7 +62,7 @@ def _write_run(folder, seed: int, slowdown: float = 1.0, n: int = 200, legacy: b
     ]
     (folder / "times.json").write_text(json.dumps(times))
     (folder / "profile.json").write_text(json.dumps(profile))
-    (folder / "trtexec.log").write_text(LOG)
+    (folder / "trtexec.log").write_text(log)
     return folder
 
 
@@ -97,7 +108,7 @@ def test_the_report_lists_layers_slowest_first(tmp_path, capsys):
 
 def test_log_profile_and_the_legacy_times_layout(tmp_path):
     folder = _write_run(tmp_path / "old", seed=4, legacy=True, n=12)
-    assert len(read_times(folder / "times.json")) == 12  # TensorRT 8.x's extra endToEndMs is accepted
+    assert len(read_times(folder / "times.json")) > 12  # TensorRT 8.x's extra endToEndMs is accepted, warm-ups too
     count, layers = read_profile(folder / "profile.json")
     assert count == 50 and [layer["name"] for layer in layers] == [name for name, _ in LAYERS]
     log = read_log(folder / "trtexec.log")
@@ -115,3 +126,71 @@ def test_a_bad_times_file_is_one_line(tmp_path, capsys, content, says):
         read_times(bad)
     assert main(["import-trtexec", "--times", str(bad), "-o", str(tmp_path / "r.json")]) == 2
     assert not (tmp_path / "r.json").exists() and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("banner", "version"), [
+    # real banners: TensorRT 8 encodes major x 1000 + minor x 100 + patch; 10 and 11 major x 10000 + ...,
+    # with a build tag after it
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v8601] # trtexec --loadEngine=a.engine", "8.6.1"),
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v8205] # trtexec --loadEngine=a.engine", "8.2.5"),
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v8412] # trtexec --onnx=a.onnx --int8", "8.4.12"),
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v100600] [b26] # trtexec --onnx=a.onnx", "10.6.0"),
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v101602] [b10] # trtexec --onnx=a.onnx", "10.16.2"),
+    ("&&&& RUNNING TensorRT.trtexec [TensorRT v110100] [b3] # trtexec --onnx=a.onnx --stronglyTyped", "11.1.0"),
+])  # fmt: skip
+def test_the_tensorrt_version_of_8_10_and_11_banners(tmp_path, banner, version):
+    log = tmp_path / "trtexec.log"
+    log.write_text(banner + "\n[12/03/2026-10:32:47] [I] Selected Device: Orin\n")
+    found = read_log(log)
+    assert found["tensorrt"] == version and found["command"].startswith("trtexec --")
+    log.write_text(banner + "\n[08/31/2025-21:07:08] [I] TensorRT version: 8.6.1\n")  # the log's own line wins
+    assert read_log(log)["tensorrt"] == "8.6.1"
+
+
+TRT8_LOG = """&&&& RUNNING TensorRT.trtexec [TensorRT v8502] # trtexec --loadEngine=swin_t.engine --exportTimes=t.json
+[08/31/2025-21:07:07] [I] === Inference Options ===
+[08/31/2025-21:07:07] [I] Duration: 3s (+ 200ms warm up)
+[08/31/2025-21:07:08] [I] Selected Device: Tesla T4
+[08/31/2025-21:07:11] [I] Warmup completed {warmups} queries over 200 ms
+[08/31/2025-21:07:11] [I] Timing trace has 200 queries over 0.5 s
+"""
+
+
+def test_tensorrt_8_warm_ups_are_not_timed_samples(tmp_path):
+    legacy = _trace(seed=5, slowdown=1.0, n=200, legacy=True)
+    warmups = sum(t["startComputeMs"] < 200 for t in legacy)
+    assert warmups > 10 and len(legacy) == 200 + warmups
+    folder = tmp_path / "trt8"
+    folder.mkdir()
+    (folder / "times.json").write_text(json.dumps(legacy))
+    (folder / "trtexec.log").write_text(TRT8_LOG.format(warmups=warmups))
+    for log in (folder / "trtexec.log", None):  # the log's 200 ms, or trtexec's default for a legacy file alone
+        run = read_run(folder / "times.json", log=log)
+        assert len(run.times) == 200 and run.warmups_dropped == warmups
+        assert max(run.samples()) < 3.0  # the 9 ms warm-ups are gone
+        assert f"{warmups} of {200 + warmups} inferences dropped" in run.warmup_note
+    assert "trtexec's default 200 ms (no log)" in read_run(folder / "times.json").warmup_note
+    modern = folder / "modern.json"
+    modern.write_text(json.dumps(_trace(seed=5, slowdown=1.0, n=200, legacy=False)))
+    assert len(read_run(modern).times) == 200 and read_run(modern).warmups_dropped == 0
+
+
+def test_the_warm_up_duration_comes_from_the_command_when_the_log_states_it(tmp_path):
+    times = _trace(seed=6, slowdown=1.0, n=100, legacy=True, warmup_ms=500.0)
+    (tmp_path / "times.json").write_text(json.dumps(times))
+    (tmp_path / "trtexec.log").write_text("&&&& RUNNING TensorRT.trtexec [TensorRT v8601] # trtexec --warmUp=500\n")
+    run = read_run(tmp_path / "times.json", log=tmp_path / "trtexec.log")
+    assert len(run.times) == 100 and "the log's 500 ms" in run.warmup_note
+    (tmp_path / "all.json").write_text(json.dumps([t for t in times if t["startComputeMs"] < 500]))
+    with pytest.raises(ResultsError, match="every inference started within the 500 ms warm-up"):
+        read_run(tmp_path / "all.json", log=tmp_path / "trtexec.log")
+
+
+def test_p99_follows_the_one_percentile_rule(tmp_path):
+    times = _trace(seed=7, slowdown=1.0, n=50, legacy=False)
+    for i, t in enumerate(times):
+        t["computeMs"] = float(i + 1)  # 1 .. 50 ms
+    (tmp_path / "times.json").write_text(json.dumps(times))
+    s = summary(read_run(tmp_path / "times.json"))
+    # linear interpolation (measure.stats.percentile, as measure.timing.Timing uses): 49 + 0.51, not the maximum
+    assert s["compute p99 ms"] == pytest.approx(49.51) == Timing([float(i + 1) for i in range(50)]).percentile(99)
