@@ -57,6 +57,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "--weights")  # fmt: skip
     p.add_argument("--class-map", type=v.existing_file,
                    help="folder name -> class index file (JSON or text) for non-synset folders, with --data")
+    p.add_argument("--labels", type=v.existing_file, metavar="FILE",
+                   help="labels of a flat --data folder (ImageNet's validation layout; see `swinprof run --help`)")
     p.add_argument("--limit", type=v.positive_int, help="evaluate at most N images (classes interleaved; with --data)")
     p.add_argument("--eval-batch", type=v.positive_int, default=16,
                    help="batch size of the accuracy evaluation (default 16; with --data)")  # fmt: skip
@@ -68,7 +70,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def _labeled_images(args: argparse.Namespace):
     """The images --data names (labels checked, every header read) before any model is built, or None."""
     if args.data is None:
-        given = [flag for flag, value in (("--class-map", args.class_map), ("--limit", args.limit)) if value]
+        given = [flag for flag, value in (("--class-map", args.class_map), ("--labels", args.labels),
+                                          ("--limit", args.limit)) if value]  # fmt: skip
         if given:
             raise SwinprofError(f"{given[0]} applies to the accuracy evaluation: give --data DIR (labeled images)")
         return None
@@ -78,9 +81,9 @@ def _labeled_images(args: argparse.Namespace):
     from swinprof.errors import DataPathError
     from swinprof.evaluate.imagefolder import scan_images
 
-    images = scan_images(args.data, args.class_map, args.limit)
+    images = scan_images(args.data, args.class_map, args.limit, labels=args.labels)
     if not images.labeled:
-        raise DataPathError(f"--data {args.data!r} has no class folders: top-1 needs labeled images (ImageFolder)")
+        raise DataPathError(f"--data {args.data!r} has no labels: top-1 needs class folders or a --labels file")
     return images
 
 
