@@ -87,6 +87,7 @@ def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="swinprof-run-") as work:
         result = run_plan(plan, Path(work), on_event=lambda m: err_console.print(f"[dim]… {m}[/dim]"))
         env = environment(resolved[0].target.device)
-        extra = run_files(result, env) if output is not None else None
-        emit(run_report(result, env, args.title), args.format, output, "report", extra=extra)
+        question = getattr(args, "question", None)  # `run`: choose what to deploy (studies.deploy_choice)
+        extra = run_files(result, env, question) if output is not None else None
+        emit(run_report(result, env, args.title, question), args.format, output, "report", extra=extra)
     return 0
