@@ -113,8 +113,9 @@ def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
             if result is None:  # another rank than 0: its share is with rank 0
                 return 0
             env = environment(resolved[0].target.device)
-            extra = run_files(result, env) if output is not None else None
-            emit(run_report(result, env, args.title), args.format, output, "report", extra=extra)
+            question = getattr(args, "question", None)  # `run`: choose what to deploy (studies.deploy_choice)
+            extra = run_files(result, env, question) if output is not None else None
+            emit(run_report(result, env, args.title, question), args.format, output, "report", extra=extra)
         if journal is not None:
             journal.close()  # the report is published: nothing left to resume
     finally:

@@ -14,13 +14,26 @@ DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32)
 
 
 def recipe_list(text: str) -> list:
-    """Comma-separated recipe presets or files, each loaded and validated (an unknown one: one line, exit 2)."""
+    """Comma-separated recipe presets or files, each loaded and validated (an unknown one: one line, exit 2);
+    `native` is kept as it is, for the candidates that run natively on the device (`expand_native`)."""
+    from swinprof.optimize.candidates import NATIVE
     from swinprof.optimize.presets import get_recipe
 
     names = [s.strip() for s in text.split(",") if s.strip()]
     if not names:
         raise argparse.ArgumentTypeError("give at least one recipe, e.g. --recipes int8-x86-cpu,compile-inductor")
-    return [v._library(get_recipe, n) for n in dict.fromkeys(names)]
+    return [n if n == NATIVE else v._library(get_recipe, n) for n in dict.fromkeys(names)]
+
+
+def expand_native(items: list, device: str | None) -> list:
+    """`recipe_list`'s recipes with `native` replaced by the candidate set on `device` (default cpu), each once."""
+    from swinprof.optimize.candidates import NATIVE, native_candidates
+
+    recipes = {}
+    for item in items:
+        for r in native_candidates((device or "cpu").split(":")[0]).recipes if item == NATIVE else [item]:
+            recipes.setdefault(r.name, r)
+    return list(recipes.values())
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -36,7 +49,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=v.variant, help="variant name, e.g. swin_s")
     p.add_argument("--recipes", type=recipe_list, required=True, metavar="R1,R2",
-                   help="comma-separated recipe presets or TOML files (see `swinprof recipes`)")  # fmt: skip
+                   help="comma-separated recipe presets or TOML files (see `swinprof recipes`); native: every "
+                   "recipe offered for deployment that runs natively on this machine")  # fmt: skip
     p.add_argument("--batch", type=v.batch_sizes, default=DEFAULT_BATCHES, metavar="B1,B2",
                    help="images per forward, several: the batch ladder (default 1,2,4,8,16,32)")  # fmt: skip
     p.add_argument("--res", type=v.resolution, dest="img_size", help="input resolution (default: the variant's)")
@@ -64,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from swinprof.studies.recipe_run import RunOptions, resolve
 
     check_iters(args.iters)  # before any work: fewer calls cannot give the 95% interval the map prints
-    recipes = args.recipes
+    recipes = expand_native(args.recipes, args.device)
     if args.dynamic_batch:
         recipes = [r.replace("compile", dynamic_batch=True) for r in recipes]
     resolved = resolve(recipes, RunOptions(model=args.model, img_size=args.img_size, device=args.device))

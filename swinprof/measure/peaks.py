@@ -20,6 +20,7 @@ import torch
 from swinprof.files import atomic_write_text
 from swinprof.measure.device import dtype_name
 from swinprof.measure.environment import cpu_flags, cpu_model, load_average, processor_mhz
+from swinprof.measure.native import cpu_support
 from swinprof.measure.timing import measure
 
 PROBE_SIZE = 1024  # 2 GFLOP per fp32 GEMM: long enough to time, short enough to be a probe
@@ -110,10 +111,11 @@ def theoretical_compute(device: torch.device, dtype: torch.dtype) -> tuple[float
     if "fma" not in flags or not mhz:
         return None, "needs x86 FMA and a clock in /proc/cpuinfo"
     if dtype != torch.float32:
-        if "avx512_bf16" not in flags:
-            return None, f"no native {dtype_name(dtype)} FMA on this CPU (kernels convert to fp32)"
-        lanes *= 2
-    basis_dt = "fp32 lanes" if dtype == torch.float32 else "2x fp32 lanes (avx512_bf16)"
+        found = cpu_support(dtype_name(dtype), flags)
+        if not found.native:
+            return None, f"no native {dtype_name(dtype)} FMA on this CPU ({found.note})"
+        lanes = int(lanes * found.rate)
+    basis_dt = "fp32 lanes" if dtype == torch.float32 else f"{found.rate:g}x fp32 lanes ({found.via})"
     cores = torch.get_num_threads()
     value = cores * lanes * 2 * FMA_PIPES_PER_CORE * mhz / 1e3
     basis = (

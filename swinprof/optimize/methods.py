@@ -66,7 +66,9 @@ class MethodSpec:
     budget search can switch its layers one by one (a switchboard builder in `swinprof.optimize.switch`);
     `tested_by`: the test (`tests/...py::test_name`) that holds its output to the fp32 model's.
     `weight_bits` / `activation_bits`: the width of the operands its quantized GEMMs read (None: the target's
-    floating-point precision), which the crossover study's roofline context turns into bytes."""
+    floating-point precision), which the crossover study's roofline context turns into bytes.
+    `candidates`: the preset recipes (names, or paths of TOML files) that deploy this method, which
+    `swinprof run native` tries wherever they run natively (`swinprof.optimize.candidates`)."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -82,6 +84,7 @@ class MethodSpec:
     tested_by: str = ""
     weight_bits: int | None = None
     activation_bits: int | None = None
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,9 @@ class RuntimeSpec:
     a particular recipe needs (e.g. onnxscript for the dynamo exporter); `validate(recipe)`: schema checks only
     this runtime knows (raise RecipeError); `check(recipe)`: machine checks `check_requirements` runs once the
     runtime's modules are known to import (raise a SwinprofError, e.g. a CPU without bf16); `compiles`: whether
-    `[compile]` applies; `dispatcher`: whether its uncompiled kernels run through PyTorch's dispatcher, where the
-    tensor-peak meter can see them.
+    `[compile]` applies; `autocasts`: whether `[target] autocast` applies (mixed precision at run time);
+    `dispatcher`: whether its uncompiled kernels run through PyTorch's dispatcher, where the tensor-peak meter can
+    see them.
 
     What the rest of swinprof asks of it: `title`, how reports name it; `packages`, the pip distributions whose
     versions a run record states (the version probe); `count_quantized(recipe, prepared, model)`, the proof
@@ -101,7 +105,9 @@ class RuntimeSpec:
     `count_evidence`, what that counter reads, for the meter notes; `size_meter`, what the size column measures;
     `gap_role`, per precision kind ("fp32", "int8"), OWN or OTHER for the faster-runtime warnings (absent: not
     compared); `selfcheck`, the `swinprof selfcheck` path that runs it end to end; `tested_by`, the test
-    (`tests/...py::test_name`) that holds its output to fp32 PyTorch's.
+    (`tests/...py::test_name`) that holds its output to fp32 PyTorch's; `candidates`, the preset recipes (names,
+    or paths of TOML files) of its unquantized deployments, which `swinprof run native` tries wherever they run
+    natively (a method lists its own).
     """
 
     devices: tuple[str, ...]
@@ -122,6 +128,8 @@ class RuntimeSpec:
     selfcheck: str | None = None
     uncountable: str = ""  # why there is no proof counter (a runtime without one must say)
     tested_by: str = ""
+    autocasts: bool = False
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass

@@ -187,7 +187,10 @@ ORT_INT8 = MethodSpec("onnxruntime", ("cpu",), extra="onnx", module="onnxruntime
                      activation_bits=8, tested_by=f"{_TESTS}::test_ort_int8")  # fmt: skip
 
 
-@register_method("ort-int8-dynamic", dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)"))
+@register_method(
+    "ort-int8-dynamic",
+    dataclasses.replace(ORT_INT8, summary="ONNX Runtime dynamic int8 (MatMul/Gemm)", candidates=("onnx-ort-int8",)),
+)
 def ort_int8_dynamic(job: MethodJob) -> Quantized:
     """int8 weights, activations quantized per call (MatMul/Gemm); `job.work` is the fp32 ONNX file."""
     q = require_extra("onnxruntime.quantization", "onnx", "ONNX Runtime quantization")

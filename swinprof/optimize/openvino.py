@@ -321,7 +321,7 @@ NNCF_INT8 = MethodSpec("openvino", ("cpu",), extra=EXTRA, module="nncf", calibra
                        weight_bits=8, activation_bits=8)  # fmt: skip
 
 
-@register_method("nncf-int8", NNCF_INT8)
+@register_method("nncf-int8", dataclasses.replace(NNCF_INT8, candidates=("openvino-int8",)))
 def nncf_int8(job: MethodJob) -> Quantized:
     return quantize_nncf(job, smooth_quant=False)
 
@@ -377,6 +377,7 @@ def int8_linears(compiled) -> set[str]:
 
 OPENVINO = RuntimeSpec(
     devices=("cpu",), extra=EXTRA, modules=("openvino",), check=check_precision,
+    candidates=("openvino-fp32", "openvino-bf16"),
     summary="torch.export, then OpenVINO's CPU plugin (IR saved as .xml/.bin)",
     title="OpenVINO", packages=("openvino",), count_quantized=count_openvino,
     count_evidence="FullyConnected nodes OpenVINO's CPU plugin runs in i8/u8", size_meter="the IR's .bin file",

@@ -30,11 +30,11 @@ from unittest import mock
 import torch
 from torch import nn
 
-from swinprof.measure.environment import cpu_flags
+from swinprof.measure import environment
+from swinprof.measure.native import INT8_DOT_FLAGS
 
 INT8_CODE = re.compile(r"\bonednn\.qlinear_pointwise\b")
 ONNX_INT8_OPS = {"MatMulInteger", "QLinearMatMul", "QGemm", "DynamicQuantizeMatMul"}
-INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 FP8_CAPABILITY = (8, 9)
 FREEZING_OFF = "inductor freezing is off, so the q/dq pairs do not lower to int8 kernels: set [compile] freezing = true"
 
@@ -158,7 +158,7 @@ def count_quantized(recipe, prepared, model: nn.Module) -> QuantizedCount | None
 
 
 def _lacks_int8_dot() -> bool:
-    flags = cpu_flags()
+    flags = environment.cpu_flags()
     return bool(flags) and "avx2" in flags and not any(f in flags for f in INT8_DOT_FLAGS)
 
 

@@ -8,13 +8,14 @@ weights (`swinprof.optimize.compile`). Run eagerly it is a (slow) simulation of 
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from swinprof.errors import require_extra
+from swinprof.measure import environment
+from swinprof.measure.native import INT8_DOT_FLAGS
 from swinprof.optimize.methods import MethodJob, MethodSpec, Quantized, register_method
 from swinprof.optimize.selection import selected_modules
 
@@ -22,15 +23,12 @@ from swinprof.optimize.selection import selected_modules
 MAX_EXPORT_BATCH = 1024
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_has_vnni() -> bool:
     """True if this x86 CPU has an int8 dot-product instruction (AVX512-VNNI, AVX-VNNI or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
+    flags = environment.cpu_flags()
+    if not flags:
         return True  # unknown platform: trust the quantizer's default
-    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags))
+    return any(f in flags for f in INT8_DOT_FLAGS)
 
 
 def resolve_reduce_range(setting: str) -> bool:
@@ -124,7 +122,7 @@ PT2E_X86 = MethodSpec(
     tested_by="tests/optimize/test_pt2e.py::test_pt2e_int8_eager_fidelity_and_skips",
     # Only inductor with freezing lowers the q/dq pairs to oneDNN int8 kernels; eager is a slow simulation.
     suggested={"compile": {"backend": "inductor", "mode": "default", "freezing": True}},
-    weight_bits=8, activation_bits=8,
+    weight_bits=8, activation_bits=8, candidates=("int8-x86-cpu",),
 )  # fmt: skip
 
 

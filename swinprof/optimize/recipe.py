@@ -60,6 +60,9 @@ class TargetSection:
     runtime: str = field(default="pytorch", metadata=_registered(runtimes))
     # Floating-point precision of the non-quantized parts (TensorRT builds fp16 engines with "fp16").
     precision: str = field(default="fp32", metadata=_choices("fp32", "fp16", "bf16"))
+    # Run in torch.autocast at `precision` (matmuls, linears and convs in it; LayerNorm, softmax and the weights in
+    # fp32) instead of casting the whole model: PyTorch's mixed precision, what a bf16 CPU runs best.
+    autocast: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,13 @@ def _check_consistency(r: Recipe, source: str) -> None:
         raise RecipeError(
             f"{source}: [compile].backend applies to the {compiling} runtime only; remove it for {runtime.name}"
         )
+    if r.target.autocast and not runtime.spec.autocasts:
+        autocasting = ", ".join(n for n, rt in runtimes().items() if rt.spec.autocasts)
+        raise RecipeError(f"{source}: [target].autocast applies to the {autocasting} runtime only; remove it for "
+                          f"{runtime.name} (its [target].precision says what it runs in)")  # fmt: skip
+    if r.target.autocast and r.target.precision == "fp32":
+        raise RecipeError(f"{source}: [target].autocast needs a lower precision: set [target] precision = 'bf16' "
+                          "(or 'fp16')")  # fmt: skip
     if not r.benchmark.batch_sizes or any(b < 1 for b in r.benchmark.batch_sizes):
         raise RecipeError(f"{source}: [benchmark].batch_sizes must be a non-empty list of positive integers")
     _check_budget(r.quantize.budget, source)
@@ -335,9 +345,10 @@ def _has_module(name: str) -> bool:
 
 
 def check_requirements(recipe: Recipe) -> None:
-    """Raise before any work if this machine cannot run `recipe`: device, pip extras, CUDA, capability.
+    """Raise before any work if this machine cannot run `recipe`: device, pip extras, CUDA, capability, and the
+    runtime's own machine check (e.g. bf16 only on a CPU that computes it natively).
 
-    Everything is read from the registry: the method's and the runtime's devices, extras and modules.
+    Everything is read from the registry: the method's and the runtime's devices, extras, modules and check.
     """
     import torch
 
@@ -371,8 +382,6 @@ def check_requirements(recipe: Recipe) -> None:
                 f"{label}: {recipe.quantize.method} needs CUDA compute capability >= {need} (Ada/Hopper); "
                 f"this GPU is {cc[0]}.{cc[1]}"
             )
-    if target.precision != "fp32" and target.runtime == "pytorch" and target.device == "cpu":
-        raise RecipeError(f"{label}: [target].precision {target.precision!r} is for GPU targets; use fp32 on cpu")
 
 
 def _toml_value(value) -> str:

@@ -49,7 +49,7 @@ def int8_weight_only(job: MethodJob) -> Quantized:
 
 
 INT8_DYNAMIC = dataclasses.replace(TORCHAO, summary="torchao int8 weights + dynamic int8 activations", weight_bits=8,
-                                   activation_bits=8)  # fmt: skip
+                                   activation_bits=8, candidates=("int8-dynamic-bf16",))  # fmt: skip
 
 
 @register_method("int8-dynamic", INT8_DYNAMIC)
@@ -62,7 +62,7 @@ FP8 = dataclasses.replace(
     TORCHAO, devices=("cuda",), min_cuda_capability=(8, 9), summary="torchao fp8 (e4m3) dynamic", kind="fp8",
     tested_by=f"{_TESTS}::test_fp8_dynamic_on_gpu",
     suggested={"target": {"precision": "bf16"}},  # fp8 matmuls take bf16 activations
-    weight_bits=8, activation_bits=8,
+    weight_bits=8, activation_bits=8, candidates=("fp8-dynamic-bf16",),
 )  # fmt: skip
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from swinprof.measure.environment import busy_warning
+from swinprof.measure.native import cpu_support
 from swinprof.measure.peaks import Ceiling
 from swinprof.measure.timing import Timing
+from swinprof.optimize.recipe import Recipe
 from swinprof.report.document import Chart, Report
 from swinprof.studies.crossover import (
     CONFIDENCE,
@@ -19,19 +21,24 @@ from swinprof.studies.crossover import (
 )
 from swinprof.studies.crossover_run import CrossoverResult, operand_bytes
 
-# Dense 8-bit GEMM throughput over the floating-point ceiling's dtype, from the instruction sets and published
-# specs (not measured): Hopper/Ada tensor cores run int8/fp8 at twice bf16; x86 VNNI (vpdpbusd) does 4 int8
-# MACs per 32-bit lane where fp32 FMA does 1; AVX2 without VNNI (vpmaddubsw + vpmaddwd) about 2. AMX does more:
-# 4 is a floor there.
+# Dense 8-bit GEMM throughput over the floating-point ceiling's dtype (bf16 on CUDA), from published specs (not
+# measured): Hopper/Ada tensor cores run int8/fp8 at twice bf16. On a CPU the rate over fp32 comes from its
+# instruction set (`measure.native`): 4 for int8 with VNNI/AMX (a floor for AMX), 2 on AVX2 without VNNI, 2 for
+# bf16 with AVX512_BF16/AMX-BF16, 1 where a format is emulated.
 EIGHT_BIT_RATE_GPU = 2.0
-_VNNI = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-def eight_bit_rate(device: str, cpu_features: str) -> float:
-    """How many times the floating-point compute ceiling an 8-bit GEMM can reach on this device (see above)."""
+def compute_rate(device: str, cpu_features: str, recipe: Recipe) -> float:
+    """How many times the floating-point compute ceiling (fp32 on CPU, bf16 on CUDA) `recipe`'s GEMMs can reach
+    on this device, from the width of their operands and the device's instruction set or spec (see above)."""
+    act, weight, _ = operand_bytes(recipe)
+    widest = max(act, weight)
     if device == "cuda":
-        return EIGHT_BIT_RATE_GPU
-    return 4.0 if any(f in cpu_features.split() for f in _VNNI) else 2.0
+        return EIGHT_BIT_RATE_GPU if widest <= 1 else 1.0
+    if widest > 2:
+        return 1.0
+    precision = "int8" if widest <= 1 else recipe.target.precision
+    return cpu_support(precision, frozenset(cpu_features.split())).rate
 
 
 def speedups(result: CrossoverResult) -> dict[str, dict[int, Speedup]]:
@@ -43,12 +50,11 @@ def speedups(result: CrossoverResult) -> dict[str, dict[int, Speedup]]:
     return out
 
 
-def _point_rows(result: CrossoverResult, sp: dict, compute: Ceiling, bandwidth: Ceiling, rate: float) -> list[dict]:
+def _point_rows(result: CrossoverResult, sp: dict, compute: Ceiling, bandwidth: Ceiling, features: str) -> list[dict]:
     rows = []
     for name in result.models:
         act, weight, out = operand_bytes(result.recipes[name])
-        eight_bit = max(act, weight) <= 1
-        ridge = compute.value * (rate if eight_bit else 1.0) / bandwidth.value
+        ridge = compute.value * compute_rate(result.device, features, result.recipes[name]) / bandwidth.value
         for b in (b for b in result.measured if (name, b) in result.samples):
             t = Timing(result.samples[(name, b)])
             point = sp.get(name, {}).get(b)
@@ -80,7 +86,7 @@ def _summary_rows(sp: dict[str, dict[int, Speedup]], stop: str | None, failed: d
     return rows
 
 
-def _notes(result: CrossoverResult, env: dict, compute: Ceiling, bandwidth: Ceiling, rate: float) -> list[str]:
+def _notes(result: CrossoverResult, env: dict, compute: Ceiling, bandwidth: Ceiling) -> list[str]:
     timer = "CUDA events" if result.device == "cuda" else "wall clock (perf_counter)"
     notes = [
         f"CPU: {env.get('cpu')} ({env.get('cpu_features')}); {env.get('threads')} threads. Speedups depend on "
@@ -98,9 +104,10 @@ def _notes(result: CrossoverResult, env: dict, compute: Ceiling, bandwidth: Ceil
         "GEMM: every Linear layer of the model at batch x tokens (FLOPs = 2 M K N; bytes = input M x K and weight "
         "K x N read, output M x N written) at the recipe's operand widths (its method's registered weight / "
         "activation bits, else the target precision; layers the recipe skips counted like the rest)",
-        f"ridge = compute ceiling / bandwidth ceiling: {compute.describe()}; {bandwidth.describe()}; for 8-bit "
-        f"operands the compute ceiling x {rate:g} (the device's 8-bit rate from its instruction set or spec, not "
-        "measured). GEMM bound: the side of the ridge the GEMMs' intensity falls on",
+        f"ridge = compute ceiling / bandwidth ceiling: {compute.describe()}; {bandwidth.describe()}; for narrower "
+        "operands the compute ceiling x the device's rate for them, from its instruction set or spec, not measured "
+        "(CPU: int8 x4 with VNNI/AMX, x2 on AVX2; bf16 x2 with AVX512_BF16/AMX-BF16, x1 where emulated; CUDA: "
+        f"8-bit x{EIGHT_BIT_RATE_GPU:g} over bf16). GEMM bound: the side of the ridge the GEMMs' intensity falls on",
     ]
     if result.stop:
         notes.append(f"ladder: {result.stop}")
@@ -111,7 +118,7 @@ def crossover_report(result: CrossoverResult, env: dict, load_before: float | No
                      title: str | None = None) -> Report:  # fmt: skip
     """The Report of a measured map (`env`: the environment record taken at its end)."""
     compute, bandwidth = result.compute, result.bandwidth
-    rate = eight_bit_rate(result.device, str(env.get("cpu_features", "")))
+    features = str(env.get("cpu_features", ""))
     sp = speedups(result)
     title = title or (f"Crossover: {result.model} {result.img_size}x{result.img_size} on {result.device}, speedup "
                       f"over {result.baseline} by batch")  # fmt: skip
@@ -123,12 +130,12 @@ def crossover_report(result: CrossoverResult, env: dict, load_before: float | No
     summary = pd.DataFrame(_summary_rows(sp, result.stop, result.failed))
     report.add("summary", "Where each recipe starts to win", summary,
                essential=("recipe", "crossover batch", "summary"))  # fmt: skip
-    points = pd.DataFrame(_point_rows(result, sp, compute, bandwidth, rate))
+    points = pd.DataFrame(_point_rows(result, sp, compute, bandwidth, features))
     report.add("points", "Every point: latency, throughput, speedup, roofline context", points,
                essential=("recipe", "batch", "median ms", "img/s", "speedup", "speedup low", "GEMM bound"))  # fmt: skip
     prep = pd.DataFrame([{"recipe": n, "prepare s": s} for n, s in result.prepare_s.items()])
     report.add("prepare", "Preparation (once per recipe)", prep)
-    report.notes += _notes(result, env, compute, bandwidth, rate)
+    report.notes += _notes(result, env, compute, bandwidth)
     report.warnings += [f"{n} {why}; the rest of the ladder ran without it" for n, why in result.failed.items()]
     report.warnings += result.compile_problems + busy_warning(env, load_before)
     if result.stop:

@@ -20,11 +20,13 @@ import pandas as pd
 from swinprof.measure.environment import busy_warning
 from swinprof.measure.isolated import ALLOCATOR_NOTE
 from swinprof.measure.memory import TENSOR_PEAK
+from swinprof.measure.native import native_summary
 from swinprof.optimize.fresh import PROCESS_PEAK
 from swinprof.optimize.methods import registered_packages, runtimes
 from swinprof.optimize.recipe import to_dict, to_toml
 from swinprof.report.document import Report
 from swinprof.report.render import to_records
+from swinprof.studies.deploy_choice import DeployQuestion, choice_frame, choice_notes, choice_record, choose
 from swinprof.studies.recipe_run import BASELINE, RunResult
 
 NOT_MEASURED = "not measured"
@@ -35,6 +37,7 @@ COMPARISON_COLUMNS = {
     "method": "method",
     "runtime": "runtime",
     "compile": "compile",
+    "native": "native here",
     "quantized_linears": "linears quantized",
     "batch": "batch",
     "median_ms": "median ms",
@@ -152,6 +155,8 @@ def comparison_notes(result: RunResult) -> list[str]:
         "linears quantized: nn.Linear layers that actually run quantized, counted after the first call: "
         + "; ".join(_per_runtime(lambda s: s.count_evidence or (s.uncountable and f"not counted, {s.uncountable}"))),
         "prepare s: quantize / export / calibrate; first call s: the first call at that batch size (compiles)",
+        "native here: whether the formats the recipe computes in (its method's int8/fp8, its target precision) run "
+        "on this device's own instructions (see 'native precisions'); 'no' means emulated, slower than fp32",
     ]
 
 
@@ -189,6 +194,7 @@ def run_settings(result: RunResult) -> dict:
         "resolution": f"{i.img_size}x{i.img_size}",
         "weights": i.weights or "random init (latency and fidelity only; accuracy needs real weights)",
         "device": i.device,
+        "native precisions": native_summary(i.device),
         "recipes": ", ".join(r.name for r in result.recipes),
         "batch sizes": ", ".join(map(str, i.batch_sizes)),
         "timing": f"{i.warmup} warm-up + {i.iters} timed calls per model, interleaved"
@@ -207,15 +213,18 @@ def run_settings(result: RunResult) -> dict:
     }
 
 
-def run_report(result: RunResult, env: dict, title: str | None = None) -> Report:
-    """The whole run as one Report: comparison and fidelity tables with their meters, settings, warnings."""
+def run_report(result: RunResult, env: dict, title: str | None = None,
+               question: DeployQuestion | None = None) -> Report:  # fmt: skip
+    """The whole run as one Report: comparison and fidelity tables with their meters, settings, warnings; with a
+    `question`, last, the recipe to deploy per batch size (`studies.deploy_choice`)."""
     i = result.inputs
     title = title or f"swinprof run: {i.model} at {i.img_size}x{i.img_size} on {i.device} vs fp32 eager"
     installed = {f"{k} version": v for k, v in versions().items() if v and k != "torch"}
     report = Report(title, environment={**env, **installed}, settings=run_settings(result))
     report.add("comparison", "Recipes vs fp32 eager", comparison_frame(result), comparison_notes(result),
                hidden=HIDDEN, essential=("recipe", "batch", "median ms", "speedup vs fp32", "tensor peak MiB"),
-               secondary=("flag", "linears quantized", "process peak MiB", "img/s", "method"))  # fmt: skip
+               secondary=("flag", "linears quantized", "process peak MiB", "img/s", "method",
+                          "native here"))  # fmt: skip
     fidelity_note = f"agreement with fp32 eager logits on {i.fidelity_inputs}; SQNR = 10 log10(signal / noise)"
     if result.accuracy is not None:
         fidelity_note += f"; accuracy on {i.images} labeled images ({i.data_layout})"
@@ -240,7 +249,14 @@ def run_report(result: RunResult, env: dict, title: str | None = None) -> Report
             "the resolved recipe's [quantize].skip (its budget removed), so it re-runs without a search",
             *(f"{name}: {note}" for name, s in result.budgets.items() for note in s.notes),
         ])  # fmt: skip
+    choices = choose(to_records(result.table), question.floor) if question is not None else []
+    if question is not None:
+        report.add("choice", "What to deploy here: the fastest at or above the floor", choice_frame(choices),
+                   [*choice_notes(question, result.accuracy is not None),
+                    f"native precisions here: {native_summary(i.device)}"],
+                   essential=("batch", "deploy", "speedup vs fp32", "SQNR dB"))  # fmt: skip
     report.notes.extend(_run_notes(result))
+    report.notes.extend(f"deploy here at {c.line(BASELINE)}" for c in choices)
     report.warnings.extend(result.warnings)
     report.warnings += busy_warning(env, unaffected="fidelity, sizes and memory")
     return report
@@ -256,8 +272,9 @@ def _json_safe(value):
     return value
 
 
-def record_dict(result: RunResult, env: dict) -> dict:
-    """Everything about the run, machine-readable: resolved recipes, inputs, results, what each prepare did."""
+def record_dict(result: RunResult, env: dict, question: DeployQuestion | None = None) -> dict:
+    """Everything about the run, machine-readable: resolved recipes, inputs, results, what each prepare did, and
+    the choice when there was a `question`."""
     peaks = result.process_peaks or {}
     return _json_safe({
         "recipes": {r.name: to_dict(r) for r in result.recipes},
@@ -283,13 +300,14 @@ def record_dict(result: RunResult, env: dict) -> dict:
         "budgets": {k: {"budget": s.budget, "quantized": s.quantized, "skipped": s.skipped,
                         "search_score": s.search_score, "heldout_score": s.heldout_score,
                         "evaluations": s.evaluations, "seconds": s.seconds} for k, s in result.budgets.items()},
+        "choice": choice_record(question, choose(to_records(result.table), question.floor)) if question else None,
     })  # fmt: skip
 
 
-def run_files(result: RunResult, env: dict) -> dict[str, bytes | Path]:
+def run_files(result: RunResult, env: dict, question: DeployQuestion | None = None) -> dict[str, bytes | Path]:
     """The files published with the report: resolved recipes, artifacts, record.json (name -> content)."""
     files: dict[str, bytes | Path] = {f"{r.name}.resolved.toml": to_toml(r).encode() for r in result.recipes}
     for name, p in result.prepared.items():
         files.update({f"{name}.{kind}": Path(src) for kind, src in p.artifacts.items()})
-    files["record.json"] = json.dumps(record_dict(result, env), indent=2).encode()
+    files["record.json"] = json.dumps(record_dict(result, env, question), indent=2).encode()
     return files

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from swinprof.evaluate.fidelity import Fidelity
 from swinprof.evaluate.imagefolder import Accuracy
+from swinprof.optimize.candidates import native_cell
 from swinprof.optimize.compile import CompileStats
 from swinprof.optimize.fresh import FreshPeak
 from swinprof.optimize.prepare import Prepared
@@ -97,6 +98,7 @@ def comparison_rows(
             "method": r.quantize.method if r else "none",
             "runtime": r.target.runtime if r else "pytorch",
             "compile": _describe_compile(r) if r else "-",
+            "native": native_cell(r),
             "quantized_linears": m.quantized[name].cell if name in m.quantized else "-",
             "batch": b,
             "median_ms": timing.median,

@@ -36,9 +36,10 @@ def test_builtin_paths_cover_every_area_and_names_are_unique():
     names = [c.name for c in all_checks()]
     assert len(names) == len(set(names))
     for prefix in ("profile", "attention reference fp32", "memory checkpointing", "memory sequential attention",
-                   "memory zero-1", "evaluate sharded", "recipe compile-inductor", "recipe int8-dynamic", "recipe fp8-dynamic",
-                   "recipe int8-x86-cpu", "recipe onnx-ort-int8", "recipe tensorrt-fp16", "export onnx",
-                   "bench tiny suite", "regress tiny suite", "headline swin_s bf16 throughput"):  # fmt: skip
+                   "memory zero-1", "evaluate sharded", "recipe compile-inductor", "recipe int8-dynamic",
+                   "recipe fp8-dynamic", "recipe int8-x86-cpu", "recipe onnx-ort-int8", "recipe tensorrt-fp16",
+                   "export onnx", "bench tiny suite", "regress tiny suite",
+                   "headline swin_s bf16 throughput"):  # fmt: skip
         assert prefix in names
 
 
