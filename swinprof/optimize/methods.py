@@ -66,7 +66,9 @@ class MethodSpec:
     budget search can switch its layers one by one (a switchboard builder in `swinprof.optimize.switch`);
     `tested_by`: the test (`tests/...py::test_name`) that holds its output to the fp32 model's.
     `weight_bits` / `activation_bits`: the width of the operands its quantized GEMMs read (None: the target's
-    floating-point precision), which the crossover study's roofline context turns into bytes."""
+    floating-point precision), which the crossover study's roofline context turns into bytes.
+    `exact_qdq`: its Q/DQ file is an artifact for another runtime (TensorRT), so ONNX Runtime runs its Q/DQ as
+    written instead of fusing it into its own integer kernels (`optimize.onnx.session`)."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -82,6 +84,7 @@ class MethodSpec:
     tested_by: str = ""
     weight_bits: int | None = None
     activation_bits: int | None = None
+    exact_qdq: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class MethodJob:
     `model` is the fp32 eval-mode model (never modified; module names select layers); `work` is the runtime's
     current form of it (an `nn.Module`, or the path of the fp32 ONNX file). `include` / `skip` are module-name
     globs; `reduce_range` is `auto` / `true` / `false`; `calibration` holds `(B, 3, H, W)` batches for
-    calibrated methods; files go into `workdir` named after `name`.
+    calibrated methods; files go into `workdir` named after `name`; `precision` is the recipe's target precision
+    (what the parts the method leaves unquantized compute in, e.g. fp16 around the int8 GEMMs of a TensorRT file).
     """
 
     model: nn.Module
@@ -143,12 +147,13 @@ class MethodJob:
     workdir: Path | None = None
     name: str = "model"
     compile_backend: str = "none"
+    precision: str = "fp32"
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, model: nn.Module, work: Any, calibration, workdir: Path | None):
         q = recipe.quantize
         return cls(model, work, q.include, q.skip, q.reduce_range, list(calibration), workdir, recipe.name,
-                   recipe.compile.backend)  # fmt: skip
+                   recipe.compile.backend, recipe.target.precision)  # fmt: skip
 
 
 @dataclass

@@ -104,11 +104,19 @@ def export_onnx(
     return path
 
 
-def session(path: str | os.PathLike, device: str = "cpu", threads: int | None = None):
-    """An ONNX Runtime InferenceSession on CPU (or CUDA when asked and available)."""
+def session(path: str | os.PathLike, device: str = "cpu", threads: int | None = None, exact_qdq: bool = False):
+    """An ONNX Runtime InferenceSession on CPU (or CUDA when asked and available).
+
+    `exact_qdq`: run QuantizeLinear/DequantizeLinear as written (each DequantizeLinear, then the float op) instead
+    of fusing them into ONNX Runtime's integer kernels. The fused x86 kernels without VNNI multiply u8 x s8 in
+    int16 (vpmaddubsw), which saturates: on such a CPU they lose about 10 dB of SQNR on a Q/DQ Swin that the
+    file's own arithmetic (and TensorRT's int8 GEMMs, which accumulate in int32) does not lose. Fidelity of a
+    Q/DQ artifact is measured exactly; latency runs the fused kernels."""
     ort = require_extra("onnxruntime", "onnx", "ONNX Runtime inference")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if exact_qdq:
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
     if threads:
         options.intra_op_num_threads = threads
     providers = ["CPUExecutionProvider"]
@@ -250,7 +258,7 @@ def prepare_onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torc
                        e.exporter)  # fmt: skip
     q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
     path = Path(q.work)
-    fn = OrtModel(session(path, recipe.target.device))
+    fn = OrtModel(session(path, recipe.target.device, exact_qdq=recipe.method.exact_qdq))
     return Prepared(recipe.name, fn, 0.0, path.stat().st_size, q.layers, {"onnx": path}, q.notes)
 
 
