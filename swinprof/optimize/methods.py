@@ -52,6 +52,7 @@ BUILTIN_MODULES = (
     "swinprof.optimize.tensorrt",
     "swinprof.optimize.openvino",
     "swinprof.optimize.trt_qdq",
+    "swinprof.optimize.ort_gpu",
 )
 
 
@@ -104,7 +105,8 @@ class RuntimeSpec:
     `count_evidence`, what that counter reads, for the meter notes; `size_meter`, what the size column measures;
     `gap_role`, per precision kind ("fp32", "int8"), OWN or OTHER for the faster-runtime warnings (absent: not
     compared); `selfcheck`, the `swinprof selfcheck` path that runs it end to end; `tested_by`, the test
-    (`tests/...py::test_name`) that holds its output to fp32 PyTorch's.
+    (`tests/...py::test_name`) that holds its output to fp32 PyTorch's; `methods_of`, another runtime whose
+    methods this one also runs (its form of the model is the same, e.g. the fp32 ONNX file).
     """
 
     devices: tuple[str, ...]
@@ -125,6 +127,7 @@ class RuntimeSpec:
     selfcheck: str | None = None
     uncountable: str = ""  # why there is no proof counter (a runtime without one must say)
     tested_by: str = ""
+    methods_of: str = ""  # also takes the methods registered for this runtime (same form of the model)
 
 
 @dataclass

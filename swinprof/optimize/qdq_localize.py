@@ -58,7 +58,7 @@ class TensorError:
     @property
     def block(self) -> str:
         found = _BLOCK.match(self.module)
-        return found.group(1) if found else (self.module.split(".")[0] or "?")
+        return found.group(1) if found else (self.module.split(".")[0] or "(graph input/output)")
 
 
 @dataclass
@@ -225,11 +225,13 @@ def localization_report(loc: Localization, test_path, reference_path, source: st
     report.add("summary", "What the error points at", pd.DataFrame(summary),
                [meter, "reads: the layer that computed the op's worst input (through ops that only move data)"],
                essential=("finding", "module", "reads", "SQNR dB"))  # fmt: skip
-    report.add("blocks", "Per block, in graph order", pd.DataFrame(loc.blocks()),
-               "drop: SQNR of the op's worst input minus its output's (dB lost by that op)",
+    blocks = [{**b, "lowest SQNR dB": _finite(b["lowest SQNR dB"])} for b in loc.blocks()]
+    report.add("blocks", "Per block, in graph order", pd.DataFrame(blocks),
+               "drop: SQNR of the op's worst input minus its output's (dB lost by that op); SQNR empty: identical "
+               "to fp32",
                essential=("block", "lowest SQNR dB", "largest drop dB"))  # fmt: skip
-    rows = [{"tensor": r.tensor, "op": r.op, "module": r.module or "?", "SQNR dB": r.sqnr_db, "drop dB": r.drop_db,
-             "reads": r.reads or "-", "fp32 tensor": r.reference} for r in loc.rows]  # fmt: skip
+    rows = [{"tensor": r.tensor, "op": r.op, "module": r.module or "?", "SQNR dB": _finite(r.sqnr_db),
+             "drop dB": r.drop_db, "reads": r.reads or "-", "fp32 tensor": r.reference} for r in loc.rows]  # fmt: skip
     report.add("tensors", "Every matched tensor, in graph order", pd.DataFrame(rows), meter,
                essential=("tensor", "SQNR dB", "drop dB"), secondary=("module",))  # fmt: skip
     return report
@@ -240,4 +242,9 @@ def _finding(what: str, row: TensorError | None) -> dict:
         return {"finding": what, "tensor": "none", "op": "-", "module": "-", "reads": "-", "SQNR dB": None,
                 "drop dB": None}  # fmt: skip
     return {"finding": what, "tensor": row.tensor, "op": f"{row.op} {row.node}", "module": row.module or "?",
-            "reads": row.reads or "-", "SQNR dB": row.sqnr_db, "drop dB": row.drop_db}  # fmt: skip
+            "reads": row.reads or "-", "SQNR dB": _finite(row.sqnr_db), "drop dB": row.drop_db}  # fmt: skip
+
+
+def _finite(db: float) -> float | None:
+    """SQNR for a table: None (printed empty) where the tensors are identical (infinite SQNR)."""
+    return db if math.isfinite(db) else None

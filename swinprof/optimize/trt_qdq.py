@@ -23,8 +23,6 @@ TRT_QDQ = MethodSpec(
     weight_bits=8, activation_bits=8, exact_qdq=True,
     tested_by="tests/optimize/test_trt_qdq.py::test_the_method_writes_a_checked_file_that_the_proof_counter_counts",
 )  # fmt: skip
-CPU_LATENCY_NOTE = ("latency is ONNX Runtime's on this CPU, not TensorRT's on the device: run the printed trtexec "
-                    "command there and bring the times back with swinprof import-trtexec")  # fmt: skip
 
 
 @register_method("trt-qdq-int8", TRT_QDQ)
@@ -47,7 +45,6 @@ def trt_qdq_int8(job: MethodJob) -> Quantized:
         f"(Linear + attention MatMuls), {len(result.skipped)} left in float; int8 share of GEMM MACs "
         f"{'n/a' if share is None else f'{share:.1%}'}; everything else in {high} ([target] precision); "
         "[quantize] reduce_range does not apply (TensorRT int8)",
-        CPU_LATENCY_NOTE,
     ]  # fmt: skip
     layers = [s.module for s in result.quantized if s.kind != "attention"]  # Linear/Conv layers, as other methods
     return Quantized(dst, layers, notes)

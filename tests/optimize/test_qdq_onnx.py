@@ -4,6 +4,11 @@ placement options, the recorded rename map, and numerics in ONNX Runtime against
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -187,3 +192,15 @@ def test_the_rename_map_names_an_fp32_tensor_for_every_tensor_the_export_added()
     quantized_copies = {t for t in added if t.endswith(("_qdq_dq", "_fp16", "_fp32"))}
     assert quantized_copies and quantized_copies <= set(sources)
     assert set(sources.values()) <= known
+
+
+def test_the_session_folder_is_removed_when_the_test_process_exits():
+    """The exported files of a test session live in one folder that is gone once the process exits."""
+    code = ("from tests.optimize.qdq_tiny import session_folder; p = session_folder(); "
+            "(p / 'x.onnx').write_bytes(b'1'); print(p)")  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and folder.name.startswith("swinprof-qdq-test-") and not folder.exists()
