@@ -93,7 +93,12 @@ def _with_localization(args: argparse.Namespace, report):
                                           args.seed)  # fmt: skip
     found = localize_error(args.file, args.against, batches, args.threshold)
     located = localization_report(found, args.file, args.against, source)
+    from swinprof.measure.environment import environment
+
     report.title = f"{report.title}; {located.title}"
     report.tables = [*located.tables, *report.tables]
     report.notes.extend(located.notes)
+    report.settings.update({"file": args.file, "against": args.against, "images": source, "model": args.model or "-",
+                            "threshold dB": args.threshold, "batch": args.batch})  # fmt: skip
+    report.environment = environment("cpu")
     return report
