@@ -45,6 +45,20 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="batch of the printed trtexec command; above 1 needs --dynamic-batch (default 1)")  # fmt: skip
 
 
+# The TensorRT formats' options at their defaults: set on `export onnx` they would do nothing, so they are refused.
+TRT_ONLY = {"data": None, "calibration_count": 32, "calibration_batch": 8, "calibrator": "max", "percentile": 99.99,
+            "skip": None, "high_precision": "fp16", "qdq_residual": False, "quantize_patch_embed": False,
+            "trt_batch": 1}  # fmt: skip
+
+
+def validate_plain(args: argparse.Namespace) -> None:
+    """Refuse the TensorRT formats' options on `export onnx`, where they would be silently ignored."""
+    used = [k for k, default in TRT_ONLY.items() if getattr(args, k) != default]
+    if used:
+        flag = "--" + used[0].replace("_", "-")
+        raise InvalidOptionError(f"{flag} applies to onnx-int8 / onnx-fp16 only, not to export onnx")
+
+
 def validate(args: argparse.Namespace) -> None:
     """Refuse, before any work, what the TensorRT formats cannot honour."""
     from swinprof.studies.trt_artifact import trtexec_command

@@ -60,15 +60,17 @@ def test_calibration_batches_are_made_when_read():
         calibration_batches("swin_t", 224, 3, None, count=10_001, batch_size=8)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--calibration-count", "1000000000"], "--calibration-count: must be between 1 and 10000"),
-    (["--trt-batch", "8"], "needs --dynamic-batch"),
-    (["--exporter", "torchscript", "--opset", "16"], "opset 17 or later"),
+@pytest.mark.parametrize("fmt, args, says", [
+    ("onnx-int8", ["--calibration-count", "1000000000"], "--calibration-count: must be between 1 and 10000"),
+    ("onnx-int8", ["--trt-batch", "8"], "needs --dynamic-batch"),
+    ("onnx-int8", ["--exporter", "torchscript", "--opset", "16"], "opset 17 or later"),
+    ("onnx-fp16", ["--qdq-residual"], "apply to onnx-int8 only"),
+    ("onnx", ["--trt-batch", "8", "--dynamic-batch"], "--trt-batch applies to onnx-int8 / onnx-fp16 only"),
 ])  # fmt: skip
-def test_refused_before_any_work(tmp_path, capsys, args, says):
+def test_refused_before_any_work(tmp_path, capsys, fmt, args, says):
     out = tmp_path / "a.onnx"
     start = time.perf_counter()
-    assert main(["export", "onnx-int8", "swin_digits", *args, "-o", str(out)]) == 2
+    assert main(["export", fmt, "swin_digits", *args, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0] and not out.exists()
     assert time.perf_counter() - start < 10  # no calibration, no export
