@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_opset(args.opset, args.exporter)
+    if args.format in _export_trt.TRT_FORMATS:
+        _export_trt.validate(args)  # before the model is built
+    else:
+        _export_trt.validate_plain(args)
     overrides = v.model_overrides(args.variant, args.img_size, args.model_config)
     v.check_memory(args.variant, args.img_size, 2 if args.dynamic_batch else 1, what="export", overrides=overrides)
     torch.manual_seed(args.seed)  # random init is seeded like every command's (--seed)

@@ -3,6 +3,8 @@ same batch, resolution and seed measure the same input (and a run can be reprodu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 DEFAULT_SEED = 0
@@ -22,8 +24,14 @@ def seeded_images(
     return torch.randn(batch, channels, res, res, generator=gen).to(device=device, dtype=dtype)
 
 
-def seeded_batches(count: int, batch_size: int, shape: tuple[int, ...], seed: int = 1) -> list[torch.Tensor]:
-    """Seeded standard-normal `(b, *shape)` batches adding up to `count` images."""
+def iter_seeded_batches(count: int, batch_size: int, shape: tuple[int, ...], seed: int = 1) -> Iterator[torch.Tensor]:
+    """Seeded standard-normal `(b, *shape)` batches adding up to `count` images, made one at a time (memory holds
+    one batch, whatever `count` is)."""
     g = torch.Generator().manual_seed(seed)
-    sizes = [min(batch_size, count - i) for i in range(0, count, batch_size)]
-    return [torch.randn(b, *shape, generator=g) for b in sizes]
+    for start in range(0, count, batch_size):
+        yield torch.randn(min(batch_size, count - start), *shape, generator=g)
+
+
+def seeded_batches(count: int, batch_size: int, shape: tuple[int, ...], seed: int = 1) -> list[torch.Tensor]:
+    """`iter_seeded_batches` as a list (the same values)."""
+    return list(iter_seeded_batches(count, batch_size, shape, seed))

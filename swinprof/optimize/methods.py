@@ -52,6 +52,7 @@ BUILTIN_MODULES = (
     "swinprof.optimize.tensorrt",
     "swinprof.optimize.openvino",
     "swinprof.optimize.trt_qdq",
+    "swinprof.optimize.ort_gpu",
 )
 
 
@@ -68,7 +69,9 @@ class MethodSpec:
     `weight_bits` / `activation_bits`: the width of the operands its quantized GEMMs read (None: the target's
     floating-point precision), which the crossover study's roofline context turns into bytes.
     `candidates`: the preset recipes (names, or paths of TOML files) that deploy this method, which
-    `swinprof run native` tries wherever they run natively (`swinprof.optimize.candidates`)."""
+    `swinprof run native` tries wherever they run natively (`swinprof.optimize.candidates`).
+    `exact_qdq`: its Q/DQ file is an artifact for another runtime (TensorRT), so ONNX Runtime runs its Q/DQ as
+    written instead of fusing it into its own integer kernels (`optimize.onnx.session`)."""
 
     runtime: str
     devices: tuple[str, ...]
@@ -85,6 +88,7 @@ class MethodSpec:
     weight_bits: int | None = None
     activation_bits: int | None = None
     candidates: tuple[str, ...] = ()
+    exact_qdq: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,8 @@ class RuntimeSpec:
     compared); `selfcheck`, the `swinprof selfcheck` path that runs it end to end; `tested_by`, the test
     (`tests/...py::test_name`) that holds its output to fp32 PyTorch's; `candidates`, the preset recipes (names,
     or paths of TOML files) of its unquantized deployments, which `swinprof run native` tries wherever they run
-    natively (a method lists its own).
+    natively (a method lists its own); `methods_of`, another runtime whose methods this one also runs (its form
+    of the model is the same, e.g. the fp32 ONNX file).
     """
 
     devices: tuple[str, ...]
@@ -130,6 +135,7 @@ class RuntimeSpec:
     tested_by: str = ""
     autocasts: bool = False
     candidates: tuple[str, ...] = ()
+    methods_of: str = ""  # also takes the methods registered for this runtime (same form of the model)
 
 
 @dataclass
@@ -139,7 +145,8 @@ class MethodJob:
     `model` is the fp32 eval-mode model (never modified; module names select layers); `work` is the runtime's
     current form of it (an `nn.Module`, or the path of the fp32 ONNX file). `include` / `skip` are module-name
     globs; `reduce_range` is `auto` / `true` / `false`; `calibration` holds `(B, 3, H, W)` batches for
-    calibrated methods; files go into `workdir` named after `name`.
+    calibrated methods; files go into `workdir` named after `name`; `precision` is the recipe's target precision
+    (what the parts the method leaves unquantized compute in, e.g. fp16 around the int8 GEMMs of a TensorRT file).
     """
 
     model: nn.Module
@@ -151,12 +158,13 @@ class MethodJob:
     workdir: Path | None = None
     name: str = "model"
     compile_backend: str = "none"
+    precision: str = "fp32"
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, model: nn.Module, work: Any, calibration, workdir: Path | None):
         q = recipe.quantize
         return cls(model, work, q.include, q.skip, q.reduce_range, list(calibration), workdir, recipe.name,
-                   recipe.compile.backend)  # fmt: skip
+                   recipe.compile.backend, recipe.target.precision)  # fmt: skip
 
 
 @dataclass

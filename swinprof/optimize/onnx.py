@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from swinprof.optimize.recipe import Recipe
 
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
+# Said of a file made for another runtime (a method with MethodSpec.exact_qdq) when ONNX Runtime times it here.
+ARTIFACT_LATENCY_NOTE = ("latency is ONNX Runtime's here, not TensorRT's on the device: run the printed trtexec "
+                         "command there and bring the times back with swinprof import-trtexec, or run the "
+                         "onnxruntime-gpu recipe (trt-int8-ort-gpu) on the device")  # fmt: skip
 
 
 def _opsets() -> dict[str, tuple[int, int]]:
@@ -104,11 +108,19 @@ def export_onnx(
     return path
 
 
-def session(path: str | os.PathLike, device: str = "cpu", threads: int | None = None):
-    """An ONNX Runtime InferenceSession on CPU (or CUDA when asked and available)."""
+def session(path: str | os.PathLike, device: str = "cpu", threads: int | None = None, exact_qdq: bool = False):
+    """An ONNX Runtime InferenceSession on CPU (or CUDA when asked and available).
+
+    `exact_qdq`: run QuantizeLinear/DequantizeLinear as written (each DequantizeLinear, then the float op) instead
+    of fusing them into ONNX Runtime's integer kernels. The fused x86 kernels without VNNI multiply u8 x s8 in
+    int16 (vpmaddubsw), which saturates: on such a CPU they lose about 10 dB of SQNR on a Q/DQ Swin that the
+    file's own arithmetic (and TensorRT's int8 GEMMs, which accumulate in int32) does not lose. Fidelity of a
+    Q/DQ artifact is measured exactly; latency runs the fused kernels."""
     ort = require_extra("onnxruntime", "onnx", "ONNX Runtime inference")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if exact_qdq:
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
     if threads:
         options.intra_op_num_threads = threads
     providers = ["CPUExecutionProvider"]
@@ -223,11 +235,11 @@ def ort_int8_static(job: MethodJob) -> Quantized:
     return Quantized(dst, nodes, [f"ONNX Runtime static QDQ int8, reduce_range={reduce_range}, {len(nodes)} nodes"])
 
 
-def _exporter_modules(recipe: Recipe) -> tuple[str, ...]:
+def exporter_modules(recipe: Recipe) -> tuple[str, ...]:
     return ("onnxscript",) if recipe.export.exporter == "dynamo" else ()
 
 
-def _check_export(recipe: Recipe) -> None:
+def check_export(recipe: Recipe) -> None:
     try:
         check_opset(recipe.export.opset, recipe.export.exporter)
     except InvalidOptionError as exc:
@@ -235,8 +247,8 @@ def _check_export(recipe: Recipe) -> None:
 
 
 ONNXRUNTIME = RuntimeSpec(
-    devices=("cpu", "cuda"), extra="onnx", modules=("onnxruntime", "onnx"), needs=_exporter_modules,
-    validate=_check_export, summary="ONNX export, then an ONNX Runtime session",
+    devices=("cpu", "cuda"), extra="onnx", modules=("onnxruntime", "onnx"), needs=exporter_modules,
+    validate=check_export, summary="ONNX export, then an ONNX Runtime session",
     title="ONNX Runtime", packages=("onnx", "onnxruntime", "onnxscript"), count_quantized=count_onnxruntime,
     count_evidence="quantized ONNX nodes", size_meter="the .onnx file", gap_role={"int8": OWN},
     selfcheck="recipe onnx-ort-int8", tested_by=f"{_TESTS}::test_fp32_parity_with_dynamic_batch",
@@ -253,8 +265,9 @@ def prepare_onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torc
                        e.exporter)  # fmt: skip
     q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
     path = Path(q.work)
-    fn = OrtModel(session(path, recipe.target.device))
-    return Prepared(recipe.name, fn, 0.0, path.stat().st_size, q.layers, {"onnx": path}, q.notes)
+    fn = OrtModel(session(path, recipe.target.device, exact_qdq=recipe.method.exact_qdq))
+    notes = [*q.notes, ARTIFACT_LATENCY_NOTE] if recipe.method.exact_qdq else q.notes
+    return Prepared(recipe.name, fn, 0.0, path.stat().st_size, q.layers, {"onnx": path}, notes)
 
 
 def check_parity(model: nn.Module, path: str | os.PathLike, batch_sizes=(1, 2), seed: int = 0) -> dict[int, float]:

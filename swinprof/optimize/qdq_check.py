@@ -1,14 +1,18 @@
-"""The placement check of an explicit-quantization ONNX: what TensorRT will run in int8, and whether the Q/DQ
-placement follows NVIDIA's rules for transformer blocks.
+"""The check of an explicit-quantization ONNX file for TensorRT: what it refuses, and what will run in int8.
 
-Reads any ONNX file. Per GEMM (MatMul, Gemm, Conv): whether each of its two inputs comes through a
-DequantizeLinear (directly or through shape-only ops: Reshape, Transpose, Squeeze, Unsqueeze, Flatten, which
-TensorRT propagates Q/DQ across), that DequantizeLinear's kinds (int8/uint8, symmetric or not, per-channel or
-per-tensor), and the GEMM's MACs per image from ONNX shape inference (a symbolic batch counted as 1). Rules, each
-broken one raises `PlacementError` naming the node:
-- every zero point of a QuantizeLinear/DequantizeLinear is 0 (symmetric int8: TensorRT has no asymmetric int8);
-- LayerNormalization, Softmax and GELU (Gelu, or the Erf of its exact form) read float, not a DequantizeLinear;
-- a GEMM has Q/DQ on both of its inputs or on neither (one float input keeps it out of int8 kernels).
+Reads any ONNX file (swinprof's, NVIDIA ModelOpt's, another tool's). Errors are only what TensorRT's ONNX import
+refuses (`trt_rules`: symmetric int8 zero points, positive scales of the right length, per-channel scales on
+constants only, ...) and files that cannot be read (empty, cyclic, external data missing, no GEMM at all); each
+raises `PlacementError` naming the node, the rule and its source. Everything else is a finding:
+- per GEMM (MatMul, Gemm, Conv): whether each input comes through a DequantizeLinear (directly or through ops that
+  only move or retype data: Reshape, Transpose, Squeeze, Unsqueeze, Flatten, Identity, Cast; TensorRT propagates
+  Q/DQ across them), that DequantizeLinear's kind (element type, scale granularity), the GEMM's MACs per image
+  (ONNX shape inference, a symbolic batch counted as 1) and the precision it runs in (int8 when both inputs are
+  int8, else its float type);
+- the precision every other op class computes in (ONNX type inference: float16, float32, ...), which a strongly
+  typed TensorRT build takes from the file as it is;
+- placement preferences, as notes: a LayerNorm/Softmax/GELU reading a DequantizeLinear (ModelOpt's placement does,
+  TensorRT accepts it), a GEMM with one float input (it runs in float), float32 ops in a float16 file.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from swinprof.errors import SwinprofError, require_extra
+from swinprof.errors import require_extra
 from swinprof.optimize.qdq_onnx import GEMM_OPS, node_module
+from swinprof.optimize.trt_rules import QDQ_OPS, Constants, PlacementError, read_onnx, rule_violations
 
-SHAPE_ONLY = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity")
+__all__ = ["Placement", "PlacementError", "check_onnx", "inspect_model", "inspect_onnx", "placement_report"]
+
+SHAPE_ONLY = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Cast")
 FLOAT_ONLY = ("LayerNormalization", "Softmax", "Gelu", "Erf")
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
-
-
-class PlacementError(SwinprofError):
-    """An ONNX graph whose Q/DQ placement breaks a TensorRT rule (the message names the node)."""
+# Reductions a float16 file computes in float32 between Casts (fp16_onnx.FP32_OPS; ModelOpt keeps them so too).
+REDUCTIONS = ("LayerNormalization", "Softmax")
+NOT_COMPUTE = (*QDQ_OPS, *SHAPE_ONLY, "Constant", "Shape", "Concat", "Slice", "Gather", "Split", "Expand")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class InputKind:
         return self.dq is not None
 
     @property
+    def int8(self) -> bool:
+        return self.quantized and self.dtype == "int8" and self.symmetric
+
+    @property
     def cell(self) -> str:
         if not self.quantized:
             return "float"
@@ -61,28 +70,41 @@ class GemmPlacement:
     a: InputKind
     b: InputKind
     macs: int | None
+    float_type: str = "float32"
 
     @property
     def precision(self) -> str:
-        both, either = self.a.quantized and self.b.quantized, self.a.quantized or self.b.quantized
-        return "int8" if both else "MIXED" if either else "float"
+        """`int8` (both inputs symmetric int8), `MIXED` (one input through Q/DQ), the other element type both
+        quantized inputs share, or the GEMM's float type."""
+        if self.a.int8 and self.b.int8:
+            return "int8"
+        if self.a.quantized != self.b.quantized:
+            return "MIXED"
+        return self.a.dtype if self.a.quantized else self.float_type
 
 
 @dataclass
 class Placement:
-    """The check's findings for one graph."""
+    """The check's findings for one graph: `violations` are TensorRT's rules broken, `notes` the rest."""
 
     gemms: list[GemmPlacement]
     float_ops: Counter
     qdq_counts: Counter
     violations: list[str] = field(default_factory=list)
+    precisions: dict[str, Counter] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def int8_macs_share(self) -> float | None:
-        """Share of the GEMM MACs (shape-inferred ones) that run with both inputs in int8."""
+        """Share of the GEMM MACs (shape-inferred ones) that run with both inputs in symmetric int8."""
         known = [g for g in self.gemms if g.macs is not None]
         total = sum(g.macs for g in known)
         return sum(g.macs for g in known if g.precision == "int8") / total if total else None
+
+    def float32_ops(self) -> Counter:
+        """Op classes outside LayerNorm/Softmax that compute in float32, with their counts."""
+        return Counter({op: kinds["float32"] for op, kinds in self.precisions.items()
+                        if op not in REDUCTIONS and kinds.get("float32")})  # fmt: skip
 
     def raise_if_broken(self) -> None:
         if self.violations:
@@ -90,19 +112,24 @@ class Placement:
             raise PlacementError(self.violations[0] + more)
 
 
-def _array(onnx, inits: dict, name: str) -> np.ndarray | None:
-    return onnx.numpy_helper.to_array(inits[name]) if name in inits else None
-
-
-def _dq_kind(onnx, node, inits: dict) -> InputKind:
-    """The kinds of DequantizeLinear `node`: element type from its zero point (or int8 input), symmetric if the
-    zero point is absent or all 0, per-channel if the scale has more than one element."""
-    scale = _array(onnx, inits, node.input[1])
-    zero = _array(onnx, inits, node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    source = _array(onnx, inits, node.input[0])
-    known = zero if zero is not None else source
-    dtype = known.dtype.name if known is not None else "uint8"  # a Q without zero point writes uint8
-    symmetric = zero is None or not np.any(zero)
+def _dq_kind(node, consts: Constants) -> InputKind:
+    """The kinds of DequantizeLinear `node`: element type from its zero point, else its constant input, else
+    the QuantizeLinear writing its input (uint8 when that one has no zero point, as ONNX says); symmetric if the
+    zero point is absent or all 0; per-channel if the scale has more than one element."""
+    scale = consts.value(node.input[1])
+    zero = consts.value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    dtype = zero.dtype.name if zero is not None else None
+    if dtype is None:
+        source = consts.value(node.input[0])
+        q = consts.producer.get(node.input[0])
+        if source is not None:
+            dtype = source.dtype.name
+        elif q is not None and q.op_type == "QuantizeLinear" and len(q.input) > 2 and q.input[2]:
+            q_zero = consts.value(q.input[2])
+            dtype = q_zero.dtype.name if q_zero is not None else "unknown"
+        else:
+            dtype = "uint8"  # a QuantizeLinear without zero point writes uint8
+    symmetric = zero is None or not np.any(zero.astype(np.float64))
     granularity = "per-tensor" if scale is None or scale.size == 1 else "per-channel"
     return InputKind(node.name, dtype, bool(symmetric), granularity)
 
@@ -129,91 +156,104 @@ def _gemm_macs(node, shapes: dict[str, list[int]]) -> int | None:
     return int(np.prod(out)) * reduce
 
 
-def _shapes(onnx, model) -> dict[str, list[int]]:
-    """Static shapes of every tensor for one image: symbolic input dims are fixed to 1 and shape data is
-    propagated (`data_prop`), so a batch folded into the windows dimension (B * nW) resolves too."""
-    for value in model.graph.input:
-        for d in value.type.tensor_type.shape.dim:
-            if not d.HasField("dim_value"):
-                d.dim_value = 1
-    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    g = inferred.graph
-    shapes = {v.name: _dims(v) for v in [*g.value_info, *g.input, *g.output]}
-    shapes.update({i.name: list(i.dims) for i in g.initializer})
-    return {k: v for k, v in shapes.items() if v is not None}
-
-
-def inspect_model(model) -> Placement:
-    """The placement findings of a loaded ModelProto (violations listed, not raised)."""
-    onnx = require_extra("onnx", "onnx", "the ONNX placement check")
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    producer = {out: n for n in graph.node for out in n.output}
-    dq_kinds = {n.name: _dq_kind(onnx, n, inits) for n in graph.node if n.op_type == "DequantizeLinear"}
-
-    def arriving(tensor: str) -> InputKind:
-        node = producer.get(tensor)
-        while node is not None and node.op_type in SHAPE_ONLY:
-            node = producer.get(node.input[0])
-        return dq_kinds[node.name] if node is not None and node.op_type == "DequantizeLinear" else InputKind()
-
-    violations = _zero_point_violations(onnx, graph, inits)
+def _inferred(onnx, model):
+    """Shapes and element types of every tensor for one image: symbolic input dims are fixed to 1 and shape data
+    is propagated (`data_prop`), so a batch folded into the windows dimension (B * nW) resolves too."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     del probe.graph.value_info[:]  # the exporter's annotations can disagree with inference (see optimize/onnx.py)
-    shapes = _shapes(onnx, probe)
-    gemms, float_ops = [], Counter()
+    for value in probe.graph.input:
+        for d in value.type.tensor_type.shape.dim:
+            if not d.HasField("dim_value"):
+                d.dim_value = 1
+    try:
+        g = onnx.shape_inference.infer_shapes(probe, data_prop=True).graph
+    except Exception as exc:  # onnx's InferenceError: a type the schema refuses (e.g. float16 scales at opset 18)
+        raise PlacementError(f"ONNX type inference fails on the graph: {str(exc).splitlines()[0]}") from exc
+    values = [*g.value_info, *g.input, *g.output]
+    shapes = {v.name: _dims(v) for v in values}
+    shapes.update({i.name: list(i.dims) for i in g.initializer})
+    elem = onnx.helper.tensor_dtype_to_np_dtype
+    types = {v.name: np.dtype(elem(v.type.tensor_type.elem_type)).name for v in values if v.type.tensor_type.elem_type}
+    types.update({i.name: np.dtype(elem(i.data_type)).name for i in g.initializer})
+    return {k: v for k, v in shapes.items() if v is not None}, types
+
+
+def inspect_model(model) -> Placement:
+    """The findings of a loaded ModelProto (TensorRT's broken rules listed, not raised)."""
+    onnx = require_extra("onnx", "onnx", "the ONNX placement check")
+    graph = model.graph
+    consts = Constants(onnx, graph)
+    dq_kinds = {n.name: _dq_kind(n, consts) for n in graph.node if n.op_type == "DequantizeLinear"}
+    try:
+        shapes, types = _inferred(onnx, model)
+    except PlacementError:
+        Placement([], Counter(), Counter(), rule_violations(model, {})).raise_if_broken()  # a rule says why, if one
+        raise
+
+    def arriving(tensor: str) -> InputKind:
+        node = consts.producer.get(tensor)
+        while node is not None and node.op_type in SHAPE_ONLY:
+            node = consts.producer.get(node.input[0])
+        return dq_kinds[node.name] if node is not None and node.op_type == "DequantizeLinear" else InputKind()
+
+    gemms, float_ops, precisions, notes = [], Counter(), {}, []
     for node in graph.node:
+        kind = types.get(node.output[0], "?") if node.output else "?"
         if node.op_type in GEMM_OPS:
             a, b = arriving(node.input[0]), arriving(node.input[1])
-            g = GemmPlacement(node.name, node.op_type, node_module(node), a, b, _gemm_macs(node, shapes))
-            gemms.append(g)
-            if g.precision == "MIXED":
-                side = "A (input 0)" if not a.quantized else "B (input 1)"
-                violations.append(f"{node.op_type} {node.name!r} has one float input, {side}: a GEMM needs Q/DQ on "
-                                  "both inputs or on neither")  # fmt: skip
-        elif node.op_type in FLOAT_ONLY:
-            if arriving(node.input[0]).quantized:
-                violations.append(f"{node.op_type} {node.name!r} reads a DequantizeLinear: LayerNorm, Softmax and "
-                                  "GELU must stay in floating point")  # fmt: skip
+            gemms.append(GemmPlacement(node.name, node.op_type, node_module(node), a, b, _gemm_macs(node, shapes),
+                                       kind))  # fmt: skip
+            continue
+        if node.op_type in FLOAT_ONLY:
             float_ops[node.op_type] += 1
+            if arriving(node.input[0]).quantized:
+                notes.append(f"{node.op_type} {node.name!r} reads a DequantizeLinear")
+        if node.op_type not in NOT_COMPUTE:
+            precisions.setdefault(node.op_type, Counter())[kind] += 1
+    if not gemms:
+        raise PlacementError("the graph has no MatMul, Gemm or Conv: nothing TensorRT could run in int8")
     qdq = Counter(n.op_type for n in graph.node if n.op_type in QDQ_OPS)
-    return Placement(gemms, float_ops, qdq, violations)
+    placement = Placement(gemms, float_ops, qdq, rule_violations(model, shapes), precisions)
+    placement.notes = _preference_notes(placement, notes)
+    return placement
 
 
-def _zero_point_violations(onnx, graph, inits: dict) -> list[str]:
-    out = []
-    for node in graph.node:
-        if node.op_type in QDQ_OPS and len(node.input) > 2 and node.input[2]:
-            zero = _array(onnx, inits, node.input[2])
-            if zero is None or np.any(zero) or zero.dtype != np.int8:
-                what = ("is not a constant" if zero is None else f"is {zero.dtype.name} {zero.ravel()[:3].tolist()}"
-                        ", not int8 0")  # fmt: skip
-                out.append(f"{node.op_type} {node.name!r}: zero point {what} (TensorRT int8 is symmetric)")
-    return out
+def _preference_notes(placement: Placement, float_readers: list[str]) -> list[str]:
+    """What TensorRT accepts but changes what runs in int8 or in which float type."""
+    notes = []
+    if float_readers:
+        more = f" (and {len(float_readers) - 1} more)" if len(float_readers) > 1 else ""
+        notes.append(f"placement: {float_readers[0]}{more}; TensorRT accepts it (ModelOpt places Q/DQ so), the op "
+                     "computes in the DequantizeLinear's float type")  # fmt: skip
+    mixed = [g for g in placement.gemms if g.precision == "MIXED"]
+    if mixed:
+        side = "A (input 0)" if not mixed[0].a.quantized else "B (input 1)"
+        notes.append(f"placement: {mixed[0].op_type} {mixed[0].node!r} has one float input, {side}, and "
+                     f"{len(mixed) - 1} more GEMMs too: such a GEMM runs in float, not int8")  # fmt: skip
+    in_fp16 = any(kinds.get("float16") for kinds in placement.precisions.values())
+    fp32 = placement.float32_ops()
+    if in_fp16 and fp32:
+        listed = ", ".join(f"{op} x{n}" for op, n in fp32.most_common())
+        notes.append(f"precision: float32 outside LayerNorm/Softmax in a float16 file: {listed}")
+    return notes
 
 
 def inspect_onnx(path: str | os.PathLike) -> Placement:
-    """Read `path` and return its placement findings (violations listed, not raised)."""
-    onnx = require_extra("onnx", "onnx", "the ONNX placement check")
-    p = Path(path)
-    try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends: the file is not an ONNX model
-        raise PlacementError(f"{p}: not a readable ONNX file ({type(exc).__name__})") from exc
-    return inspect_model(model)
+    """Read `path` (external data relative to its folder) and return its findings (rules listed, not raised)."""
+    return inspect_model(read_onnx(path))
 
 
 def check_onnx(path: str | os.PathLike) -> Placement:
-    """`inspect_onnx`, raising PlacementError (naming the first offending node) on a broken rule."""
+    """`inspect_onnx`, raising PlacementError (naming the first offending node and the rule) on a broken rule."""
     placement = inspect_onnx(path)
     placement.raise_if_broken()
     return placement
 
 
 def placement_report(placement: Placement, path: str | os.PathLike):
-    """A Report: the per-GEMM table (inputs, MACs, precision) and the summary (int8 MAC share, float ops,
-    Q/DQ counts)."""
+    """A Report: the per-GEMM table (inputs, MACs, precision), the precision of every other op class, and the
+    summary (int8 MAC share, Q/DQ counts); preferences as notes."""
     import pandas as pd
 
     from swinprof.report.document import Report
@@ -223,18 +263,35 @@ def placement_report(placement: Placement, path: str | os.PathLike):
              "MACs / image": g.macs, "runs in": g.precision} for g in placement.gemms]  # fmt: skip
     report.add("gemms", "GEMMs (MatMul / Gemm / Conv) and how their inputs arrive", pd.DataFrame(rows),
                "input: through a DequantizeLinear (its element type, scale granularity) or float; MACs per image "
-               "(one multiply-add = 1) from ONNX shape inference with the batch fixed to 1")  # fmt: skip
+               "(one multiply-add = 1) from ONNX shape inference with the batch fixed to 1",
+               essential=("node", "runs in"), secondary=("module", "MACs / image"))  # fmt: skip
+    kinds = [{"op": op, "computes in": ", ".join(f"{t} x{n}" for t, n in sorted(c.items())), "nodes": sum(c.values())}
+             for op, c in sorted(placement.precisions.items())]  # fmt: skip
+    report.add("precision", "Precision of the ops that are not GEMMs", pd.DataFrame(kinds),
+               "element type of each node's output from ONNX type inference: what a strongly typed TensorRT build "
+               "(--stronglyTyped; TensorRT 11's only mode) computes it in")  # fmt: skip
+    report.add("summary", "Placement summary", _summary_frame(placement),
+               "float ops: LayerNorm, Softmax, GELU (Erf) left in float")  # fmt: skip
+    report.notes.extend(f"VIOLATION: {v}" for v in placement.violations)
+    report.notes.extend(placement.notes)
+    return report
+
+
+def _summary_frame(placement: Placement):
+    import pandas as pd
+
     share = placement.int8_macs_share
     counts = Counter(g.precision for g in placement.gemms)
+    floats = {k: n for k, n in counts.items() if k not in ("int8", "MIXED")}
+    fp32 = placement.float32_ops()
     summary = {
-        "GEMMs in int8 (both inputs Q/DQ)": counts["int8"], "GEMMs in float": counts["float"],
+        "GEMMs in int8 (both inputs Q/DQ)": counts["int8"],
+        "GEMMs in float": ", ".join(f"{n} {k}" for k, n in sorted(floats.items())) or "0",
         "GEMMs with one float input": counts["MIXED"],
         "int8 share of GEMM MACs": "n/a" if share is None else f"{share:.1%}",
         "QuantizeLinear / DequantizeLinear": f"{placement.qdq_counts['QuantizeLinear']} / "
         f"{placement.qdq_counts['DequantizeLinear']}",
+        "float32 ops outside LayerNorm/Softmax": sum(fp32.values()),
         **{f"float {op}": n for op, n in sorted(placement.float_ops.items())},
     }  # fmt: skip
-    frame = pd.DataFrame([{"what": k, "value": str(v)} for k, v in summary.items()])
-    report.add("summary", "Placement summary", frame, "float ops: LayerNorm, Softmax, GELU (Erf) left in float")
-    report.notes.extend(f"VIOLATION: {v}" for v in placement.violations)
-    return report
+    return pd.DataFrame([{"what": k, "value": str(v)} for k, v in summary.items()])

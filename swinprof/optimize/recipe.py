@@ -260,7 +260,7 @@ def _check_consistency(r: Recipe, source: str) -> None:
     """Combinations the schema alone cannot express (method vs runtime, compile vs runtime, batch sizes), then
     the checks the recipe's runtime registered."""
     spec, runtime = r.method, get_runtime(r.target.runtime)
-    if spec.runtime not in (ANY_RUNTIME, runtime.name):
+    if spec.runtime not in (ANY_RUNTIME, runtime.name, runtime.spec.methods_of or runtime.name):
         raise RecipeError(
             f"{source}: [quantize].method {r.quantize.method!r} runs on runtime {spec.runtime!r}, but "
             f"[target].runtime is {runtime.name!r}: set [target] runtime = {spec.runtime!r}"

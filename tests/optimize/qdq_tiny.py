@@ -1,8 +1,10 @@
-"""One tiny seeded model exported once per test session: fp32 ONNX and its explicit-Q/DQ version (the export is
-the slow part, ~10-20 s on the shared 2-core machine, so every Q/DQ test reuses these files)."""
+"""One tiny seeded model exported once per test session: fp32 ONNX and its explicit-Q/DQ versions (the export is
+the slow part, ~10-20 s on the shared 2-core machine, so every Q/DQ test reuses these files). The files live in one
+temporary folder that is removed when the test process exits."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import tempfile
 from pathlib import Path
@@ -19,13 +21,28 @@ SHAPE = (3, 64, 64)
 
 
 @functools.cache
-def tiny_qdq() -> tuple[object, Path, QdqResult]:
-    """`(model, fp32 ONNX path, Q/DQ result)` with the recipes' default skip list, max calibrator on 16 seeded
-    images; the files live in a temporary folder for the session."""
+def session_folder() -> Path:
+    """The session's folder for exported files, removed at exit (with everything in it)."""
+    folder = tempfile.TemporaryDirectory(prefix="swinprof-qdq-test-")
+    atexit.register(folder.cleanup)
+    return Path(folder.name)
+
+
+@functools.cache
+def tiny_fp32() -> tuple[object, Path]:
+    """`(model, fp32 ONNX path)`: the tiny model exported with a dynamic batch."""
     model = tiny_model(**SMALL)
-    folder = Path(tempfile.mkdtemp(prefix="swinprof-qdq-test-"))
-    fp32 = export_onnx(model, folder / "tiny.fp32.onnx", 64, dynamic_batch=True)
+    return model, export_onnx(model, session_folder() / "tiny.fp32.onnx", 64, dynamic_batch=True)
+
+
+@functools.cache
+def tiny_qdq(high_precision: str = "fp16", residual: bool = False) -> tuple[object, Path, QdqResult]:
+    """`(model, fp32 ONNX path, Q/DQ result)` with the recipes' default skip list, max calibrator on 16 seeded
+    images; `high_precision` / `residual` as `quantize_qdq` takes them (the default: the mixed fp16 file)."""
+    model, fp32 = tiny_fp32()
     modules = {name for name, _ in model.named_modules()}
-    result = quantize_qdq(fp32, folder / "tiny.qdq.onnx", seeded_batches(16, 8, SHAPE), "seeded random inputs",
-                          skip=DEFAULT_SKIP, modules=modules)  # fmt: skip
+    name = f"tiny.qdq.{high_precision}{'.residual' if residual else ''}.onnx"
+    result = quantize_qdq(fp32, session_folder() / name, seeded_batches(16, 8, SHAPE), "seeded random inputs",
+                          skip=DEFAULT_SKIP, modules=modules, high_precision=high_precision,
+                          residual=residual)  # fmt: skip
     return model, fp32, result

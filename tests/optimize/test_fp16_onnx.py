@@ -4,20 +4,40 @@ float32 at the graph's ends, and logits close to fp32 in ONNX Runtime."""
 from __future__ import annotations
 
 import onnx
+import pytest
 import torch
 
 from swinprof.evaluate.fidelity import sqnr_db
-from swinprof.optimize.fp16_onnx import FP32_OPS, export_fp16
+from swinprof.optimize.fp16_onnx import FP32_OPS, Fp16Error, export_fp16
 from swinprof.optimize.onnx import OrtModel, session
-from tests.optimize.qdq_tiny import tiny_qdq
+from swinprof.optimize.qdq_check import check_onnx
+from tests.optimize.qdq_tiny import tiny_fp32
 from tests.optimize.tiny import inputs
 
 F32, F16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
 
 
+def assert_fp16_file(path) -> None:
+    """What makes a file the fp16 export: every GEMM and every op but LayerNorm/Softmax computes in float16,
+    those two in float32 (between casts), and the graph's input and output stay float32."""
+    placement = check_onnx(path)
+    assert {g.precision for g in placement.gemms} == {"float16"}, "GEMMs are not float16"
+    for op, kinds in placement.precisions.items():
+        assert set(kinds) == ({"float32"} if op in FP32_OPS else {"float16"}), f"{op} computes in {dict(kinds)}"
+    graph = onnx.load(str(path)).graph
+    assert graph.input[0].type.tensor_type.elem_type == F32 and graph.output[0].type.tensor_type.elem_type == F32
+
+
+def test_the_fp16_check_fails_on_an_unconverted_fp32_file():
+    _, fp32 = tiny_fp32()
+    with pytest.raises(AssertionError, match="not float16"):
+        assert_fp16_file(fp32)
+
+
 def test_types_and_numerics(tmp_path):
-    model, fp32, _ = tiny_qdq()
+    model, fp32 = tiny_fp32()
     path = export_fp16(fp32, tmp_path / "tiny.fp16.onnx")
+    assert_fp16_file(path)
     graph = onnx.load(str(path)).graph
     inits = {i.name: i.data_type for i in graph.initializer}
     producer = {o: n for n in graph.node for o in n.output}
@@ -57,3 +77,19 @@ def test_an_initializer_shared_by_a_layernorm_and_an_add_is_split(tmp_path):
     y = session(tmp_path / "shared.fp16.onnx").run(None, {"x": x})[0]
     mean, std = x.mean(1, keepdims=True), x.std(1, keepdims=True)
     np.testing.assert_allclose(y, (x - mean) / np.sqrt(std**2 + 1e-5), atol=2e-3)
+
+
+def test_a_decomposed_layernorm_is_refused(tmp_path):
+    """An exporter below opset 17 writes LayerNorm as ReduceMean/Sub/Pow/Sqrt/Div: converted op by op it would
+    run in float16, so the conversion refuses it."""
+    from onnx import helper
+
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=1, axes=[-1]),
+             helper.make_node("Sub", ["x", "m"], ["d"]), helper.make_node("Mul", ["d", "d"], ["v"]),
+             helper.make_node("Sqrt", ["v"], ["y"])]  # fmt: skip
+    graph = helper.make_graph(nodes, "ln", [helper.make_tensor_value_info("x", F32, [2, 4])],
+                              [helper.make_tensor_value_info("y", F32, [2, 4])])  # fmt: skip
+    src = tmp_path / "ln16.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)]), str(src))
+    with pytest.raises(Fp16Error, match="opset 17"):
+        export_fp16(src, tmp_path / "ln16.fp16.onnx")
