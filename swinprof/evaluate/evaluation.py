@@ -135,7 +135,7 @@ def evaluate(
     longest_shard = math.ceil(len(todo) / ranks.world)
     rounds = math.ceil(longest_shard / CHUNK_BATCHES)  # the same on every rank, also on one with a shorter shard
     clock, model_s, results = PipelineClock(), 0.0, dict(done)
-    resumed = sum(len(data.positions(k)) for k in done)
+    resumed = finished = sum(len(data.positions(k)) for k in done)  # images with results on rank 0
     start = time.perf_counter()
     batches = stream(data, mine, workers, device, clock)
     with torch.inference_mode(), contextlib.closing(batches):
@@ -147,15 +147,15 @@ def evaluate(
                 round_results[batch.number] = _forward(models, batch.x, batch.size, batch.positions[0], keep_logits)
                 model_s += time.perf_counter() - tick
                 if on_progress is not None and ranks.main:  # between gathers: this rank's share, times the ranks
-                    on_progress(min(data.count, _images(data, results) + len(round_results) * batch_size
-                                    * ranks.world), data.count)  # fmt: skip
+                    on_progress(min(data.count, finished + len(round_results) * batch_size * ranks.world), data.count)
             gathered = ranks.gather(round_results)
             if ranks.main:
                 if journal is not None:
                     journal.commit(gathered)
                 results.update(gathered)
+                finished += sum(len(data.positions(k)) for k in gathered)
                 if on_progress is not None:
-                    on_progress(_images(data, results), data.count)
+                    on_progress(finished, data.count)
     wall_s = time.perf_counter() - start
     spent = ranks.gather({ranks.rank: (model_s, clock.decode_s, clock.wait_s)})
     if not ranks.main:
@@ -163,10 +163,6 @@ def evaluate(
     totals = [sum(t[i] for t in spent.values()) for i in range(3)]
     rates = EvaluationRates(data.count - resumed, ranks.world, workers, wall_s, *totals, resumed=resumed)
     return _assemble(data, results, rates)
-
-
-def _images(data: BatchedImages, results: dict) -> int:
-    return sum(len(data.positions(k)) for k in results)
 
 
 def _assemble(data: BatchedImages, results: dict[int, dict], rates: EvaluationRates) -> Evaluation:
