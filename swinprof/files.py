@@ -54,6 +54,17 @@ def check_output_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_new_output_dir(path: str | os.PathLike, why: str) -> Path:
+    """Like `check_output_dir`, and `path` must not hold anything yet (new, or an empty folder): for outputs that
+    are one whole, such as a data set, where files left from an earlier run would mix in. `why` ends the error."""
+    path = check_output_dir(path)
+    entries = sorted(os.listdir(path)) if path.is_dir() else []
+    if entries:
+        shown = ", ".join(entries[:4]) + (f" and {len(entries) - 4} more" if len(entries) > 4 else "")
+        raise DataPathError(f"output folder {str(path)!r} is not empty ({shown}): give a new or empty folder; {why}")
+    return path
+
+
 def check_output_file(path: str | os.PathLike) -> Path:
     """Check, without creating anything, that a single file can be written (atomically) at `path`."""
     text = os.fspath(path)

@@ -18,7 +18,7 @@ REQUIRED_OUTPUT_HELP = "write {what} (required: writing it is the command's job)
 FORMAT_HELP = "what to print on stdout (default table)"
 DEVICE_HELP = "where to run: cpu, cuda or cuda:N (default {default})"
 BATCH_HELP = "images per forward (default {default})"
-SEED_HELP = "seed of the random weights and inputs (default 0)"
+SEED_HELP = "seed of the random weights and inputs, 0 to 2^63-1 (default 0)"
 
 
 def add_output(p: argparse.ArgumentParser, what: str = "the report (md, csv, json, html) into this folder",
@@ -44,4 +44,4 @@ def add_batch(p: argparse.ArgumentParser, default: int, more: str = "", several:
 
 
 def add_seed(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=v.non_negative_int, default=0, help=SEED_HELP)
+    p.add_argument("--seed", type=v.seed, default=0, help=SEED_HELP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def emit(
     written = write_report(report, output, stem, extra=extra) if output is not None else []
     show_report(report, fmt)
     if written and not quiet:
-        err_console.print(f"wrote {len(written)} files into {output}: " + ", ".join(p.name for p in written),
+        err_console.print(f"wrote {len(written)} files into {output}: {written_names(written, Path(output))}",
                           highlight=False)  # fmt: skip
     return written
 
@@ -102,3 +103,10 @@ def image_progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], Non
             bar.update(task, rate=f"{speed:.1f} img/s" if speed else "", refresh=True)
 
         yield update
+
+
+def written_names(written: list[Path], output: Path) -> str:
+    """The published names, a folder of files as one `name/ (N files)`."""
+    counts = Counter(p.relative_to(output).parts[0] + ("/" if len(p.relative_to(output).parts) > 1 else "")
+                     for p in written)  # fmt: skip
+    return ", ".join(name if not name.endswith("/") else f"{name} ({n} files)" for name, n in counts.items())

@@ -44,6 +44,17 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
+def seed(text: str) -> int:
+    """A seed every consumer takes: 0 to `measure.seed.MAX_SEED` (torch's generators stop at 2^64 - 1 and
+    commands add offsets to the seed)."""
+    from swinprof.measure.seed import MAX_SEED, SEED_RANGE
+
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be {SEED_RANGE}, got {text!r}")
+    return value
+
+
 def finite_float(low: float | None = None, high: float | None = None, open_low: bool = False,
                  open_high: bool = False) -> TypeFn:  # fmt: skip
     """A finite number (no nan/inf) within the given bounds (closed unless `open_*`)."""

@@ -21,7 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Keep the results of `swinprof bench` runs in a history store (JSON lines, "
                        f"default {DEFAULT_STORE}) and show latency over commits with its step changes. "
                        "Example: swinprof history add out/bench.json; swinprof history show")  # fmt: skip
-    hs = p.add_subparsers(dest="history_command", metavar="ACTION")
+    hs = p.add_subparsers(dest="history_command", metavar="ACTION", help="what to do with the history store")
     hs.required = True
     add = hs.add_parser("add", help="append a results file to the history store",
                         description="Append one results file (from swinprof bench) to the history store, "

@@ -16,6 +16,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import time
 
 import swinprof.cli as cli_pkg
 from swinprof import __version__
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (0 ok, 1 regression/failure, 2 bad input, 130 interrupted)."""
-    args = None
+    args, started = None, None
     try:
         # Building the parser imports every subcommand (torch included) before the capture starts, so the log
         # handlers those imports install are already there to be filtered while the command runs.
@@ -98,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args = parser.parse_args(argv)
             _render.WIDE["on"] = args.wide
+            started = time.time()
             code = int(args._run(args) or 0)
         except KeyboardInterrupt:
-            code = _fail("interrupted; no partial report was written", EXIT_INTERRUPTED)
+            code = _fail(_interrupted(started), EXIT_INTERRUPTED)
         except SwinprofError as exc:
             code = _fail(f"error: {exc}")
         except (MemoryError, RuntimeError) as exc:
@@ -115,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary(noise):
             _render.err_console.print(f"  {line}", style="dim", highlight=False)
     return code
+
+
+def _interrupted(started: float | None) -> str:
+    """The Ctrl-C line. An interrupted compile can leave a cut binary in torch inductor's cache that breaks every
+    later identical compile: remove what this command's builds left, and say so."""
+    from swinprof.optimize.inductor_cache import repair_after_interrupt
+
+    try:
+        repair = repair_after_interrupt(started) if started is not None else None
+    except (OSError, KeyboardInterrupt):  # a second Ctrl-C or an unreadable cache: just leave
+        repair = None
+    return "interrupted; no partial report was written" + (f"; {repair.message()}" if repair else "")
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:

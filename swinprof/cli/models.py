@@ -22,8 +22,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+# What the command answers (README: "the variants, params, GMACs, paper top-1"): kept on screen at any width; the
+# architecture columns fold first, the names of checkpoints last.
+HEADLINE = ("name", "params (M)", "GMACs", "top-1")
+SECONDARY = ("version", "res", "window", "pretrain", "embed", "depths", "heads")
+
+
+def models_report() -> Report:
+    table = variant_table()
+    report = Report("swinprof models")
+    report.add("variants", f"{len(table)} registered Swin variants", table,
+               ["params (M): parameters, millions (non-persistent buffers excluded); GMACs: multiply-adds of one "
+                "image at its resolution, aten-level count (the papers' 'FLOPs'); top-1: the paper's ImageNet-1K "
+                "figure, not measured here (blank: trained by swinprof, see train-digits)"],
+               essential=HEADLINE, secondary=SECONDARY)  # fmt: skip
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
-    report = Report("Swin variants")
-    report.add("variants", "Swin variants (params and GMACs: one image, aten-level count)", variant_table())
-    emit(report, args.format, args.output, "models")
+    emit(models_report(), args.format, args.output, "models")
     return 0

@@ -42,15 +42,26 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from swinprof.files import check_new_output_dir
     from swinprof.measure.environment import environment
     from swinprof.studies.train import TrainSettings
     from swinprof.studies.trained import checkpoint_bytes, make_trained_case, trained_report
 
+    check_new_output_dir(args.output, "a data set written over another would mix their splits (test images "
+                         "trained on)")  # fmt: skip
     overrides = v.model_overrides(args.variant, None, args.model_config)
     settings = TrainSettings(epochs=args.epochs, seed=args.seed)
-    case = make_trained_case(args.output, args.variant, settings, args.plant_outliers,
-                             say=lambda m: err_console.print(f"[dim]… {m}[/dim]"), **overrides)  # fmt: skip
-    report = trained_report(case, environment("cpu"))
-    weights = {f"{args.variant}.safetensors": checkpoint_bytes(case.training.model)}
-    emit(report, args.format, args.output, f"train_{args.variant}", extra=weights)
+    # The data set is built aside and published with the checkpoint and the report as one unit: an interrupt or
+    # an error leaves DIR as it was, never a data set without its model.
+    with tempfile.TemporaryDirectory(prefix="swinprof-digits-") as build:
+        case = make_trained_case(args.output, args.variant, settings, args.plant_outliers,
+                                 say=lambda m: err_console.print(f"[dim]… {m}[/dim]"), build_in=build,
+                                 **overrides)  # fmt: skip
+        report = trained_report(case, environment("cpu"))
+        data = {p.relative_to(build).as_posix(): p for p in sorted(Path(build).rglob("*")) if p.is_file()}
+        weights = {f"{args.variant}.safetensors": checkpoint_bytes(case.training.model)}
+        emit(report, args.format, args.output, f"train_{args.variant}", extra={**data, **weights})
     return 0

@@ -69,6 +69,14 @@ class SwinTransformer(nn.Module):
     def attn_impl(self) -> str:
         return next(self.blocks()).attn_impl
 
+    def no_weight_decay_keywords(self) -> tuple[str, ...]:
+        """Parameter-name fragments the reference training keeps out of weight decay (microsoft/Swin-Transformer's
+        `no_weight_decay_keywords`, beside its rule of no decay on 1-D parameters and biases): the position bias
+        tables (v1), and v2's continuous position-bias MLP and per-head attention temperature (`logit_scale`),
+        which decay would pull toward zero although neither is a feature weight."""
+        v2 = ("cpb_mlp", "logit_scale") if self.config.version == 2 else ()
+        return ("relative_position_bias_table", *v2)
+
     def blocks(self):
         """Every SwinBlock, stage by stage."""
         for stage in self.layers:

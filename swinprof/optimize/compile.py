@@ -34,6 +34,8 @@ class CompileStats:
     once by design: shapes are static). recompile_limit_hits: frames dynamo gave up recompiling
     (`torch._dynamo.config.recompile_limit`), which then run eagerly, uncompiled. prepacked_linears: Linears
     inductor's freezing pass turned into prepacked MKL/oneDNN linears (0 without freezing), over all graphs.
+    cache_repair: what was removed from inductor's cache before this model's compile (`optimize.inductor_cache`;
+    empty when nothing was, or another model of the process already checked).
     """
 
     graphs: int = 0
@@ -43,6 +45,7 @@ class CompileStats:
     recompile_limit_hits: int = 0
     break_reasons: dict[str, int] = field(default_factory=dict)
     prepacked_linears: int = 0
+    cache_repair: str = ""
 
     @property
     def summary(self) -> str:
@@ -62,12 +65,15 @@ class CompileStats:
             limit = torch._dynamo.config.recompile_limit
             out.append(f"hit torch._dynamo recompile_limit ({limit}) {self.recompile_limit_hits} times: those frames "
                        "run eagerly, uncompiled")  # fmt: skip
+        if self.cache_repair:
+            out.append(self.cache_repair)
         return out
 
     def as_dict(self) -> dict:
         return {"graphs": self.graphs, "breaks": self.breaks, "recompiles": self.recompiles,
                 "signatures": self.signatures, "recompile_limit_hits": self.recompile_limit_hits,
-                "break_reasons": dict(self.break_reasons), "prepacked_linears": self.prepacked_linears}  # fmt: skip
+                "break_reasons": dict(self.break_reasons), "prepacked_linears": self.prepacked_linears,
+                "cache_repair": self.cache_repair}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,11 @@ class CompiledModel:
         # that one call compiled (one for the whole model, more with breaks).
         self.codes: dict[tuple, list[str]] = {}
         options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
+        if backend == "inductor":  # before the process's first compile: cut binaries poison it (inductor_cache)
+            from swinprof.optimize.inductor_cache import repair_once
+
+            repair = repair_once()
+            self._stats.cache_repair = repair.message() if repair else ""
         self._compiled = torch.compile(module, backend=backend, fullgraph=fullgraph, dynamic=False, **options)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,7 +169,7 @@ class CompiledModel:
         """A copy of the counts so far."""
         s = self._stats
         return CompileStats(s.graphs, s.breaks, s.recompiles, s.signatures, s.recompile_limit_hits,
-                            dict(s.break_reasons), s.prepacked_linears)  # fmt: skip
+                            dict(s.break_reasons), s.prepacked_linears, s.cache_repair)  # fmt: skip
 
 
 def compile_model(

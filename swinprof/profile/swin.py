@@ -90,7 +90,7 @@ def profile_swin(
     )
     report.add("model_info", "Model info (MACs: multiply-adds; FLOPs = 2 x MACs; one image)", info.frame(), info_note,
                hidden=("tensor_peak_bytes",),
-               essential=("name", "resolution", "acc@1", "params", "GMACs (1 img)",
+               essential=("name", "resolution", "acc@1", "acc@5", "params", "GMACs (1 img)",
                           "fwd tensor peak (MiB, batch)"))  # fmt: skip
     label = attns[0] if len(attns) > 1 else ""
     profile_model(report, model, x, swin_stages(model), opts, counted, progress, label)

@@ -111,13 +111,18 @@ def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[
     Everything goes into a temporary staging folder first (beside `out_dir` when it is new, hidden inside it when
     it exists); only when all of it is on disk are the files moved into `out_dir` (created if missing). Any
     failure before that, an interrupt included, leaves `out_dir` and its parents as they were (folders made for
-    it are removed again), and an OSError is one DataPathError.
+    it are removed again), and an OSError is one DataPathError. A name may hold folders (`train/3/0042.png`):
+    its top folder is published whole, so it must not exist in `out_dir` yet (a data set never mixes with an
+    older one).
     """
     out = Path(out_dir)
     check_output_dir(out)
+    tops = list(dict.fromkeys(Path(name).parts[0] for name in files))
     for name in files:
-        if (out / name).is_dir():
-            raise DataPathError(f"cannot write {str(out / name)!r}: a folder of that name is in the way")
+        top, nested = Path(name).parts[0], len(Path(name).parts) > 1
+        if (out / top).is_dir() if not nested else (out / top).exists():
+            what = "a folder of that name is in the way" if not nested else "it exists already and would mix"
+            raise DataPathError(f"cannot write {str(out / name)!r}: {what}")
     # A new folder is staged beside it and renamed into place; an existing one is staged into from inside (a
     # hidden folder), so publishing never needs write access to the parent of a folder that exists already.
     existed = out.is_dir()
@@ -131,8 +136,8 @@ def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[
             if not out.exists():
                 staging.rename(out)
                 return [out / name for name in files]
-            for name in files:
-                os.replace(staging / name, out / name)
+            for top in tops:
+                os.replace(staging / top, out / top)
         return [out / name for name in files]
     except OSError as exc:
         raise DataPathError(f"could not write the report into {str(out)!r}: {exc.strerror or exc}") from exc
@@ -144,16 +149,23 @@ def publish(files: dict[str, bytes | Path], out_dir: str | os.PathLike) -> list[
 
 
 def _stage(files: dict[str, bytes | Path], staging: Path) -> None:
-    """Write every file into the staging folder, with the permissions a published file should have."""
+    """Write every file into the staging folder (its folders made), with the permissions a published file or
+    folder should have."""
     for name, content in files.items():
         target = staging / name
+        if target.parent != staging:
+            target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, Path):
             shutil.copyfile(content, target)
         else:
             target.write_bytes(content)
-    for f in staging.iterdir():
-        os.chmod(f, 0o666 & ~_umask())
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a published folder reads like any other
+    mask = _umask()
+    for folder, dirs, names in os.walk(staging):
+        for d in dirs:
+            os.chmod(os.path.join(folder, d), 0o777 & ~mask)
+        for n in names:
+            os.chmod(os.path.join(folder, n), 0o666 & ~mask)
+    os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700; a published folder reads like any other
 
 
 def _umask() -> int:

@@ -85,11 +85,12 @@ def digits_files(seed: int = 0, fractions=DEFAULT_FRACTIONS, splits=SPLITS) -> t
 
 
 def write_digits(root: str | Path, seed: int = 0, fractions=DEFAULT_FRACTIONS, splits=SPLITS) -> DigitsSplit:
-    """Write the ImageFolder under `root` (`train/`, `calib/`, `test/`, `classes.txt`, `split.json`) as one unit."""
-    from swinprof.files import atomic_write_many
+    """Write the ImageFolder under `root` (`train/`, `calib/`, `test/`, `classes.txt`, `split.json`) as one unit
+    (`report.writer.publish`: a split folder that exists already is refused, never mixed into)."""
+    from swinprof.report.writer import publish
 
     files, split = digits_files(seed, fractions, splits)
-    atomic_write_many({Path(root) / rel: data for rel, data in files.items()})
+    publish(files, root)
     return split
 
 

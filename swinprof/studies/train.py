@@ -2,7 +2,8 @@
 
 What it does, and why each piece is there:
 - AdamW (decoupled weight decay, the Swin paper's optimizer) with a per-step schedule: linear warmup, then
-  cosine decay to zero. Label smoothing 0.1 (as in the Swin recipe).
+  cosine decay to zero. Label smoothing 0.1 (as in the Swin recipe). Decay as the reference training applies
+  it (`decay_groups`): none on 1-D parameters, biases, or what the model names (`no_weight_decay_keywords`).
 - Light augmentation that fits handwritten digits: a small random affine per image (rotation within
   +-10 degrees, scale 0.9..1.1, translation within +-2 pixels of 32), no flips (a flipped 2 is not a 2).
 - Seeded: one `torch.Generator` draws the initial weights' seed, the shuffles and the augmentation; stochastic
@@ -101,14 +102,25 @@ def train(
         torch.set_num_threads(threads)
 
 
+def decays(name: str, param: torch.Tensor, skip_keywords: tuple[str, ...]) -> bool:
+    """Whether weight decay applies to a parameter, by microsoft/Swin-Transformer's rule: not on 1-D parameters
+    (norms), biases, or names holding one of the model's `skip_keywords`."""
+    return param.ndim > 1 and not name.endswith(".bias") and not any(k in name for k in skip_keywords)
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: `[decayed, not decayed]` (see `decays`; the model's `no_weight_decay_keywords`)."""
+    skip = tuple(model.no_weight_decay_keywords()) if hasattr(model, "no_weight_decay_keywords") else ()
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if decays(n, p, skip)], "weight_decay": weight_decay},
+            {"params": [p for n, p in named if not decays(n, p, skip)], "weight_decay": 0.0}]  # fmt: skip
+
+
 def _train(build, x, y, s: TrainSettings, on_epoch) -> Training:
     torch.manual_seed(s.seed)  # initial weights and stochastic depth
     g = torch.Generator().manual_seed(s.seed + 1)  # shuffles and augmentation
     model = build().train()
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "relative_position" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "relative_position" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay}, {"params": rest, "weight_decay": 0}],
-                            lr=s.lr)  # fmt: skip
+    opt = torch.optim.AdamW(decay_groups(model, s.weight_decay), lr=s.lr)
     steps_per_epoch = math.ceil(len(x) / s.batch_size)
     total, warmup = s.epochs * steps_per_epoch, max(1, round(s.warmup_epochs * steps_per_epoch))
     losses, step, start = [], 0, time.perf_counter()

@@ -2,8 +2,9 @@
 
 `make_trained_case` returns everything as data (`TrainedCase`): the model, the data set's split, fp32 test top-1
 and top-5 with their Wilson intervals, the LayerNorm outlier ratios on the test images, and a Report. The CLI
-(`swinprof train-digits`) publishes the report with the checkpoint (`<variant>.safetensors`, loadable with
-`--weights`) as one unit.
+(`swinprof train-digits`) builds the data set in a temporary folder (`build_in`) and publishes it with the report
+and the checkpoint (`<variant>.safetensors`, loadable with `--weights`) as one unit, so an interrupted or failed
+run leaves no data set without its model.
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def make_trained_case(
     settings: TrainSettings | None = None,
     plant_factor: float | None = None,
     say: Callable[[str], None] | None = None,
+    build_in: str | Path | None = None,
     **overrides,
 ) -> TrainedCase:
-    """Write the data under `root` (split seeded by `settings.seed`), train `variant` (with config `overrides`),
-    evaluate on the test split; `plant_factor` then plants outlier channels (same fp32 function)."""
+    """Write the data (split seeded by `settings.seed`), train `variant` (with config `overrides`), evaluate on the
+    test split; `plant_factor` then plants outlier channels (same fp32 function). The data is written into
+    `build_in` when given (a folder the caller publishes as `root` afterwards; the case names `root`), else
+    into `root`."""
     from swinprof.evaluate.imagefolder import scan_images
     from swinprof.models import create_model, get_variant
     from swinprof.models.preprocess import build_transform
@@ -68,14 +72,15 @@ def make_trained_case(
     say = say or (lambda _m: None)
     settings = settings or TrainSettings()
     root = Path(root)
-    split = write_digits(root, settings.seed)
-    say(f"wrote {sum(split.counts().values())} images into {root} ({split.counts()})")
+    data = Path(build_in) if build_in is not None else root
+    split = write_digits(data, settings.seed)
+    say(f"wrote {sum(split.counts().values())} images ({split.counts()})" + ("" if build_in else f" into {root}"))
     transform = build_transform(get_variant(variant))
-    x, y = load_tensors(scan_images(root / "train", root / CLASS_MAP), transform)
+    x, y = load_tensors(scan_images(data / "train", data / CLASS_MAP), transform)
     training = train(lambda: create_model(variant, **overrides), x, y, settings,
                      on_epoch=lambda e, loss: say(f"epoch {e}/{settings.epochs}: train loss {loss:.3f}"))  # fmt: skip
     planted = plant_outlier_channels(training.model, plant_factor) if plant_factor else []
-    xt, yt = test_set(root, variant)
+    xt, yt = test_set(data, variant)
     top = predictions(training.model, xt)
     top1 = Rate(int((top[:, 0] == yt).sum()), len(yt))
     top5 = Rate(int((top == yt[:, None]).any(1).sum()), len(yt))

@@ -112,6 +112,15 @@ def _check_int(where: str, key: str, value, minimum: int) -> int:
     return value
 
 
+def _check_seed(where: str, value) -> int:
+    from swinprof.measure.seed import check_seed
+
+    try:
+        return check_seed(value)
+    except SwinprofError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
+
+
 def _validate_case(case: Case, where: str) -> None:
     """Check names against the registries now, so a typo fails before minutes of benchmarking."""
     from swinprof.models.attention import get_attention
@@ -206,7 +215,7 @@ def parse_suite(data: dict, path: str | None = None) -> Suite:
         threads=_check_int(where, "threads", head.get("threads", 0), 0),
         warmup=_check_int(where, "warmup", head.get("warmup", 5), 0),
         samples=_check_int(where, "samples", head.get("samples", 30), 2),
-        seed=_check_int(where, "seed", head.get("seed", 0), 0),
+        seed=_check_seed(where, head.get("seed", 0)),
         metric=metric,
         processes=_check_int(where, "processes", head.get("processes", 1), 1),
         path=path,

@@ -37,6 +37,15 @@ def test_every_command_group_has_a_description_with_an_example():
     assert [p.prog for p in groups if "Example" not in (p.description or "")] == []
 
 
+def test_every_action_list_has_a_help_line():
+    """`swinprof history --help` listed `ACTION` with nothing beside it: the group's own argument explains itself."""
+    subs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    groups = subs.choices.values()
+    lists = [(p.prog, a) for p in groups for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    assert lists, "no command with actions left to check"
+    assert [prog for prog, action in lists if not action.help] == []
+
+
 def test_one_way_to_name_the_model_per_command():
     for leaf in _subcommands(build_parser()):
         dests = [a.dest for a in leaf._actions]

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from swinprof.report.document import Report
 from swinprof.report.render import format_column
-from swinprof.report.terminal import MORE_COLUMNS_HINT, fitted_table, report_renderables
+from swinprof.report.terminal import MORE_COLUMNS_HINT, fitted_table, report_renderables, table_renderables
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAME = pd.DataFrame(
@@ -113,6 +113,44 @@ def test_wide_goes_vertical_when_one_column_cannot_fit():
     lines = render(32, WIDE_FRAME, wide=True)  # the label and the status column need 35
     assert_fits(lines, 32)
     assert "  speedup vs reference: 0.223" in lines
+
+
+# A real TensorRT 8 fused-layer name (180 characters, brackets included) beside the per-layer numbers.
+FUSED = ("{ForeignNode[/layers.0/blocks.0/attn/qkv/MatMul_output_0_QuantizeLinear.../layers.0/blocks.1/attn/Softmax"
+         " + /layers.0/blocks.1/attn/MatMul_1 + /layers.0/blocks.1/attn/Transpose_2]}")[:180]  # fmt: skip
+
+
+def _trtexec_layers():
+    from swinprof.track.trtexec import TrtexecRun, trtexec_report
+
+    layers = [{"name": FUSED, "timeMs": 31.5, "averageMs": 0.63, "medianMs": 0.62, "percentage": 52.5},
+              {"name": "/layers.0/blocks.0/mlp/fc1/MatMul", "timeMs": 21.0, "averageMs": 0.42, "medianMs": 0.41,
+               "percentage": 35.0}]  # fmt: skip
+    run = TrtexecRun([{"computeMs": 2.4, "latencyMs": 2.5}] * 10, 50, layers, {})
+    return trtexec_report(run, "swin_t-int8-b1").table("layers")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_long_name_wraps_and_never_pushes_the_numbers_out(width):
+    """import-trtexec kept only the layer-name column (and a name with `[...]` was read as rich markup)."""
+    table = _trtexec_layers()
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    for item in table_renderables(console, table):
+        console.print(item)
+    lines = out.getvalue().splitlines()
+    assert_fits(lines, width)
+    (shown,) = header_cells(lines)
+    assert {"total ms (50 runs)", "average ms", "% of profiled time"} <= set(shown)
+    names = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
+    assert "".join(names.split()).startswith("".join(FUSED.split()))  # the whole name, wrapped, as text
+    assert all(cell in "\n".join(lines) for cell in ("31.50", "0.630", "52.50"))
+
+
+def test_cells_titles_and_headers_are_text_not_markup():
+    frame = pd.DataFrame({"[quantize] method": ["[bold]int8[/bold]", "{Node[/a/b]}"], "ms": [1.5, 2.0]})
+    text = "\n".join(render(80, frame))
+    assert all(s in text for s in ("[quantize] method", "[bold]int8[/bold]", "{Node[/a/b]}"))
 
 
 def test_numbers_in_a_column_share_one_format():
@@ -213,3 +251,25 @@ def test_cli_output_at_80_columns(argv, tmp_path):
     assert_fits(proc.stdout.splitlines(), 80)
     noise = ("Failed to load", "register_constant", "UserWarning", "onnxscript", "torch.onnx", "W1")
     assert not [line for line in proc.stderr.splitlines() if any(n in line for n in noise)], proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pseudo-terminal test")
+@pytest.mark.parametrize("how", ["pty", "pipe"])
+def test_a_tour_command_keeps_its_promised_columns_at_80_on_a_terminal_and_a_pipe(how):
+    """What a user sees from `swinprof models` at 80 columns: a terminal 80 wide (COLUMNS unset) or a pipe with
+    COLUMNS=80 (tests/cli/test_tour_at_80.py holds every tour command's report to the same promise)."""
+    from tests.cli.test_tour_at_80 import PROMISES
+
+    code = "import sys; from swinprof.cli.main import main; sys.exit(main(['models']))"
+    if how == "pty":
+        text = _in_pty(code, 80)
+    else:
+        env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=120)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        text = proc.stdout
+    lines = text.splitlines()
+    assert_fits(lines, 80)
+    (shown,) = header_cells(lines)
+    assert set(PROMISES["models"]["variants"]) <= set(shown)

@@ -169,3 +169,20 @@ def test_a_new_folder_is_staged_beside_it_and_renamed(tmp_path, monkeypatch):
     seen = _record_staging(monkeypatch)
     publish({"a.md": b"1"}, out)
     assert seen == [tmp_path / "new"] and os.listdir(tmp_path / "new") == ["rep"] and os.listdir(out) == ["a.md"]
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["new", "empty"])
+def test_a_folder_of_files_is_published_whole_and_never_mixed(tmp_path, exists):
+    """Nested names (a data set) land with their folders; a second data set into the same folder is refused
+    before anything moves, so the first keeps exactly its files."""
+    out = tmp_path / "d"
+    if exists:
+        out.mkdir()
+    first = {"train/3/0001.png": b"a", "test/3/0002.png": b"b", "classes.txt": b"3\n"}
+    written = publish(first, out)
+    assert written == [out / n for n in first] and sorted(os.listdir(out)) == ["classes.txt", "test", "train"]
+    assert (out / "train" / "3" / "0001.png").read_bytes() == b"a"
+    with pytest.raises(DataPathError, match="exists already and would mix"):
+        publish({"train/3/0003.png": b"c", "classes.txt": b"other\n"}, out)
+    assert os.listdir(out / "train" / "3") == ["0001.png"] and (out / "classes.txt").read_bytes() == b"3\n"
+    assert sorted(os.listdir(tmp_path)) == ["d"] and sorted(os.listdir(out)) == ["classes.txt", "test", "train"]

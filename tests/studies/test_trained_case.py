@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import torch
 
 from swinprof.evaluate.significance import Rate
@@ -72,3 +75,51 @@ def test_train_digits_refuses_bad_options_before_any_work(tmp_path, capsys):
     assert main(["train-digits", "-o", str(tmp_path / "d"), "--plant-outliers", "1"]) == 2
     assert "--plant-outliers" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def _interrupt_training(monkeypatch, tmp_path) -> list[str]:
+    """Ctrl-C as training starts (the data set is written by then), with Python's temp folder under tmp_path;
+    returns the folders the data set was built in."""
+    import tempfile
+
+    import swinprof.studies.trained as trained
+
+    pytest.importorskip("sklearn", reason="the digits data set needs pip install 'swinprof[trained]'")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    built: list[str] = []
+
+    def interrupted(build, x, y, settings, on_epoch=None):
+        built.append(str(len(x)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trained, "train", interrupted)
+    return built
+
+
+def test_ctrl_c_during_train_digits_leaves_no_data_set(tmp_path, monkeypatch, capsys):
+    """The data set, class list and split used to be written straight into -o and stay there without a model."""
+    from swinprof.cli.main import main
+
+    built = _interrupt_training(monkeypatch, tmp_path)
+    assert main(["train-digits", "-o", str(tmp_path / "d")]) == 130
+    assert built == ["1078"]  # the whole train split was written and read before the interrupt
+    assert sorted(os.listdir(tmp_path)) == ["tmp"] and os.listdir(tmp_path / "tmp") == []
+    (tmp_path / "empty").mkdir()
+    assert main(["train-digits", "-o", str(tmp_path / "empty")]) == 130
+    assert os.listdir(tmp_path / "empty") == [] and os.listdir(tmp_path / "tmp") == []
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_train_digits_refuses_a_folder_that_holds_files(tmp_path, monkeypatch, capsys):
+    """A second seed into the same folder used to add its split to the first (test images trained on)."""
+    from swinprof.cli.main import main
+
+    built = _interrupt_training(monkeypatch, tmp_path)
+    old = tmp_path / "d" / "train" / "3"
+    old.mkdir(parents=True)
+    (old / "0042.png").write_bytes(b"an earlier split")
+    assert main(["train-digits", "-o", str(tmp_path / "d"), "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "not empty (train)" in err and "new or empty folder" in err and len(err.strip().splitlines()) == 1
+    assert built == [] and os.listdir(tmp_path / "d") == ["train"] and os.listdir(old) == ["0042.png"]

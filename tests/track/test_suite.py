@@ -64,6 +64,7 @@ def test_identity_depends_on_cases_not_on_sample_count(tmp_path):
         (HEAD + CASE + "wings = 2\n", "unknown model config"),
         (HEAD + '[[cases]]\nmodel = "swin_t"\nres = 64\n[[cases]]\nmodel = "swin_t"\nres = 64\n', "duplicate"),
         (HEAD + 'metric = "joules"\n' + CASE, "metric"),
+        (HEAD + "seed = 18446744073709551615\n" + CASE, "seed must be an integer from 0 to 2^63-1"),
         ("[suite\n", "not valid TOML"),
     ],
 )
