@@ -119,6 +119,21 @@ class Ranks:
 
 
 SINGLE = Ranks()
+MAX_WORKERS = 8  # data-loader processes per rank, at most
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(processes_on_node: int = 1) -> int:
+    """Data-loader processes per rank when `--workers` is not given: this node's cores shared by its ranks, at
+    least one (decoding then overlaps the forward), at most MAX_WORKERS."""
+    return max(1, min(MAX_WORKERS, available_cores() // max(1, processes_on_node)))
 
 
 def launched() -> bool:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.errors import InvalidOptionError
-from swinprof.report.document import Report
+from swinprof.optimize.qdq_terms import MAX_CALIBRATION_IMAGES
+
+if TYPE_CHECKING:
+    from swinprof.report.document import Report
 
 TRT_FORMATS = ("onnx-int8", "onnx-fp16")
 DEFAULT_SKIP_HELP = "patch_embed, head, *.relative_position_bias_table, *.cpb_mlp"
@@ -18,8 +20,6 @@ LAYERNORM_OPSET = 17  # LayerNormalization exists from opset 17; older exports d
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
-    from swinprof.optimize.qdq_onnx import MAX_CALIBRATION_IMAGES
-
     g = p.add_argument_group("onnx-int8 (explicit Q/DQ for TensorRT)")
     g.add_argument("--data", type=v.existing_dir, help="calibrate on these images (default: seeded random inputs)")
     g.add_argument("--calibration-count", type=v.int_at_least(1, MAX_CALIBRATION_IMAGES), default=32,
@@ -84,6 +84,8 @@ def skip_globs(args: argparse.Namespace) -> tuple[str, ...]:
 
 def build(args: argparse.Namespace, model, fp32: Path, dst: Path) -> Report:
     """Write the artifact at `dst` from the fp32 export `fp32`; return its report."""
+    import pandas as pd
+
     from swinprof.optimize.fp16_onnx import export_fp16
     from swinprof.optimize.qdq_check import check_onnx, placement_report
     from swinprof.optimize.qdq_onnx import quantize_qdq

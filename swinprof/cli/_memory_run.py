@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-
-import torch
+from typing import TYPE_CHECKING
 
 from swinprof.cli._render import emit, err_console
-from swinprof.optimize.memory_options import MemoryConfig, ModelSpec
-from swinprof.studies.memory import budget_report, report_stem, steps_report, zero_report
+
+if TYPE_CHECKING:
+    import torch
+
+    from swinprof.optimize.memory_options import MemoryConfig, ModelSpec
 
 
 def run_steps(args: argparse.Namespace, spec: ModelSpec, device: torch.device, configs: list[MemoryConfig]) -> int:
     """One row per configuration, both meters (process peaks in fresh processes), interleaved step times."""
+    from swinprof.studies.memory import report_stem, steps_report
+
     with err_console.status(f"{spec.name} {spec.img_size}x{spec.img_size} batch {args.batch}, {args.mode}") as bar:
         report = steps_report(
             spec, configs, args.batch, device, args.mode, args.iters, args.warmup, args.window,
@@ -26,6 +30,7 @@ def run_steps(args: argparse.Namespace, spec: ModelSpec, device: torch.device, c
 def run_budget(args: argparse.Namespace, spec: ModelSpec, device: torch.device, config: MemoryConfig) -> int:
     """The largest batch whose training-step tensor peak fits `--budget`."""
     from swinprof.optimize.memory_budget import largest_batch, parse_bytes
+    from swinprof.studies.memory import budget_report, report_stem
 
     budget = parse_bytes(args.budget)
     with err_console.status(f"{spec.name} {spec.img_size}x{spec.img_size}: searching the batch for {args.budget}"):
@@ -40,6 +45,7 @@ def run_zero(args: argparse.Namespace, spec: ModelSpec, device: torch.device, co
     import torch.distributed as dist
 
     from swinprof.optimize.zero import init_distributed, zero_rows
+    from swinprof.studies.memory import report_stem, zero_report
 
     rank, _, device = init_distributed(device)
     try:

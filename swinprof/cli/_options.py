@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Callable
 
 from swinprof.cli import _validate as v
-from swinprof.cli._render import FORMATS
+
+FORMATS = ("table", "markdown", "csv", "json", "html")  # what --format prints (cli._render renders each)
 
 OUTPUT_HELP = "write {what} (nothing is written without it)"
 REQUIRED_OUTPUT_HELP = "write {what} (required: writing it is the command's job)"

@@ -6,18 +6,17 @@ import argparse
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console, image_progress
-from swinprof.evaluate.pipeline import MAX_WORKERS, default_workers
 from swinprof.files import check_output_dir
-from swinprof.measure.environment import environment
-from swinprof.optimize.recipe import Recipe
-from swinprof.ranks import join, leave
-from swinprof.studies.recipe_evaluation import open_journal, plan_fingerprint
-from swinprof.studies.recipe_record import run_files, run_report
-from swinprof.studies.recipe_run import RunOptions, plan_run, run_plan
+from swinprof.ranks import MAX_WORKERS, default_workers, join, leave
+
+if TYPE_CHECKING:
+    from swinprof.optimize.recipe import Recipe
+    from swinprof.studies.recipe_run import RunOptions
 
 
 def add_common(p: argparse.ArgumentParser, model_flag: bool = True) -> None:
@@ -78,6 +77,8 @@ def _check_memory(resolved: tuple[Recipe, ...], overrides: dict) -> None:
 
 
 def options(args: argparse.Namespace) -> RunOptions:
+    from swinprof.studies.recipe_run import RunOptions
+
     return RunOptions(
         model=args.model, img_size=args.img_size, weights=args.weights, data=args.data, class_map=args.class_map,
         limit=args.limit, calibration_data=args.calibration_data, device=args.device, batch_sizes=args.batch_sizes,
@@ -91,6 +92,11 @@ def execute(recipes: list[Recipe], args: argparse.Namespace) -> int:
     """Resolve and check (before any work: recipes, folders, output), join the torchrun process group when
     launched by one and agree on the plan, run, then print the report and publish it with the record, the
     resolved recipes and the artifacts as one unit (rank 0). Exit code."""
+    from swinprof.measure.environment import environment
+    from swinprof.studies.recipe_evaluation import open_journal, plan_fingerprint
+    from swinprof.studies.recipe_record import run_files, run_report
+    from swinprof.studies.recipe_run import plan_run, run_plan
+
     plan = plan_run(recipes, options(args))
     resolved = plan.recipes
     output = Path(args.output) if args.output else None  # commands write only where asked (-o)

@@ -1,4 +1,8 @@
-"""Terminal output shared by the subcommands: the only place that prints reports and tables."""
+"""Terminal output shared by the subcommands: the only place that prints reports and tables.
+
+Imported by every subcommand module while the parser is built, so it imports nothing heavy itself (pandas and the
+report renderers load when something is printed): `swinprof --help` and a refused option answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,18 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 
-from swinprof.report.document import Report
-from swinprof.report.render import to_csv, to_json, to_markdown
-from swinprof.report.terminal import fitted_table, report_renderables
-from swinprof.report.writer import render, write_report
+from swinprof.cli._options import FORMATS
 
-FORMATS = ("table", "markdown", "csv", "json", "html")
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from swinprof.report.document import Report
+
+__all__ = ["FORMATS", "console", "emit", "err_console", "image_progress", "print_frame", "show_report"]
 
 PIPE_WIDTH = 120  # output width when stdout is not a terminal and COLUMNS is not set (CI logs, files)
 WIDE = {"on": False}  # --wide: show every column even past the terminal's width
@@ -37,6 +43,9 @@ err_console = Console(stderr=True)
 
 def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") -> None:
     """Print `df` as a rich table, markdown, csv or json on stdout."""
+    from swinprof.report.render import to_csv, to_json, to_markdown
+    from swinprof.report.terminal import fitted_table
+
     if fmt == "table":
         for item in fitted_table(console, df, title or "", wide=WIDE["on"]):
             console.print(item, highlight=False)
@@ -52,6 +61,9 @@ def print_frame(df: pd.DataFrame, title: str | None = None, fmt: str = "table") 
 
 def show_report(report: Report, fmt: str = "table") -> None:
     """Print the whole report on stdout in `fmt` (table: rich tables, notes dimmed, warnings last)."""
+    from swinprof.report.terminal import report_renderables
+    from swinprof.report.writer import render
+
     if fmt == "table":
         for item in report_renderables(console, report, WIDE["on"]):
             console.print(item, highlight=False)
@@ -69,6 +81,8 @@ def emit(
 ) -> list[Path]:
     """With `output`, write the report's files (and `extra` artifacts) there as one unit; then print `report` in
     `fmt`. Files first: a write that fails (full disk) prints nothing but its one error line."""
+    from swinprof.report.writer import write_report
+
     written = write_report(report, output, stem, extra=extra) if output is not None else []
     show_report(report, fmt)
     if written and not quiet:

@@ -179,6 +179,14 @@ def name_list(choices: Callable[[], Iterable[str]], what: str) -> TypeFn:
     return check
 
 
+def quantization_method(text: str) -> str:
+    """A registered quantization method other than `none` (the registry is read when the option is parsed, so
+    building the parser imports no runtime)."""
+    from swinprof.optimize.methods import methods
+
+    return name_list(lambda: [m for m in methods() if m != "none"], "quantization method")(text)[0]
+
+
 def batch_sizes(text: str) -> tuple[int, ...]:
     """One or more comma-separated batch sizes of at least 1 (`1,8`), duplicates dropped, order kept."""
     rule = f"batch sizes must be comma-separated integers of at least 1, e.g. 1,8; got {text!r}"

@@ -7,8 +7,6 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
-from swinprof.models import get_variant
-from swinprof.studies.attention import attention_report, compare_attention
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -45,6 +43,9 @@ def _stem(args: argparse.Namespace, res: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.models import get_variant
+    from swinprof.studies.attention import attention_report, compare_attention
+
     res = args.res or get_variant(args.variant).config.img_size
     overrides = v.model_overrides(args.variant, res, args.model_config)
     for batch in args.batch:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-
-import pandas as pd
-from rich.progress import Progress
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import err_console, show_report
 from swinprof.errors import SwinprofError
-from swinprof.report.document import Report
-from swinprof.track.bench_rounds import run_suite
-from swinprof.track.results import save_results
-from swinprof.track.suite import load_suite
+
+if TYPE_CHECKING:
+    from swinprof.report.document import Report
 
 # A planted slowdown busy-waits (FACTOR - 1) x each case's time: 10x already makes any regression obvious, while a
 # huge finite factor (1e308) would busy-wait for ever.
@@ -88,6 +85,12 @@ def _labeled_images(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from swinprof.track.bench_rounds import run_suite
+    from swinprof.track.results import save_results
+    from swinprof.track.suite import load_suite
+
     suite = load_suite(args.suite)
     samples = args.samples or suite.samples
     if (args.processes or suite.processes) > samples:
@@ -127,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(results, accuracy: dict[str, dict], name: str, output: str) -> Report:
     """Per case: wall and CPU medians and spread, and top-1 where --data measured it; the calibration beside."""
+    import pandas as pd
+
+    from swinprof.report.document import Report
+
     rows = [
         {
             "case": c.id,
@@ -173,4 +180,6 @@ def _check_memory(suite) -> None:
 
 
 def _quantile(samples: list[float], q: float) -> float:
+    import pandas as pd
+
     return float(pd.Series(samples).quantile(q))

@@ -9,14 +9,12 @@ from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
 from swinprof.errors import InvalidOptionError
+from swinprof.optimize.qdq_terms import DEFAULT_THRESHOLD_DB, MAX_CALIBRATION_IMAGES
 
 DEFAULT_COUNT = 32
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from swinprof.optimize.qdq_localize import DEFAULT_THRESHOLD_DB
-    from swinprof.optimize.qdq_onnx import MAX_CALIBRATION_IMAGES
-
     p = sub.add_parser(
         "check-onnx",
         help="check an ONNX file against TensorRT's Q/DQ rules; with --against, find where int8 error is born",

@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _export_trt
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
-from swinprof.report.document import Report
+
+if TYPE_CHECKING:
+    from swinprof.report.document import Report
 
 FORMATS = ["table", "markdown", "csv", "json", "html"]
 
@@ -47,6 +48,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def export_report(args: argparse.Namespace, model, path: Path, parity: dict[int, float] | None) -> Report:
     """What was exported, and how closely ONNX Runtime follows PyTorch on it."""
+    import pandas as pd
+
+    from swinprof.report.document import Report
+
     img = model.config.img_size
     report = Report(f"swinprof export onnx: {args.variant} at {img}x{img}")
     report.settings.update({

@@ -9,11 +9,7 @@ from swinprof.cli import _validate as v
 from swinprof.cli._render import console, emit
 from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
-from swinprof.report.document import Report
 from swinprof.track.history import DEFAULT_STORE, add_results, load_history, suites_in
-from swinprof.track.plot import plot_history
-from swinprof.track.report import history_frame, steps_frame
-from swinprof.track.results import load_results
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -45,6 +41,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.report.document import Report
+    from swinprof.track.plot import plot_history
+    from swinprof.track.report import history_frame, steps_frame
+    from swinprof.track.results import load_results
+
     if args.history_command == "add":
         count = add_results(args.store, load_results(args.results), source=args.results)
         console.print(f"added {args.results} to {args.store} ({count} runs)")

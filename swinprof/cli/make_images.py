@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.errors import InvalidOptionError
 from swinprof.evaluate.synthetic import LABEL_FORMATS, LAYOUTS, MAX_COUNT, NUM_CLASSES, write_image_set
-from swinprof.evaluate.synthetic_report import image_set_report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -44,6 +41,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from swinprof.evaluate.synthetic_report import image_set_report
+
     if args.labels_format is not None and args.layout != "flat":
         raise InvalidOptionError("--labels-format goes with --layout flat: synset folders name the classes")
     labels_format = (args.labels_format or "csv") if args.layout == "flat" else None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.errors import MemoryOptionError
-from swinprof.measure.device import resolve_device
-from swinprof.models.config import get_variant
-from swinprof.optimize.memory_options import MODES, MemoryConfig, ModelSpec
+from swinprof.optimize.memory_terms import MODES
+
+if TYPE_CHECKING:
+    from swinprof.optimize.memory_options import MemoryConfig
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -107,6 +109,8 @@ def _check_range(stages: tuple[int, ...], num_stages: int, what: str) -> None:
 
 def build_configs(args, num_stages: int) -> tuple[list[MemoryConfig], MemoryConfig]:
     """Rows to compare and the combined configuration the user asked for."""
+    from swinprof.optimize.memory_options import MemoryConfig
+
     ckpt = parse_checkpoint(args.checkpoint, num_stages) if args.checkpoint else None
     seq = parse_seq_attn(args.seq_attn, num_stages) if args.seq_attn else None
     if ckpt is None and seq is None:
@@ -138,6 +142,9 @@ def _validate(args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from swinprof.cli import _memory_run
+    from swinprof.measure.device import resolve_device
+    from swinprof.models.config import get_variant
+    from swinprof.optimize.memory_options import ModelSpec
 
     _validate(args)
     variant = get_variant(args.model)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from swinprof.cli import _options as o
 from swinprof.cli._render import emit
-from swinprof.models.table import variant_table
-from swinprof.report.document import Report
+
+if TYPE_CHECKING:
+    from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -29,6 +31,9 @@ SECONDARY = ("version", "res", "window", "pretrain", "embed", "depths", "heads")
 
 
 def models_report() -> Report:
+    from swinprof.models.table import variant_table
+    from swinprof.report.document import Report
+
     table = variant_table()
     report = Report("swinprof models")
     report.add("variants", f"{len(table)} registered Swin variants", table,

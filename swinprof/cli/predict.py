@@ -7,12 +7,6 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
-from swinprof.evaluate.predict import predict_images
-from swinprof.measure.device import resolve_device
-from swinprof.measure.environment import environment
-from swinprof.models import create_model, get_variant
-from swinprof.models.preprocess import build_transform, check_image
-from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -37,6 +31,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.evaluate.predict import predict_images
+    from swinprof.measure.device import resolve_device
+    from swinprof.measure.environment import environment
+    from swinprof.models import create_model, get_variant
+    from swinprof.models.preprocess import build_transform, check_image
+    from swinprof.report.document import Report
+
     variant = get_variant(args.model)
     device = resolve_device(args.device)
     res = args.res or variant.config.img_size

@@ -7,15 +7,10 @@ import contextlib
 import os
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.errors import InvalidOptionError
-from swinprof.models.attention.registry import available_attention
-from swinprof.profile.collect import ProfileOptions
-from swinprof.profile.collect import Progress as ProgressHooks
 
 FORMATS = ["table", "markdown", "csv", "json", "html"]
 # Bounds that keep a typo from costing memory: a thread pool far past the cores (each thread has its own stack),
@@ -45,8 +40,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=v.int_at_least(1, MAX_THREADS), default=None,
                    help="torch intra-op threads (default: torch's)")  # fmt: skip
     p.add_argument("--attn", type=v.attention_names, default=["reference"],
-                   help="attention implementation, or several comma-separated to compare on one roofline "
-                   f"({', '.join(available_attention())})")  # fmt: skip
+                   help="attention implementation, or several comma-separated to compare on one roofline (default "
+                   "reference; an unknown name lists the registered ones)")  # fmt: skip
     p.add_argument(
         "--warmup", type=v.non_negative_int, default=1,
         help="untimed calls per stage after the input-caching pass (default 1)",
@@ -66,26 +61,30 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-class _RichProgress(ProgressHooks):
-    """Phase lines and a bar over the timed stage calls, on stderr (stdout stays clean for the tables)."""
-
-    def __init__(self, bar: Progress) -> None:
-        self.bar = bar
-        self.task = bar.add_task("starting", total=None)
-
-    def phase(self, description: str) -> None:
-        self.bar.update(self.task, description=description, total=None, completed=0)
-
-    def timing(self, total_calls: int):
-        self.bar.update(self.task, description="timing stages", total=total_calls, completed=0)
-        return lambda: self.bar.advance(self.task)
-
-
 def _progress(quiet: bool):
     # Not on a terminal (a log, a pipe), a transient bar is no use and leaves an empty line on stderr, which would
     # then open an error message.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from swinprof.profile.collect import Progress as ProgressHooks
+
     if quiet or not err_console.is_terminal:
         return contextlib.nullcontext(ProgressHooks())
+
+    class RichProgress(ProgressHooks):
+        """Phase lines and a bar over the timed stage calls, on stderr (stdout stays clean for the tables)."""
+
+        def __init__(self, bar: Progress) -> None:
+            self.bar = bar
+            self.task = bar.add_task("starting", total=None)
+
+        def phase(self, description: str) -> None:
+            self.bar.update(self.task, description=description, total=None, completed=0)
+
+        def timing(self, total_calls: int):
+            self.bar.update(self.task, description="timing stages", total=total_calls, completed=0)
+            return lambda: self.bar.advance(self.task)
+
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
@@ -94,7 +93,7 @@ def _progress(quiet: bool):
     @contextlib.contextmanager
     def running():
         with bar:
-            yield _RichProgress(bar)
+            yield RichProgress(bar)
 
     return running()
 
@@ -102,6 +101,7 @@ def _progress(quiet: bool):
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
+    from swinprof.profile.collect import ProfileOptions
     from swinprof.profile.swin import profile_swin
 
     if args.plot and (args.output is None or args.no_timing):

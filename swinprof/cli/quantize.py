@@ -7,8 +7,6 @@ import copy
 
 from swinprof.cli import _validate as v
 from swinprof.cli._recipe_run import add_common, execute
-from swinprof.optimize.methods import ANY_RUNTIME, get_method, methods
-from swinprof.optimize.recipe import parse_recipe
 
 COMPILE_MODES = ["none", "default", "max-autotune", "max-autotune-no-cudagraphs", "reduce-overhead"]
 
@@ -21,8 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Example: swinprof quantize swin_s --method int8-weight-only",
     )
     p.add_argument("variant", metavar="MODEL", type=v.variant, help="variant name, e.g. swin_s")
-    p.add_argument("--method", required=True, choices=[m for m in methods() if m != "none"],
-                   help="quantization method (see `swinprof recipes`)")  # fmt: skip
+    p.add_argument("--method", required=True, type=v.quantization_method,
+                   help="quantization method (`swinprof recipes` lists them)")  # fmt: skip
     p.add_argument("--compile", dest="compile_mode", choices=COMPILE_MODES, default="none", help="inductor mode")
     p.add_argument("--calib-count", type=v.positive_int, default=32,
                    help="calibration images/inputs for static methods")  # fmt: skip
@@ -32,6 +30,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def recipe_from_args(args: argparse.Namespace):
     """A recipe from the flags, starting from the tables the method suggests (its registered `suggested`)."""
+    from swinprof.optimize.methods import ANY_RUNTIME, get_method
+    from swinprof.optimize.recipe import parse_recipe
+
     spec = get_method(args.method).spec
     data = copy.deepcopy(spec.suggested)
     data["meta"] = {"name": args.method + ("" if args.compile_mode == "none" else f"+{args.compile_mode}")}

@@ -6,8 +6,6 @@ import argparse
 
 from swinprof.cli import _options as o
 from swinprof.cli._render import emit
-from swinprof.optimize.presets import method_table, recipe_dirs, recipe_table
-from swinprof.report.document import Report
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -26,6 +24,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.optimize.presets import method_table, recipe_dirs, recipe_table
+    from swinprof.report.document import Report
+
     where = ", ".join(str(d) for d in recipe_dirs())
     table, notes = recipe_table(), ["run one with `swinprof run NAME`"]
     if args.native:

@@ -7,7 +7,6 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
-from swinprof.studies.reference import compare_with_reference
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -32,6 +31,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     # Ours and transformers' model are held at once: two copies of the weights.
+    from swinprof.studies.reference import compare_with_reference
+
     v.check_memory(args.model, args.res, args.batch, copies=2, what="reference")
     result = compare_with_reference(args.model, args.res, args.batch, args.warmup, args.iters,
                                     attn_impls=tuple(args.attn))  # fmt: skip

@@ -10,12 +10,8 @@ from swinprof.cli import _validate as v
 from swinprof.cli._render import emit
 from swinprof.errors import SwinprofError
 from swinprof.files import atomic_write_many
-from swinprof.report.writer import report_markdown
 from swinprof.track.history import load_history
-from swinprof.track.plot import history_png
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
-from swinprof.track.report import regression_report
-from swinprof.track.results import load_results
 
 EXIT_REGRESSION = 1
 parse_threshold = v.parse_fraction_threshold  # `history show --threshold` reads the same rule
@@ -60,6 +56,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.report.writer import report_markdown
+    from swinprof.track.plot import history_png
+    from swinprof.track.report import regression_report
+    from swinprof.track.results import load_results
+
     threshold, sqnr_db, top1_points = args.threshold, args.accuracy_threshold, args.top1_threshold
     if args.plot and not args.history:
         raise SwinprofError("--plot needs --history STORE (the plot draws the stored history)")

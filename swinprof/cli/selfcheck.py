@@ -9,8 +9,6 @@ import time
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
-from swinprof.measure.device import resolve_device
-from swinprof.measure.environment import environment
 
 EPILOG = (
     "exit codes: 0 nothing failed (skipped paths are fine), 1 at least one path failed, 2 bad input "
@@ -65,6 +63,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swinprof.measure.device import resolve_device
+    from swinprof.measure.environment import environment
+
     if args.summary:
         from swinprof.selfcheck.summary import summary_report
 

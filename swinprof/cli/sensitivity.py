@@ -8,7 +8,7 @@ from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
 from swinprof.ranks import join, leave
-from swinprof.studies.sensitivity import GROUPS, METRICS, MODES
+from swinprof.studies.sensitivity_terms import GROUPS, METRICS, MODES
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

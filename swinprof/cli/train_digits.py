@@ -7,11 +7,10 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import emit, err_console
+from swinprof.studies.train_settings import TrainSettings
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from swinprof.studies.train import TrainSettings
-
     d = TrainSettings()
     p = sub.add_parser(
         "train-digits",
@@ -47,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
     from swinprof.files import check_new_output_dir
     from swinprof.measure.environment import environment
-    from swinprof.studies.train import TrainSettings
     from swinprof.studies.trained import checkpoint_bytes, make_trained_case, trained_report
 
     check_new_output_dir(args.output, "a data set written over another would mix their splits (test images "

@@ -15,7 +15,6 @@ one DataPathError naming it, raised in this process when its batch comes up.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,21 +25,6 @@ from swinprof.errors import DataPathError, SwinprofError
 from swinprof.evaluate.imagefolder import ImageSet
 
 PREFETCH = 2  # batches each worker keeps ready (DataLoader's prefetch_factor)
-MAX_WORKERS = 8
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its affinity mask, which containers and taskset narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def default_workers(processes_on_node: int = 1) -> int:
-    """Worker processes per rank when `--workers` is not given: this node's cores shared by its ranks, at least
-    one (decoding then overlaps the forward), at most MAX_WORKERS."""
-    return max(1, min(MAX_WORKERS, available_cores() // max(1, processes_on_node)))
 
 
 @dataclass

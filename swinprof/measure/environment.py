@@ -11,8 +11,10 @@ import functools
 import os
 import platform
 import subprocess
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 # Environment variables that change how memory is allocated (and so what a process peak means).
 ALLOCATOR_VARIABLES = (
@@ -121,6 +123,8 @@ def busy_warning(env: dict, load_before: float | None = None, unaffected: str = 
 
 def environment(device: torch.device | str = "cpu") -> dict:
     """What a measurement depends on: versions, hardware, threads, allocator, git state, time."""
+    import torch  # here, not at import: the CPU probes above are read where torch is not needed
+
     device = torch.device(device)
     sha, dirty = git_state(os.path.dirname(os.path.abspath(__file__)))
     load = load_average()

@@ -32,9 +32,9 @@ from swinprof.measure.memory import (
     storage_bytes,
 )
 from swinprof.models.swin import GRANULARITIES, SwinTransformer, create_model
+from swinprof.optimize.memory_terms import MODES
 
 MIB = 2**20
-MODES = ("train", "infer")
 
 
 @dataclass(frozen=True)

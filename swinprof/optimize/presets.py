@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from swinprof.errors import RecipeError
 from swinprof.optimize.methods import methods
 from swinprof.optimize.recipe import Recipe, load_recipe, parse_recipe
 from swinprof.tomlfile import read_toml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -89,12 +91,16 @@ def _describe(path: Path) -> dict:
 
 def recipe_table() -> pd.DataFrame:
     """Every preset recipe file with what it does (`swinprof recipes`)."""
+    import pandas as pd
+
     rows = [_describe(p) for p in preset_paths().values()]
     return pd.DataFrame(rows, columns=["name", "kind", "method", "runtime", "device", "compile", "description"])
 
 
 def method_table() -> pd.DataFrame:
     """Every registered quantization method with its runtime, devices, extra and needs (`swinprof recipes`)."""
+    import pandas as pd
+
     rows = []
     for name, m in methods().items():
         s = m.spec

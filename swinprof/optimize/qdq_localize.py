@@ -24,6 +24,7 @@ import torch
 from swinprof.errors import SwinprofError
 from swinprof.optimize.ort_tensors import TensorReader, static_batch, tensor_sources
 from swinprof.optimize.qdq_onnx import node_module
+from swinprof.optimize.qdq_terms import DEFAULT_THRESHOLD_DB
 from swinprof.optimize.trt_rules import read_onnx
 
 PASS_BACK = ("QuantizeLinear", "DequantizeLinear", "Cast", "Identity")
@@ -34,7 +35,6 @@ FLOAT_KINDS = ("f",)  # numpy dtype kinds compared (float16/32/64)
 # Identical tensors have infinite SQNR; a drop is computed from at most this (float16 rounding alone is ~70 dB, so
 # an op reading an exact input is charged what it lost below 100 dB, not below infinity).
 SQNR_CAP_DB = 100.0
-DEFAULT_THRESHOLD_DB = 20.0
 _BLOCK = re.compile(r"^(layers\.\d+\.(?:blocks\.\d+|downsample))")
 
 

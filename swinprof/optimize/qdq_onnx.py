@@ -44,9 +44,6 @@ from swinprof.optimize.selection import matches as _matches  # the recipes' glob
 
 GEMM_OPS = ("MatMul", "Gemm", "Conv")
 CALIBRATORS = ("max", "percentile")
-# The most calibration images a command reads (checked before any work): ModelOpt's and TensorRT's guidance is a
-# few hundred to a thousand; past this the ranges stop moving and the calibration only costs time.
-MAX_CALIBRATION_IMAGES = 10_000
 
 
 class QdqError(SwinprofError):

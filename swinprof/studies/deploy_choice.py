@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from swinprof.optimize.candidates import CandidateSet
 from swinprof.studies.faster_runtimes import GAP_MARGIN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MIN_SQNR_DB = 30.0  # swin_s int8 paths: 29.5-34.4 dB (random weights); bf16 autocast: about 43 dB
 DEFAULT_MAX_ACC_DROP = 1.0  # acc@1 points below fp32 on the same labeled images
@@ -112,6 +114,8 @@ def choose(rows: Sequence[Mapping], floor: Floor) -> list[Choice]:
 
 def choice_frame(choices: Sequence[Choice]) -> pd.DataFrame:
     """One row per batch size: the recipe to deploy, its latency and fidelity, its near ties, what the floor cut."""
+    import pandas as pd
+
     rows = [{"batch": c.batch, "deploy": c.recipe, "speedup vs fp32": c.speedup, "median ms": c.median_ms,
              "SQNR dB": c.sqnr_db if c.sqnr_db is not None and math.isfinite(c.sqnr_db) else None,
              "Δacc@1": c.d_acc1, f"within {GAP_MARGIN - 1:.0%}": ", ".join(c.close) or "-",

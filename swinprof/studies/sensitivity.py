@@ -30,11 +30,10 @@ from swinprof.errors import RecipeError
 from swinprof.evaluate.fidelity import compare_logits
 from swinprof.optimize.switch import Switchboard
 from swinprof.ranks import SINGLE, Ranks
+from swinprof.studies.sensitivity_terms import COLUMN, GROUPS, METRICS, MODES
 
-METRICS = ("sqnr", "top1-agreement", "accuracy")
-GROUPS = ("layer", "block", "stage", "type")
-MODES = ("only", "all-but")
-COLUMN = {"sqnr": "sqnr_db", "top1-agreement": "top1_agree", "accuracy": "acc1"}
+__all__ = ["COLUMN", "GROUPS", "METRICS", "MODES"]  # re-exported: the vocabulary lives in sensitivity_terms
+
 
 _BLOCK = re.compile(r"^(layers\.\d+\.(?:blocks\.\d+|downsample))\.")
 _STAGE = re.compile(r"^(layers\.\d+)\.")

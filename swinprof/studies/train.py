@@ -26,25 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from swinprof.evaluate.imagefolder import ImageSet, iter_batches
+from swinprof.studies.train_settings import TrainSettings
 
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Hyper-parameters; the defaults train `swin_digits` to ~98% test top-1 in a few minutes on 2 cores."""
-
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 5e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 2.0
-    label_smoothing: float = 0.1
-    max_rotate_deg: float = 10.0
-    max_scale: float = 0.1
-    max_shift_px: float = 2.0
-    seed: int = 0
-    # One intra-op thread: this network's kernels are too small for a second thread to pay for its sync, and on a
-    # shared, loaded machine spin-waiting OpenMP threads made a training step 15x slower (1.30 s vs 0.086 s).
-    threads: int = 1
+__all__ = ["TrainSettings", "Training"]  # TrainSettings lives in train_settings (read by the parser, no torch)
+DEFAULTS = TrainSettings()
 
 
 @dataclass
@@ -88,7 +73,7 @@ def train(
     build: Callable[[], nn.Module],
     x: torch.Tensor,
     y: torch.Tensor,
-    settings: TrainSettings = TrainSettings(),
+    settings: TrainSettings = DEFAULTS,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Training:
     """Train `build()` (called after seeding, so its initial weights follow the seed) on `(N, 3, H, W)` images

@@ -21,7 +21,7 @@ from swinprof.errors import InvalidOptionError
 from swinprof.evaluate.fidelity import Fidelity, compare_logits
 from swinprof.measure.inputs import iter_seeded_batches
 from swinprof.optimize.onnx import INPUT_NAME, OrtModel, session
-from swinprof.optimize.qdq_onnx import MAX_CALIBRATION_IMAGES
+from swinprof.optimize.qdq_terms import MAX_CALIBRATION_IMAGES
 
 FIDELITY_SAMPLES = 16
 DEFAULT_MAX_BATCH = 32  # the trtexec profile's largest batch unless the timed batch is larger

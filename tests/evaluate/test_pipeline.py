@@ -9,8 +9,9 @@ from PIL import Image
 
 from swinprof.errors import DataPathError
 from swinprof.evaluate.imagefolder import iter_batches, scan_images
-from swinprof.evaluate.pipeline import PREFETCH, BatchedImages, PipelineClock, default_workers, stream
+from swinprof.evaluate.pipeline import PREFETCH, BatchedImages, PipelineClock, stream
 from swinprof.models.preprocess import build_transform
+from swinprof.ranks import default_workers
 
 
 def write_photos(root, count: int = 10, size=(75, 50)):
