@@ -30,7 +30,9 @@ class _Collect(logging.Filter):
 def captured_third_party() -> Iterator[Counter[str]]:
     """Within the block, Python warnings and other packages' log records are collected, not printed.
 
-    Yields a Counter of `source: first line` -> occurrences, filled as the block runs.
+    Yields a Counter of `source: first line` -> occurrences, filled as the block runs. Handlers that exist when the
+    block starts are filtered, and so is every handler a package installs while it runs: the commands import torch,
+    onnxruntime or OpenVINO only once they run (the parser imports none of them), and those imports add handlers.
     """
     collect = _Collect()
     root = logging.getLogger()
@@ -38,11 +40,22 @@ def captured_third_party() -> Iterator[Counter[str]]:
     handler.addFilter(collect)
     root.addHandler(handler)  # records that would fall to logging.lastResort land here instead
     patched = []
+
+    def cover(h: logging.Handler) -> None:
+        if h is not handler and collect not in h.filters:
+            h.addFilter(collect)
+            patched.append(h)
+
     for logger in [root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]:
         for h in logger.handlers:
-            if h is not handler:
-                h.addFilter(collect)
-                patched.append(h)
+            cover(h)
+    add_handler = logging.Logger.addHandler
+
+    def add_covered(logger: logging.Logger, h: logging.Handler) -> None:
+        cover(h)
+        add_handler(logger, h)
+
+    logging.Logger.addHandler = add_covered  # restored below
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -50,6 +63,7 @@ def captured_third_party() -> Iterator[Counter[str]]:
         finally:
             for w in caught:
                 collect.seen[f"{w.category.__name__}: {str(w.message).splitlines()[0]}"] += 1
+            logging.Logger.addHandler = add_handler
             root.removeHandler(handler)
             for h in patched:
                 h.removeFilter(collect)

@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (0 ok, 1 regression/failure, 2 bad input, 130 interrupted)."""
     args, started = None, None
     try:
-        # Building the parser imports every subcommand (torch included) before the capture starts, so the log
-        # handlers those imports install are already there to be filtered while the command runs.
+        # Building the parser imports every subcommand module but no library behind them (torch, pandas): --help
+        # and a refused option answer at once. The handlers those libraries install when a command imports them
+        # are filtered by the capture below.
         parser = build_parser()
     except KeyboardInterrupt:
         return _fail("interrupted; no partial report was written", EXIT_INTERRUPTED)
