@@ -112,7 +112,7 @@ CASES = {
     "sensitivity-output-a-file": ("sensitivity swin_t --recipe int8-x86-cpu -o {bad}/a-file", "is a file"),
     "sensitivity-res-100": ("sensitivity swin_t --recipe int8-x86-cpu --res 100", "resolution 100"),
     "recipes-format": ("recipes --format xml", "invalid choice: 'xml'"),
-    "quantize-method": ("quantize swin_t --method bogus -o {out}/q", "invalid choice: 'bogus'"),
+    "quantize-method": ("quantize swin_t --method bogus -o {out}/q", "unknown quantization method 'bogus'"),
     "quantize-calib-count-0": ("quantize swin_t --method int8-weight-only --calib-count 0 -o {out}/q", "must be"),
     "quantize-output-a-file": ("quantize swin_t --method int8-weight-only -o {bad}/a-file", "is a file"),
     # paths: a missing path never falls back to a preset; outputs checked before any work

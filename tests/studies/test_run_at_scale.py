@@ -115,6 +115,7 @@ def _kill_when_committed(process: subprocess.Popen, journal: Path, pid_of=None) 
     return len(list(journal.glob("chunk-*.pt")))
 
 
+@pytest.mark.slow  # ~35 s: 240 ImageNet-sized JPEGs, five runs (the journal's resume logic: tests/evaluate)
 def test_a_run_killed_half_way_resumes_to_the_uninterrupted_report(tmp_path):
     root = write_photos(tmp_path / "data", count=240, size=(500, 375))  # ImageNet's commonest size: ~1-2 s to decode
     args = [a for a in RUN if a != "int8-dynamic"] + ["--data", str(root), "--class-map", str(tmp_path / "classes.txt"),
@@ -160,6 +161,7 @@ def _rank_pid(launcher: subprocess.Popen, rank: int) -> int:
     raise AssertionError(f"no worker of rank {rank}")
 
 
+@pytest.mark.slow  # ~10 s
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the worker through /proc")
 def test_a_killed_rank_stops_the_others_with_no_report(tmp_path):
     root = write_photos(tmp_path / "data", count=240, size=(500, 375))
