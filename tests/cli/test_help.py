@@ -67,3 +67,22 @@ def test_every_subcommand_answers_help_with_its_usage_and_description(command, c
     leaf = next(leaf for leaf in _subcommands(build_parser()) if leaf.prog == f"swinprof {command}")
     assert exit_info.value.code == 0 and out.startswith(f"usage: swinprof {command}")
     assert leaf.description.split(".")[0].split()[0] in out  # the description is printed, not only the usage
+
+
+HEAVY = ("torch", "pandas", "onnx", "onnxruntime", "openvino", "torchao", "scipy")
+
+
+def test_the_parser_imports_no_heavy_library_so_help_and_refusals_answer_at_once():
+    """`swinprof --help` and a refused option build every subcommand's parser: none of them may import torch or
+    the runtimes (that cost ~2 s per invocation before the parser moved its library imports into `run`)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from swinprof.cli.main import build_parser; build_parser(); "
+             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+    refused = subprocess.run([sys.executable, "-m", "swinprof", "run", "fp32-eager", "--iters", "0"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and "--iters" in refused.stderr
