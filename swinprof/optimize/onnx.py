@@ -255,16 +255,22 @@ ONNXRUNTIME = RuntimeSpec(
 )  # fmt: skip
 
 
+def quantized_onnx(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path):
+    """The recipe's fp32 ONNX export with its method applied to the file: `(path of the file to open, what the
+    method returned)`. Shared by the runtimes that open ONNX files (ONNX Runtime on CPU, its GPU providers)."""
+    e = recipe.export
+    fp32 = export_onnx(model, workdir / f"{recipe.name}.fp32.onnx", model.config.img_size, e.opset, e.dynamic_batch,
+                       e.exporter)  # fmt: skip
+    q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
+    return Path(q.work), q
+
+
 @register_runtime("onnxruntime", ONNXRUNTIME)
 def prepare_onnxruntime(recipe: Recipe, model: nn.Module, calibration: list[torch.Tensor], workdir: Path) -> Prepared:
     """Export fp32 ONNX, apply the method to the file, open a session; the ONNX file is kept as an artifact."""
     from swinprof.optimize.prepare import Prepared
 
-    e = recipe.export
-    fp32 = export_onnx(model, workdir / f"{recipe.name}.fp32.onnx", model.config.img_size, e.opset, e.dynamic_batch,
-                       e.exporter)  # fmt: skip
-    q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
-    path = Path(q.work)
+    path, q = quantized_onnx(recipe, model, calibration, workdir)
     fn = OrtModel(session(path, recipe.target.device, exact_qdq=recipe.method.exact_qdq))
     notes = [*q.notes, ARTIFACT_LATENCY_NOTE] if recipe.method.exact_qdq else q.notes
     return Prepared(recipe.name, fn, 0.0, path.stat().st_size, q.layers, {"onnx": path}, notes)

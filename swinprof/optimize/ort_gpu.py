@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from swinprof.errors import DeviceUnavailableError, require_extra
-from swinprof.optimize.methods import MethodJob, RuntimeSpec, apply_method, register_runtime
-from swinprof.optimize.onnx import OrtModel, check_export, export_onnx, exporter_modules
+from swinprof.optimize.methods import RuntimeSpec, register_runtime
+from swinprof.optimize.onnx import OrtModel, check_export, exporter_modules, quantized_onnx
 from swinprof.optimize.proof import count_onnxruntime
 
 if TYPE_CHECKING:
@@ -103,11 +103,7 @@ def prepare_ort_gpu(recipe: Recipe, model: nn.Module, calibration: list[torch.Te
     """Export fp32 ONNX, apply the method to the file, open it on the GPU provider; the file is kept."""
     from swinprof.optimize.prepare import Prepared
 
-    e = recipe.export
-    fp32 = export_onnx(model, workdir / f"{recipe.name}.fp32.onnx", model.config.img_size, e.opset, e.dynamic_batch,
-                       e.exporter)  # fmt: skip
-    q = apply_method(recipe.quantize.method, MethodJob.from_recipe(recipe, model, fp32, calibration, workdir))
-    path = Path(q.work)
+    path, q = quantized_onnx(recipe, model, calibration, workdir)
     sess = gpu_session(path, recipe.target.precision, workdir / "trt-engines")
     note = f"ONNX Runtime {sess.get_providers()[0]} on {path.name}: the engine's own arithmetic"
     return Prepared(recipe.name, OrtModel(sess), 0.0, path.stat().st_size, q.layers, {"onnx": path}, [*q.notes, note])
