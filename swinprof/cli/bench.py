@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
         attach_accuracy(results, accuracy)
     save_results(results, args.output)
+    if results.extra.get("inductor_cache_repair"):  # said even with --quiet: files were removed from a shared cache
+        err_console.print(results.extra["inductor_cache_repair"], markup=False, highlight=False)
     if not args.quiet:
         show_report(_summary(results, accuracy, suite.name, args.output), args.format)
     return 0

@@ -220,6 +220,7 @@ def run_suite(
     samples = samples or suite.samples
     warmup = suite.warmup if warmup is None else warmup
     processes = processes or suite.processes
+    repair = _repair_inductor_cache(suite)
     t0 = time.perf_counter()
     if processes == 1:
         wall, cpu, env = measure_in_process(suite, samples, warmup, planted_slowdown, suite.seed, on_round, weights)
@@ -251,5 +252,18 @@ def run_suite(
         cases=cases,
         planted_slowdown=planted_slowdown,
         duration_s=round(time.perf_counter() - t0, 3),
-        extra={"processes": processes},
+        extra={"processes": processes, **({"inductor_cache_repair": repair} if repair else {})},
     )
+
+
+def _repair_inductor_cache(suite: Suite) -> str:
+    """Before a suite with `compile` cases builds anything (here or in its worker processes, which share the
+    on-disk cache): remove what an interrupted build left cut in inductor's cache (`optimize.inductor_cache`),
+    and say what was removed (empty when nothing was)."""
+    if not any(c.mode == "compile" for c in suite.cases):
+        return ""
+    from swinprof.optimize.inductor_cache import repair_once
+
+    repair = repair_once()
+    return repair.message() if repair else ""
+
