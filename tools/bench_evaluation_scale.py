@@ -1,6 +1,6 @@
 """Evaluation at scale on this machine: the data pipeline alone, then `swinprof run --data` end to end.
 
-    python tools/bench-evaluation-scale.py DATA -o reports/scale/NAME [--repeats 2] [--end-to-end-images 400]
+    python tools/bench_evaluation_scale.py DATA -o reports/scale/NAME [--repeats 2] [--end-to-end-images 400]
 
 DATA: an image folder (e.g. `swinprof make-images DATA --count 2000`). Part 1 streams every image through the data
 pipeline (`evaluate.pipeline.stream`: decode + preprocess to 224x224, batches of 16, nothing else) with 0, 1 and
