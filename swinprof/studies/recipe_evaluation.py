@@ -27,6 +27,7 @@ from swinprof.evaluate.evaluation import EvaluationRates, Progress, evaluate
 from swinprof.evaluate.fidelity import Fidelity, batched_logits, compare_logits
 from swinprof.evaluate.imagefolder import Accuracy, ImageSet, scan_images, scan_unlabeled
 from swinprof.evaluate.journal import Journal
+from swinprof.files import file_sha256
 from swinprof.optimize.recipe import Recipe, to_dict
 from swinprof.ranks import SINGLE, Ranks
 
@@ -64,13 +65,7 @@ def scan_data(recipes, opts) -> tuple[ImageSet | None, ImageSet | None, list[str
 
 def file_digest(path: str | None) -> str | None:
     """sha256 of a file's bytes (None for no file)."""
-    if path is None:
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return None if path is None else file_sha256(path)
 
 
 def listing_digest(images: ImageSet | None) -> str | None:

@@ -12,25 +12,17 @@ preprocessing, not once per case. The record per case:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from swinprof.evaluate.imagefolder import ImageSet, accuracy_of
+from swinprof.files import file_sha256
 from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.track.suite import Case, Suite
 
 EVAL_BATCH = 16
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_images(images: ImageSet) -> str:
