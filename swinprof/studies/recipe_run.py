@@ -34,7 +34,7 @@ from swinprof.optimize.recipe import Recipe, check_requirements, to_dict
 from swinprof.ranks import SINGLE, Ranks
 from swinprof.studies.faster_runtimes import runtime_gaps
 from swinprof.studies.recipe_evaluation import evaluate_run, scan_data
-from swinprof.studies.recipe_prepare import BASELINE, PreparedRecipe, baseline_recipe, prepare_recipes
+from swinprof.studies.recipe_prepare import BASELINE, PreparedRecipe, baseline_recipe, is_baseline, prepare_recipes
 from swinprof.studies.recipe_rows import Measured, comparison_rows
 from swinprof.studies.recipe_timing import first_calls, time_interleaved
 
@@ -171,9 +171,6 @@ def _check_names(recipes: list[Recipe]) -> None:
             raise RecipeError(f"two recipes are named {r.name!r} ([meta].name): give each recipe of a run its own "
                               "name")  # fmt: skip
         seen.add(r.name)
-    for r in recipes:
-        from swinprof.studies.recipe_prepare import is_baseline
-
         if r.name == BASELINE and not is_baseline(r):
             raise RecipeError(f"recipe {r.name!r} is not plain fp32 eager, but {BASELINE!r} names the run's baseline: "
                               "rename it ([meta].name)")  # fmt: skip
@@ -198,9 +195,13 @@ def _check_recipe(r: Recipe, opts: RunOptions) -> None:
 def plan_run(recipes: list[Recipe], opts: RunOptions) -> RunPlan:
     """The run `recipes` make with `opts`: overrides applied, everything checked (`resolve`), the data folders
     scanned (before any model is built)."""
-    resolved = tuple(resolve(recipes, opts))
-    images, calibration, warnings = scan_data(resolved, opts)
-    return RunPlan(resolved, opts, images, calibration, tuple(warnings))
+    return _scanned(resolve(recipes, opts), opts)
+
+
+def _scanned(recipes: list[Recipe], opts: RunOptions) -> RunPlan:
+    """The plan of resolved `recipes`, with their data folders scanned (`recipe_evaluation.scan_data`)."""
+    images, calibration, warnings = scan_data(recipes, opts)
+    return RunPlan(tuple(recipes), opts, images, calibration, tuple(warnings))
 
 
 def _process_peaks(
@@ -274,7 +275,8 @@ def run_plan(
                             plan.calibration_images, ranks)  # fmt: skip
     prepared = {p.name: p.prepared for p in ready}
     fns: dict[str, Callable] = {BASELINE: model, **{name: p.fn for name, p in prepared.items()}}
-    batch_sizes = sorted({b for r in _as_run(plan, ready) for b in r.benchmark.batch_sizes})
+    recipes = _as_run(plan, ready)
+    batch_sizes = sorted({b for r in recipes for b in r.benchmark.batch_sizes})
     first = {}
     if ranks.main:  # before the evaluation: a compile at the evaluation's batch size would hide its first call
         say(f"first calls (compiles) at batch sizes {batch_sizes}")
@@ -283,20 +285,8 @@ def run_plan(
                               journal=journal, on_progress=on_progress, say=say)  # fmt: skip
     if not ranks.main:
         return None
-    return _on_main_rank(plan, model, ready, fns, first, evaluation, workdir, say, ranks, transform)
-
-
-def _on_main_rank(plan: RunPlan, model, ready: list[PreparedRecipe], fns, first, evaluation, workdir: Path, say,
-                  ranks: Ranks, transform) -> RunResult:  # fmt: skip
-    """Rank 0's steps after the evaluation: the proof, interleaved timing (alone on the machine: the other ranks
-    have finished), process peaks, rows and warnings."""
-    lead, opts = plan.lead, plan.options
-    recipes = _as_run(plan, ready)
-    prepared = {p.name: p.prepared for p in ready}
-    device = next(model.parameters()).device
-    img = model.config.img_size
-    shape = (model.config.in_chans, img, img)
-    batch_sizes = sorted({b for r in recipes for b in r.benchmark.batch_sizes})
+    # Rank 0 alone from here: the proof, interleaved timing (alone on the machine: the other ranks have finished),
+    # process peaks, rows and warnings.
     quantized = {p.name: c for p in ready if (c := count_quantized(p.recipe, p.prepared, model)) is not None}
     proof_warnings = [w for p in ready for w in execution_warnings(p.recipe, p.prepared, quantized.get(p.name))]
     timed = time_interleaved(fns, recipes, batch_sizes, shape, device, opts.bench_lock, say)
@@ -320,9 +310,8 @@ def _on_main_rank(plan: RunPlan, model, ready: list[PreparedRecipe], fns, first,
     )  # fmt: skip
     warnings += _compile_warnings(stats) + proof_warnings
     budgets = {p.name: p.budget for p in ready if p.budget is not None}
-    result = RunResult(recipes, pd.DataFrame(rows), evaluation.fidelity, evaluation.accuracy, prepared, inputs,
-                       warnings, stats, process, budgets, quantized, evaluation.rates)  # fmt: skip
-    return result
+    return RunResult(recipes, pd.DataFrame(rows), evaluation.fidelity, evaluation.accuracy, prepared, inputs,
+                     warnings, stats, process, budgets, quantized, evaluation.rates)  # fmt: skip
 
 
 def run_recipes(
@@ -333,5 +322,4 @@ def run_recipes(
     model: torch.nn.Module | None = None,
 ) -> RunResult:
     """`run_plan` of `recipes` already `resolve`d with `opts` (their data folders scanned here)."""
-    images, calibration, warnings = scan_data(recipes, opts)
-    return run_plan(RunPlan(tuple(recipes), opts, images, calibration, tuple(warnings)), workdir, on_event, model)
+    return run_plan(_scanned(recipes, opts), workdir, on_event, model)
