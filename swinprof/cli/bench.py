@@ -87,7 +87,7 @@ def _labeled_images(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from swinprof.track.bench_rounds import run_suite
+    from swinprof.track.bench_rounds import repair_cache_for, run_suite
     from swinprof.track.results import save_results
     from swinprof.track.suite import load_suite
 
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                             "to split over them: use fewer processes or more --samples")  # fmt: skip
     images = _labeled_images(args)
     _check_memory(suite)
+    repair_cache_for(suite)  # before the accuracy pass compiles; run_suite records what was removed
     accuracy = {}
     if images is not None:  # before the timing: a checkpoint that does not fit fails in seconds, not minutes
         from swinprof.track.bench_accuracy import suite_accuracy

@@ -147,3 +147,10 @@ def repair_after_interrupt(started: float) -> CacheRepair | None:
     if "torch._inductor.codecache" not in sys.modules:
         return None
     return repair_inductor_cache(since=started - 1.0)
+
+
+def process_repair() -> CacheRepair:
+    """This process's repair of the current cache folder, run now if no compile has asked for it yet (`repair_once`):
+    for a caller that reports the repair whichever of its steps compiled first."""
+    repair_once()
+    return _CHECKED[inductor_cache_dir()]

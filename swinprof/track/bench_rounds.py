@@ -220,7 +220,7 @@ def run_suite(
     samples = samples or suite.samples
     warmup = suite.warmup if warmup is None else warmup
     processes = processes or suite.processes
-    repair = _repair_inductor_cache(suite)
+    repair = repair_cache_for(suite)
     t0 = time.perf_counter()
     if processes == 1:
         wall, cpu, env = measure_in_process(suite, samples, warmup, planted_slowdown, suite.seed, on_round, weights)
@@ -256,14 +256,13 @@ def run_suite(
     )
 
 
-def _repair_inductor_cache(suite: Suite) -> str:
-    """Before a suite with `compile` cases builds anything (here or in its worker processes, which share the
-    on-disk cache): remove what an interrupted build left cut in inductor's cache (`optimize.inductor_cache`),
-    and say what was removed (empty when nothing was)."""
+def repair_cache_for(suite: Suite) -> str:
+    """Before a suite with `compile` cases builds anything (its accuracy pass, its rounds here or in worker
+    processes, which share the on-disk cache): remove what an interrupted build left cut in inductor's cache
+    (`optimize.inductor_cache`), once per process, and say what this process removed (empty when nothing was)."""
     if not any(c.mode == "compile" for c in suite.cases):
         return ""
-    from swinprof.optimize.inductor_cache import repair_once
+    from swinprof.optimize.inductor_cache import process_repair
 
-    repair = repair_once()
-    return repair.message() if repair else ""
+    return process_repair().message()
 
