@@ -135,14 +135,15 @@ def _summary(results, accuracy: dict[str, dict], name: str, output: str) -> Repo
     """Per case: wall and CPU medians and spread, and top-1 where --data measured it; the calibration beside."""
     import pandas as pd
 
+    from swinprof.measure.stats import percentile
     from swinprof.report.document import Report
 
     rows = [
         {
             "case": c.id,
             "median ms": c.median_ms,
-            "p10 ms": _quantile(c.samples_ms, 0.1),
-            "p90 ms": _quantile(c.samples_ms, 0.9),
+            "p10 ms": percentile(c.samples_ms, 10),
+            "p90 ms": percentile(c.samples_ms, 90),
             "median cpu ms": statistics.median(c.cpu_ms) if c.cpu_ms else None,
             "n": len(c.samples_ms),
             **({"top-1 %": 100 * accuracy[c.id]["top1"] / accuracy[c.id]["images"]} if accuracy else {}),
@@ -151,8 +152,8 @@ def _summary(results, accuracy: dict[str, dict], name: str, output: str) -> Repo
     ]
     cal = results.calibration_ms
     cal_cpu = results.calibration_samples("cpu")
-    rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": _quantile(cal, 0.1),
-                 "p90 ms": _quantile(cal, 0.9), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
+    rows.append({"case": "calibration", "median ms": statistics.median(cal), "p10 ms": percentile(cal, 10),
+                 "p90 ms": percentile(cal, 90), "median cpu ms": statistics.median(cal_cpu) if cal_cpu else None,
                  "n": len(cal)})  # fmt: skip
     report = Report(f"{name}: {results.duration_s:.1f} s -> {output}", environment=results.environment)
     if results.planted_slowdown != 1.0:
@@ -180,9 +181,3 @@ def _check_memory(suite) -> None:
     total = sum(need(c) for c in suite.cases)
     require_memory(total, f"suite {suite.name!r} ({len(suite.cases)} cases built at once)",
                    "use smaller batch or res in the suite, or split it", device=suite.device)  # fmt: skip
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    import pandas as pd
-
-    return float(pd.Series(samples).quantile(q))

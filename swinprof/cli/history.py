@@ -7,7 +7,6 @@ import argparse
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
 from swinprof.cli._render import console, emit
-from swinprof.cli.regress import parse_threshold
 from swinprof.errors import SwinprofError
 from swinprof.track.history import DEFAULT_STORE, add_results, load_history, suites_in
 
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         count = add_results(args.store, load_results(args.results), source=args.results)
         console.print(f"added {args.results} to {args.store} ({count} runs)")
         return 0
-    threshold = parse_threshold(args.threshold)
+    threshold = v.parse_fraction_threshold(args.threshold)  # the rule regress --threshold reads
     entries = load_history(args.store)
     suites = suites_in(entries)
     if not entries:

@@ -14,7 +14,6 @@ from swinprof.track.history import load_history
 from swinprof.track.regress import METRICS, NORMALISATIONS, compare_results
 
 EXIT_REGRESSION = 1
-parse_threshold = v.parse_fraction_threshold  # `history show --threshold` reads the same rule
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

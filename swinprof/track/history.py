@@ -20,7 +20,7 @@ from pathlib import Path
 
 from swinprof.errors import ResultsError
 from swinprof.files import atomic_write_text, check_output_file, make_parents
-from swinprof.measure.stats import normalise
+from swinprof.measure.stats import normalise, percentile
 from swinprof.track.results import Results
 from swinprof.track.schema import decode, fail, need_dict, need_number, need_str, read_json_text
 
@@ -33,14 +33,6 @@ DEFAULT_STORE = os.path.join(
 HISTORY_VERSION = 1
 
 
-def _quantile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    pos = (len(s) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
 def _case_summary(results: Results, case_id: str) -> dict:
     """Medians and p10/p90 of both clocks (wall: `median_ms`..., cpu: `cpu_median_ms`...) and the
     calibration-normalised medians (`wall_norm`, `cpu_norm`) that step detection uses."""
@@ -51,8 +43,8 @@ def _case_summary(results: Results, case_id: str) -> dict:
         if not samples:
             continue
         out[f"{prefix}median_ms"] = statistics.median(samples)
-        out[f"{prefix}p10_ms"] = _quantile(samples, 0.1)
-        out[f"{prefix}p90_ms"] = _quantile(samples, 0.9)
+        out[f"{prefix}p10_ms"] = percentile(samples, 10)
+        out[f"{prefix}p90_ms"] = percentile(samples, 90)
         if len(cal) == len(samples):
             out[f"{metric}_norm"] = statistics.median(normalise(samples, cal, "round"))
     return out
