@@ -21,9 +21,9 @@ import numpy as np
 
 from swinprof.errors import SwinprofError, require_extra
 from swinprof.optimize.ort_tensors import record_sources
+from swinprof.optimize.trt_rules import QDQ_OPS, opset_of
 
 FP32_OPS = ("LayerNormalization", "Softmax")
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 QDQ_FP16_OPSET = 19  # QuantizeLinear/DequantizeLinear take float16 scales from opset 19 on
 # Ops whose attributes carry a float type or value the conversion would have to rewrite; none is in swinprof's
 # exports, so a graph holding one is refused rather than half converted.
@@ -91,7 +91,7 @@ def _check_layernorm(graph) -> None:
 def _at_least_opset(onnx, model, opset: int) -> None:
     """Move `model` to `opset` when it is older (ONNX's version converter, which rewrites what changed; the
     nodes' metadata, e.g. the exporter's module scopes, is carried over by node name: the converter drops it)."""
-    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    current = opset_of(model)
     if current < opset:
         metadata = {n.name: list(n.metadata_props) for n in model.graph.node if n.metadata_props}
         converted = onnx.version_converter.convert_version(model, opset)

@@ -25,6 +25,7 @@ from swinprof.errors import DeviceUnavailableError, require_extra
 from swinprof.optimize.methods import RuntimeSpec, register_runtime
 from swinprof.optimize.onnx import OrtModel, check_export, exporter_modules, quantized_onnx
 from swinprof.optimize.proof import count_onnxruntime
+from swinprof.optimize.trt_rules import QDQ_OPS
 
 if TYPE_CHECKING:
     from swinprof.optimize.prepare import Prepared
@@ -63,7 +64,7 @@ def provider_list(path: Path, precision: str, cache: Path) -> list:
     int8 for a file with Q/DQ nodes, engines cached beside the file), then CUDA, then CPU for what neither takes."""
     onnx = require_extra("onnx", "onnx", "ONNX Runtime on a GPU")
     graph = onnx.load(str(path), load_external_data=False).graph
-    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
+    qdq = any(n.op_type in QDQ_OPS for n in graph.node)
     chosen: list = []
     for provider in gpu_providers():
         if provider == "TensorrtExecutionProvider":

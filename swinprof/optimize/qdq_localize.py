@@ -172,10 +172,9 @@ def localize_error(
     return Localization(_rows(test, reference, pairs, floats, sums), threshold_db, images)
 
 
-def _origin(reference, tensor: str) -> str:
-    """The module of the layer that computed `tensor` in the reference graph, walking back through ops that only
-    move data (a Q/DQ'd reshape of a LayerNorm's output is the LayerNorm's)."""
-    producer = {out: n for n in reference.graph.node for out in n.output}
+def _origin(producer: dict, tensor: str) -> str:
+    """The module of the layer that computed `tensor` in the reference graph (`producer`: tensor -> node), walking
+    back through ops that only move data (a Q/DQ'd reshape of a LayerNorm's output is the LayerNorm's)."""
     node = producer.get(tensor)
     while node is not None and node.op_type in MOVES and node.input:
         node = producer.get(node.input[0])
@@ -205,7 +204,7 @@ def _rows(test, reference, pairs: dict[str, str], floats: list[str], sums: _Sums
         rows.append(TensorError(
             t, pairs[t], node.op_type if node is not None else "input", node.name if node is not None else t,
             node_module(ref_node) if ref_node is not None else "", sqnr[t], drop,
-            _origin(reference, pairs[worst]) if worst else "",
+            _origin(ref_producer, pairs[worst]) if worst else "",
         ))  # fmt: skip
     return rows
 

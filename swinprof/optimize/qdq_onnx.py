@@ -18,8 +18,8 @@ for transformer blocks:
 
 NVIDIA ModelOpt's ONNX PTQ (`nvidia-modelopt[onnx]`) writes the same kind of file; it replaces this project's CPU
 `onnxruntime` with `onnxruntime-gpu` and pins an older `onnx`, so it runs in its own virtual environment
-(`tools/modelopt_compare.py`; docs/deploy-jetson.md compares both files). The insertion here is plain `onnx` graph
-editing (`qdq_insert`), checked by `qdq_check`.
+(`tools/modelopt_quantize.py` writes its file, `tools/qdq_compare.py` compares both; docs/deploy-jetson.md). The
+insertion here is plain `onnx` graph editing (`qdq_insert`), checked by `qdq_check`.
 
 Graph layout (dynamo exporter, opset 18): input `images (B, 3, H, W)` float32, output `logits (B, classes)`; a
 float16 Q/DQ file is opset 19 or later (float16 scales need QuantizeLinear/DequantizeLinear-19).
