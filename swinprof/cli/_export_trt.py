@@ -17,38 +17,40 @@ if TYPE_CHECKING:
 TRT_FORMATS = ("onnx-int8", "onnx-fp16")
 DEFAULT_SKIP_HELP = "patch_embed, head, *.relative_position_bias_table, *.cpb_mlp"
 LAYERNORM_OPSET = 17  # LayerNormalization exists from opset 17; older exports decompose it (fp16_onnx refuses)
+# The TensorRT formats' options and their defaults (`add_options` takes them from here): set on `export onnx` they
+# would do nothing, so they are refused there.
+TRT_ONLY = {"data": None, "calibration_count": 32, "calibration_batch": 8, "calibrator": "max", "percentile": 99.99,
+            "skip": None, "high_precision": "fp16", "qdq_residual": False, "quantize_patch_embed": False,
+            "trt_batch": 1}  # fmt: skip
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("onnx-int8 (explicit Q/DQ for TensorRT)")
     g.add_argument("--data", type=v.existing_dir, help="calibrate on these images (default: seeded random inputs)")
-    g.add_argument("--calibration-count", type=v.int_at_least(1, MAX_CALIBRATION_IMAGES), default=32,
-                   help=f"calibration images, at most {MAX_CALIBRATION_IMAGES:,} (default 32)")  # fmt: skip
-    g.add_argument("--calibration-batch", type=v.int_at_least(1, 1024), default=8,
-                   help="calibration batch (default 8)")  # fmt: skip
-    g.add_argument("--calibrator", choices=["max", "percentile"], default="max",
-                   help="activation range: largest |x| seen, or a percentile of |x| (default max)")  # fmt: skip
-    g.add_argument("--percentile", type=v.finite_float(50.0, 100.0), default=99.99,
-                   help="percentile for --calibrator percentile (default 99.99)")  # fmt: skip
+    g.add_argument("--calibration-count", type=v.int_at_least(1, MAX_CALIBRATION_IMAGES),
+                   default=TRT_ONLY["calibration_count"],
+                   help=f"calibration images, at most {MAX_CALIBRATION_IMAGES:,} (default %(default)s)")  # fmt: skip
+    g.add_argument("--calibration-batch", type=v.int_at_least(1, 1024), default=TRT_ONLY["calibration_batch"],
+                   help="calibration batch (default %(default)s)")  # fmt: skip
+    g.add_argument("--calibrator", choices=["max", "percentile"], default=TRT_ONLY["calibrator"],
+                   help="activation range: largest |x| seen, or a percentile of |x| (default %(default)s)")  # fmt: skip
+    g.add_argument("--percentile", type=v.finite_float(50.0, 100.0), default=TRT_ONLY["percentile"],
+                   help="percentile for --calibrator percentile (default %(default)s)")  # fmt: skip
     g.add_argument("--skip", action="append", metavar="GLOB",
                    help=f"module-name glob left in float, repeatable (default: {DEFAULT_SKIP_HELP})")  # fmt: skip
-    g.add_argument("--high-precision", choices=["fp16", "fp32"], default="fp16",
+    g.add_argument("--high-precision", choices=["fp16", "fp32"], default=TRT_ONLY["high_precision"],
                    help="what is not an int8 GEMM computes in: fp16 (LayerNorm/Softmax in fp32 between casts; "
-                   "input and output fp32) or fp32 (default fp16)")  # fmt: skip
+                   "input and output fp32) or fp32 (default %(default)s)")  # fmt: skip
     g.add_argument("--qdq-residual", action="store_true",
                    help="also Q/DQ the skip input of residual adds (ModelOpt's placement: TensorRT can fuse the add "
                    "into the int8 GEMM)")  # fmt: skip
     g.add_argument("--quantize-patch-embed", action="store_true",
                    help="quantize the patch-embedding convolution too (drops patch_embed from the default skip list)")
     o.add_seed(g)
-    g.add_argument("--trt-batch", type=v.int_at_least(1, 4096), default=1,
-                   help="batch of the printed trtexec command; above 1 needs --dynamic-batch (default 1)")  # fmt: skip
+    g.add_argument("--trt-batch", type=v.int_at_least(1, 4096), default=TRT_ONLY["trt_batch"],
+                   help="batch of the printed trtexec command; above 1 needs --dynamic-batch "
+                   "(default %(default)s)")  # fmt: skip
 
-
-# The TensorRT formats' options at their defaults: set on `export onnx` they would do nothing, so they are refused.
-TRT_ONLY = {"data": None, "calibration_count": 32, "calibration_batch": 8, "calibrator": "max", "percentile": 99.99,
-            "skip": None, "high_precision": "fp16", "qdq_residual": False, "quantize_patch_embed": False,
-            "trt_batch": 1}  # fmt: skip
 
 
 def validate_plain(args: argparse.Namespace) -> None:
