@@ -6,9 +6,9 @@ import argparse
 
 from swinprof.cli import _options as o
 from swinprof.cli import _validate as v
-from swinprof.cli._render import emit, err_console
+from swinprof.cli._render import emit, err_console, image_progress
 from swinprof.errors import InvalidOptionError
-from swinprof.evaluate.synthetic import LABEL_FORMATS, LAYOUTS, MAX_COUNT, NUM_CLASSES, write_image_set
+from swinprof.evaluate.synthetic_terms import LABEL_FORMATS, LAYOUTS, MAX_COUNT, NUM_CLASSES
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -41,19 +41,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from swinprof.evaluate.synthetic import write_image_set
     from swinprof.evaluate.synthetic_report import image_set_report
 
     if args.labels_format is not None and args.layout != "flat":
         raise InvalidOptionError("--labels-format goes with --layout flat: synset folders name the classes")
     labels_format = (args.labels_format or "csv") if args.layout == "flat" else None
-    show = not args.quiet and err_console.is_terminal
-    with Progress(TextColumn("writing images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True, disable=not show) as bar:  # fmt: skip
-        task = bar.add_task("images", total=args.count)
+    with image_progress("writing images", args.quiet) as progress:
         written = write_image_set(args.output, args.count, args.layout, labels_format, args.classes, args.seed,
-                                  on_image=lambda n: bar.update(task, completed=n))  # fmt: skip
+                                  on_image=lambda n: progress(n, args.count))  # fmt: skip
     emit(image_set_report(written), args.format)
     if not args.quiet:
         labels = f" --labels {written.labels}" if written.labels is not None else ""

@@ -12,14 +12,16 @@ from importlib import resources
 from types import MappingProxyType
 
 SYNSET_RE = re.compile(r"^n[0-9]{8}\Z")  # a WordNet noun synset id, the form ImageNet names its classes by
+IMAGENET_CLASSES = 1000
 
 
 @functools.lru_cache(maxsize=1)
 def _rows() -> tuple[tuple[str, str], ...]:
     text = resources.files("swinprof").joinpath("data/imagenet_classes.txt").read_text(encoding="utf-8")
     rows = tuple(tuple(line.split("\t", 1)) for line in text.splitlines() if line.strip())
-    if len(rows) != 1000:
-        raise RuntimeError(f"imagenet_classes.txt has {len(rows)} rows, expected 1000: the install is damaged")
+    if len(rows) != IMAGENET_CLASSES:
+        raise RuntimeError(f"imagenet_classes.txt has {len(rows)} rows, expected {IMAGENET_CLASSES}: the install is "
+                           "damaged")  # fmt: skip
     return rows
 
 

@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from swinprof.errors import DataPathError
-from swinprof.evaluate.labels import SYNSET_RE, imagenet_synset_index
+from swinprof.evaluate.labels import IMAGENET_CLASSES, SYNSET_RE, imagenet_synset_index
 
 MAX_LABELS_BYTES = 64 * 2**20  # ImageNet's LOC_val_solution.csv is a few MB
 MAX_LINE_BYTES = 64 * 2**10  # a row with a hundred boxes is ~3 KB
 MAX_ENTRIES = 1_000_000  # 20x the validation set; bounds the memory a file can take (~200 MB)
 CSV_HEADER = "ImageId,PredictionString"
 BOX = 5  # synset x_min y_min x_max y_max
-NUM_CLASSES = 1000
 KIND_NAMES = {"synset": "a synset", "index": "a class index"}
 
 
@@ -191,7 +190,7 @@ def _class_index(token: str, kinds: list[str], at: str) -> int:
     kind = "synset" if SYNSET_RE.match(token) else "index" if token.isascii() and token.isdigit() else None
     if kind is None:
         raise DataPathError(f"{at}: label {token[:30]!r} is neither an ImageNet synset (n01440764) nor a class "
-                            f"index 0-{NUM_CLASSES - 1}")  # fmt: skip
+                            f"index 0-{IMAGENET_CLASSES - 1}")  # fmt: skip
     if not kinds:
         kinds.append(kind)
     elif kinds[0] != kind:
@@ -200,10 +199,10 @@ def _class_index(token: str, kinds: list[str], at: str) -> int:
     if kind == "synset":
         index = imagenet_synset_index().get(token)
         if index is None:
-            raise DataPathError(f"{at}: synset {token} is not one of ImageNet-1k's {NUM_CLASSES} classes")
+            raise DataPathError(f"{at}: synset {token} is not one of ImageNet-1k's {IMAGENET_CLASSES} classes")
         return index
-    if len(token) > 12 or int(token) >= NUM_CLASSES:
-        raise DataPathError(f"{at}: class index {token[:12]} is out of range 0-{NUM_CLASSES - 1} (ImageNet-1k)")
+    if len(token) > 12 or int(token) >= IMAGENET_CLASSES:
+        raise DataPathError(f"{at}: class index {token[:12]} is out of range 0-{IMAGENET_CLASSES - 1} (ImageNet-1k)")
     return int(token)
 
 

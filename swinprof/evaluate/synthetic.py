@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from swinprof.errors import DataPathError, InvalidOptionError, ResourceError
+from swinprof.evaluate.synthetic_terms import LABEL_FORMATS, LAYOUTS, MAX_COUNT, NUM_CLASSES
 from swinprof.files import (
     _current_umask,
     _nearest_existing,
@@ -43,12 +44,8 @@ from swinprof.files import (
     signals_held,
 )
 
-LAYOUTS = ("synsets", "flat")
-LABEL_FORMATS = {"csv": "LOC_val_solution.csv", "synset": "val_synsets.txt", "index": "val.txt"}
 IMAGES_DIR = "val"
 RECORD_STEM = "make_images"
-MAX_COUNT = 200_000  # 4x the validation set, ~25 GB: enough for any benchmark; more is a mistake
-NUM_CLASSES = 1000
 # (width, height, share of images): the validation set's common shapes, an approximation (see the module).
 SHAPE_MIX = ((500, 375, 0.40), (375, 500, 0.12), (500, 333, 0.09), (333, 500, 0.03), (500, 500, 0.05))
 # (quality, Pillow subsampling: 0 = 4:4:4, 2 = 4:2:0, grayscale, share of images)
