@@ -244,19 +244,21 @@ def _autotuned(name: str) -> bool:
 TRT = needs_module("torch_tensorrt", "torch_tensorrt not installed")
 
 
-def _ort_gpu(_device: str) -> str | None:
-    """Met when ONNX Runtime has its TensorRT or CUDA execution provider."""
+def _ort_gpu_provider(_device: str) -> str | None:
+    """Met when ONNX Runtime (installed: the requirement before this one) has its TensorRT or CUDA execution
+    provider; else the runtime's own line naming what is missing."""
     from swinprof.optimize.ort_gpu import missing_provider
 
-    return None if needs_module("onnxruntime")(_device) is None and missing_provider() is None else (
-        "onnxruntime-gpu (TensorRT or CUDA execution provider) not installed")
+    return missing_provider()
+
+
 RECIPES = (  # name, devices, requirements, CPU-target recipe (run as it is on a GPU machine too), limit
     ("int8-weight-only", DEVICES, (), False, {"cpu": 300.0, "cuda": 90.0}),
     ("int8-dynamic", DEVICES, (), False, {"cpu": 300.0, "cuda": 90.0}),
     ("onnx-ort-int8", DEVICES, (needs_module("onnxruntime"),), True, {"cpu": 300.0, "cuda": 150.0}),
     ("fp8-dynamic", ("cuda",), (needs_capability(8, 9),), False, 300.0),
     ("tensorrt-fp16", ("cuda",), (TRT,), False, 300.0),
-    ("trt-int8-ort-gpu", ("cuda",), (_ort_gpu,), False, 300.0),
+    ("trt-int8-ort-gpu", ("cuda",), (needs_module("onnxruntime"), _ort_gpu_provider), False, 300.0),
     ("edge-orin-int8", ("cuda",), (TRT, needs_module("modelopt", "nvidia-modelopt not installed")), False, 300.0),
     ("compile-inductor", DEVICES, (), False, {"cpu": 1500.0, "cuda": 200.0}),
     ("int8-x86-cpu", DEVICES, (not_on("cuda", "x86 CPU recipe (PT2E + X86InductorQuantizer)"),), True, SLOW_CPU),
