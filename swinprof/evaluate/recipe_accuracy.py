@@ -54,9 +54,10 @@ def alignment(base: Accuracy, other: Accuracy) -> np.ndarray:
     return order
 
 
-def agreement(a: Accuracy, b: Accuracy) -> float:
-    """Fraction of images with the same top-1 class (paired by image)."""
-    order = alignment(a, b)
+def agreement(a: Accuracy, b: Accuracy, order: np.ndarray | None = None) -> float:
+    """Fraction of images with the same top-1 class (paired by image: `order` from `alignment(a, b)`, worked out
+    here when not given)."""
+    order = alignment(a, b) if order is None else order
     return float(np.mean(np.asarray(a.predictions) == np.asarray(b.predictions)[order]))
 
 
@@ -75,7 +76,7 @@ def recipe_accuracy_frame(accuracy: dict[str, Accuracy], baseline: str, min_agre
             order = alignment(base, a)
             d = paired(_correct(base), _correct(a)[order], alpha=alpha)
             dl, dh = d.interval
-            agree = float(np.mean(np.asarray(base.predictions) == np.asarray(a.predictions)[order]))
+            agree = agreement(base, a, order)
             row |= {"drop pt": d.drop, "drop 95% CI": f"[{dl:.1f}, {dh:.1f}]", "McNemar p": d.p_value,
                     "lost / gained": f"{d.lost} / {d.gained}", "verdict": str(d).rpartition(", ")[2],
                     "top-1 agree %": 100 * agree,

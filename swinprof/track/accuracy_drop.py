@@ -166,7 +166,8 @@ def align_by_id(a: CaseAccuracy, b: CaseAccuracy, orders: dict | None = None) ->
 
 def _order(a_ids: tuple[str, ...], b_ids: tuple[str, ...]) -> np.ndarray | str:
     """Indices into `b_ids` listing `a_ids`' images in `a_ids`' order, or why there are none."""
-    only_a, only_b = set(a_ids) - set(b_ids), set(b_ids) - set(a_ids)
+    a_set, b_set = set(a_ids), set(b_ids)
+    only_a, only_b = a_set - b_set, b_set - a_set
     if only_a or only_b:
         example = sorted(only_a or only_b)[0]
         return (f"the files scored different images ({len(only_a)} only in the baseline, {len(only_b)} only in the "
