@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from swinprof.errors import SwinprofError
+from swinprof.errors import RecipeError, SwinprofError
 from swinprof.measure.native import Support, support
 from swinprof.optimize.methods import methods, runtimes
-from swinprof.optimize.presets import get_recipe
-from swinprof.optimize.recipe import Recipe, check_requirements
+from swinprof.optimize.presets import get_recipe, preset_paths
+from swinprof.optimize.recipe import Recipe, check_requirements, load_recipe
 
 # The recipe-set name that expands to the candidate set wherever a list of recipes is given (no preset has it).
 NATIVE = "native"
@@ -69,13 +69,10 @@ def why_not_here(recipe: Recipe) -> str | None:
 def native_presets() -> tuple[list[str], dict[str, str]]:
     """The preset recipes that run natively on this machine (each on its own device), and the others with why
     (benchmark suites and invalid files are not recipes and appear in neither)."""
-    from swinprof.errors import RecipeError
-    from swinprof.optimize.presets import preset_paths
-
     keep, left_out = [], {}
-    for name in preset_paths():
+    for name, path in preset_paths().items():
         try:
-            recipe = get_recipe(name)
+            recipe = load_recipe(path)
         except RecipeError:
             continue
         why = why_not_here(recipe)
