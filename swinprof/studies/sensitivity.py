@@ -32,9 +32,6 @@ from swinprof.optimize.switch import Switchboard
 from swinprof.ranks import SINGLE, Ranks
 from swinprof.studies.sensitivity_terms import COLUMN, GROUPS, METRICS, MODES
 
-__all__ = ["COLUMN", "GROUPS", "METRICS", "MODES"]  # re-exported: the vocabulary lives in sensitivity_terms
-
-
 _BLOCK = re.compile(r"^(layers\.\d+\.(?:blocks\.\d+|downsample))\.")
 _STAGE = re.compile(r"^(layers\.\d+)\.")
 _IN_STAGE = re.compile(r"^layers\.\d+\.(?:blocks\.\d+\.)?")
@@ -358,10 +355,9 @@ def sensitivity_fingerprint(plan: SensitivityPlan, images) -> dict:
     """What every torchrun rank must share: the plan (paths by content: the weights' digest, the data listing)."""
     import dataclasses
 
-    from swinprof.studies.recipe_evaluation import file_digest, listing_digest
+    from swinprof.studies.recipe_evaluation import BY_CONTENT, file_digest, listing_digest
 
-    paths = ("weights", "data", "class_map", "labels")  # by content: another node may keep them elsewhere
-    fields = {k: v for k, v in dataclasses.asdict(plan).items() if k not in paths}
+    fields = {k: v for k, v in dataclasses.asdict(plan).items() if k not in BY_CONTENT}
     return {"plan": fields, "weights": file_digest(plan.weights), "data": listing_digest(images)}
 
 
