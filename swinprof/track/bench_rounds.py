@@ -21,7 +21,7 @@ from swinprof.measure.device import resolve_device, resolve_dtype
 from swinprof.measure.environment import environment
 from swinprof.measure.inputs import seeded_images
 from swinprof.measure.timing import time_once
-from swinprof.track.recipe_case import build_recipe_case, is_recipe_case
+from swinprof.track.recipe_case import build_recipe_case, case_model, is_recipe_case
 from swinprof.track.results import CaseResult, Results
 from swinprof.track.suite import Case, Suite
 
@@ -70,13 +70,7 @@ def case_forward(case: Case, device: torch.device, seed: int = 0,
                  weights: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:  # fmt: skip
     """The model of a `fp32-eager`-style case (seeded random weights, or the checkpoint `weights`; eval mode) as
     a forward `(B, 3, H, W)` -> logits `(B, classes)` in the case's dtype and mode."""
-    from swinprof.models import create_model
-
-    torch.manual_seed(seed)
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in case.config.items()}
-    dtype = resolve_dtype(case.dtype)
-    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, weights=weights, **overrides).eval()
-    model = model.to(device=device, dtype=dtype)
+    model = case_model(case, device, seed, weights, resolve_dtype(case.dtype))
     forward = model
     if case.mode == "compile":
         try:

@@ -31,17 +31,26 @@ def is_recipe_case(recipe: str) -> bool:
     return recipe in preset_paths() or recipe.endswith(".toml")
 
 
-def recipe_case_forward(case, device: torch.device, seed: int = 0, weights: str | None = None):
-    """`(prepared forward (B, 3, H, W) -> logits, the fp32 model it was prepared from)` of a recipe case: the
-    case's model (seeded random weights, or the checkpoint `weights`) prepared with seeded random calibration."""
+def case_model(case, device: torch.device, seed: int = 0, weights: str | None = None,
+               dtype: torch.dtype = torch.float32) -> torch.nn.Module:  # fmt: skip
+    """The model of a suite case, in eval mode on `device` in `dtype` (moved and cast in one step): the case's
+    variant, resolution, attention and config overrides, with seeded random weights (`seed`) or the checkpoint
+    `weights`."""
     from swinprof.models import create_model
-    from swinprof.optimize.prepare import prepare
-    from swinprof.optimize.presets import get_recipe
 
     torch.manual_seed(seed)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in case.config.items()}
-    model = create_model(case.model, img_size=case.res, attn_impl=case.attn, weights=weights,
-                         **overrides).eval().to(device)  # fmt: skip
+    return create_model(case.model, img_size=case.res, attn_impl=case.attn, weights=weights,
+                        **overrides).eval().to(device=device, dtype=dtype)  # fmt: skip
+
+
+def recipe_case_forward(case, device: torch.device, seed: int = 0, weights: str | None = None):
+    """`(prepared forward (B, 3, H, W) -> logits, the fp32 model it was prepared from)` of a recipe case: the
+    case's model (`case_model`) prepared with seeded random calibration."""
+    from swinprof.optimize.prepare import prepare
+    from swinprof.optimize.presets import get_recipe
+
+    model = case_model(case, device, seed, weights)
     recipe = get_recipe(case.recipe).replace("model", name=case.model, img_size=case.res)
     recipe = recipe.replace("target", device=device.type)
     cal = recipe.quantize.calibration
