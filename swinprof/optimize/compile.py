@@ -8,6 +8,7 @@ Calls are sequential, so the difference across one call belongs to this model.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,10 +71,7 @@ class CompileStats:
         return out
 
     def as_dict(self) -> dict:
-        return {"graphs": self.graphs, "breaks": self.breaks, "recompiles": self.recompiles,
-                "signatures": self.signatures, "recompile_limit_hits": self.recompile_limit_hits,
-                "break_reasons": dict(self.break_reasons), "prepacked_linears": self.prepacked_linears,
-                "cache_repair": self.cache_repair}  # fmt: skip
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,7 @@ class CompiledModel:
 
     def stats(self) -> CompileStats:
         """A copy of the counts so far."""
-        s = self._stats
-        return CompileStats(s.graphs, s.breaks, s.recompiles, s.signatures, s.recompile_limit_hits,
-                            dict(s.break_reasons), s.prepacked_linears, s.cache_repair)  # fmt: skip
+        return dataclasses.replace(self._stats, break_reasons=dict(self._stats.break_reasons))
 
 
 def compile_model(
