@@ -6,9 +6,10 @@ DATA: an image folder (e.g. `swinprof make-images DATA --count 2000`). Part 1 st
 pipeline (`evaluate.pipeline.stream`: decode + preprocess to 224x224, batches of 16, nothing else) with 0, 1 and
 2 worker processes, the three interleaved in each repeat so a change in the machine's load hits them alike.
 Part 2 runs `swinprof run fp32-eager openvino-int8 --model swin_t --data DATA --limit N` in one process with 0
-workers, in one process with the default workers, and under `torchrun --nproc-per-node 2`, and reads each run's
-evaluation rates from its record. Both parts go into one report (md, json, csv) in `-o`, with the CPU, its
-features and the load before and after.
+workers, in one process with the default workers, under `torchrun --nproc-per-node 2`, and as two torchrun nodes of
+one process (c10d rendezvous on localhost), reads each run's evaluation rates from its record, and lists the images
+on which a way's top-1 differs from the single-process run. Both parts go into one report (md, json, csv) in
+`-o`, with the CPU, its features and the load before and after.
 """
 
 from __future__ import annotations
